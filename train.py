@@ -1,0 +1,16 @@
+"""`python train.py ...` (see --help and README.md); the work is in vmc.tasks.train."""
+
+import hydra
+from omegaconf import DictConfig
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="train")
+def main(cfg: DictConfig) -> None:
+    from vmc.tasks.common import run_task
+    from vmc.tasks.train import train
+
+    run_task(train, cfg)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""Atomic file writes: write to a temporary file beside the target, then rename.
+
+A crash, an exception or Ctrl-C (``KeyboardInterrupt``) while writing leaves neither a
+half-written target nor the temporary file behind: the target either keeps its previous content
+(or stays absent) or gets the complete new content. ``os.replace`` is atomic on POSIX when the
+temporary file and the target are on the same file system, which is why the temporary file is
+created in the target's own directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+__all__ = ["atomic_path", "atomic_write_bytes"]
+
+
+def _current_umask() -> int:
+    # os.umask can only be read by setting it; restore it immediately.
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path to write to; move it onto ``path`` when the block succeeds.
+
+    The temporary file lives in the same directory as ``path`` and ends with the same suffix
+    (``.mp4``, ``.png`` ...), so encoders that choose the format from the file name pick the
+    right one. It starts out as an existing, empty file; writers may overwrite or truncate it.
+    Missing parent directories are created.
+
+    On success the temporary file is renamed onto ``path`` (replacing an existing file) with the
+    permissions an ordinary ``open(path, "w")`` would give. On any exception, including
+    ``KeyboardInterrupt`` and ``SystemExit``, the temporary file is removed and the exception
+    propagates; an existing file at ``path`` is left untouched.
+
+    Raises:
+        IsADirectoryError: ``path`` is an existing directory.
+    """
+    target = Path(path)
+    if target.is_dir():
+        raise IsADirectoryError(f"cannot write to {str(target)!r}: it is a directory")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}", dir=target.parent
+    )
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        # mkstemp creates the file as 0600; give the result the usual permissions.
+        os.chmod(tmp, 0o666 & ~_current_umask())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (see :func:`atomic_path`); return the path."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)

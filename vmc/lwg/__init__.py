@@ -1,0 +1,48 @@
+"""Liquid Warping GAN with attention (iPERCore "AttLWB-SPADE"): networks and their weights.
+
+Plain ``nn.Module``s (no Lightning / Hydra). See ``specs/lwg.md`` §1, §4 and §7.
+"""
+
+from vmc.lwg.discriminator import (
+    GlobalBodyHeadDiscriminator,
+    GlobalDiscriminator,
+    PatchDiscriminator,
+    average_logits,
+    crop_and_resize,
+)
+from vmc.lwg.generator import (
+    PAPER_GENERATOR_CONFIG,
+    AttentionLWBGenerator,
+    GeneratorConfig,
+    GeneratorOutput,
+    SourceFeatures,
+    composite,
+)
+from vmc.lwg.loading import (
+    StateDictMismatchError,
+    load_discriminator,
+    load_generator,
+    read_checkpoint,
+    save_discriminator,
+    save_generator,
+)
+
+__all__ = [
+    "PAPER_GENERATOR_CONFIG",
+    "AttentionLWBGenerator",
+    "GeneratorConfig",
+    "GeneratorOutput",
+    "GlobalBodyHeadDiscriminator",
+    "GlobalDiscriminator",
+    "PatchDiscriminator",
+    "SourceFeatures",
+    "StateDictMismatchError",
+    "average_logits",
+    "composite",
+    "crop_and_resize",
+    "load_discriminator",
+    "load_generator",
+    "read_checkpoint",
+    "save_discriminator",
+    "save_generator",
+]

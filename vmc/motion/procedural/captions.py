@@ -1,0 +1,254 @@
+"""Caption templates for the procedural actions: training paraphrases and held-out paraphrases.
+
+Every action (and, where the wording depends on it, every variant) has two template lists:
+``train`` wordings used as training labels and ``heldout`` wordings that use different verbs
+and phrasings ("jumps in place" vs "someone hops up and down"), kept out of training so that
+text→motion retrieval can be measured on unseen captions. Templates are ``str.format`` strings
+over the action's params: ``{side}`` / ``{dir}`` ("left"/"right"), ``{adv}`` (a speed adverb
+with a leading space, or empty).
+"""
+
+from __future__ import annotations
+
+__all__ = ["CAPTIONS", "render_captions"]
+
+# key: action or "action/variant" → (train templates, held-out templates)
+CAPTIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "walk_forward": (
+        ("a person walks forward{adv}", "someone is walking straight ahead{adv}",
+         "a man walks forward", "a person takes a walk forward{adv}"),
+        ("somebody strolls ahead", "a human goes for a walk in a straight line"),
+    ),
+    "walk_backward": (
+        ("a person walks backwards", "someone is walking backward{adv}",
+         "a person steps back several times"),
+        ("somebody retreats step by step", "a human moves in reverse on foot"),
+    ),
+    "walk_circle": (
+        ("a person walks in a circle", "someone walks around in a circle to the {dir}",
+         "a person is walking in a curve"),
+        ("somebody paces round and round", "a human strolls along a circular path"),
+    ),
+    "jog_forward": (
+        ("a person jogs forward", "someone is jogging{adv}", "a person runs forward"),
+        ("somebody goes for a run", "a human is running ahead at a steady pace"),
+    ),
+    "run_in_place": (
+        ("a person runs in place", "someone is running on the spot{adv}",
+         "a person jogs in place with high knees"),
+        ("somebody does stationary running", "a human sprints without moving anywhere"),
+    ),
+    "march_in_place": (
+        ("a person marches in place", "someone is marching on the spot{adv}",
+         "a person lifts the knees high while marching"),
+        ("a soldier stomps his feet in a march", "somebody parades without going anywhere"),
+    ),
+    "sidestep": (
+        ("a person steps to the {side}", "someone side steps to the {side}",
+         "a person walks sideways"),
+        ("somebody shuffles sideways", "a human moves laterally on foot"),
+    ),
+    "jump_in_place/once": (
+        ("a person jumps in place", "someone jumps up", "a person does a vertical jump"),
+        ("somebody hops up and down", "a human leaps into the air"),
+    ),
+    "jump_in_place/repeat": (
+        ("a person jumps in place", "someone jumps up and down repeatedly",
+         "a person keeps jumping"),
+        ("somebody hops up and down", "a human bounces into the air several times"),
+    ),
+    "jump_forward": (
+        ("a person jumps forward", "someone does a long jump", "a person jumps ahead"),
+        ("somebody leaps forwards", "a human bounds to the front with both feet"),
+    ),
+    "hop_on_one_foot": (
+        ("a person hops on one foot", "someone hops on the {side} leg",
+         "a person jumps on one leg"),
+        ("somebody bounces on a single foot", "a human skips in place standing on one leg"),
+    ),
+    "jumping_jacks": (
+        ("a person does jumping jacks", "someone is doing jumping jacks{adv}",
+         "a person jumps spreading arms and legs"),
+        ("somebody performs star jumps", "a human exercises with star jumps"),
+    ),
+    "wave/left": (
+        ("a person waves with the left hand", "someone waves their left arm{adv}",
+         "a person raises the left hand and waves"),
+        ("somebody greets by waving the left arm", "a human says hello with the left hand"),
+    ),
+    "wave/right": (
+        ("a person waves with the right hand", "someone waves their right arm{adv}",
+         "a person raises the right hand and waves"),
+        ("somebody greets by waving the right arm", "a human says hello with the right hand"),
+    ),
+    "wave/both": (
+        ("a person waves with both hands", "someone waves both arms{adv}",
+         "a person raises both hands and waves"),
+        ("somebody greets by waving both arms", "a human says hello with two hands"),
+    ),
+    "clap": (
+        ("a person claps", "someone is clapping hands{adv}", "a person claps their hands"),
+        ("somebody applauds", "a human gives a round of applause"),
+    ),
+    "punch/left": (
+        ("a person punches with the left fist", "someone throws a left punch",
+         "a person boxes with the left arm"),
+        ("somebody jabs with the left hand", "a fighter strikes using the left fist"),
+    ),
+    "punch/right": (
+        ("a person punches with the right fist", "someone throws a right punch",
+         "a person boxes with the right arm"),
+        ("somebody jabs with the right hand", "a fighter strikes using the right fist"),
+    ),
+    "punch/alternate": (
+        ("a person punches with both fists", "someone throws punches left and right",
+         "a person is boxing"),
+        ("somebody jabs alternating hands", "a fighter shadowboxes"),
+    ),
+    "throw": (
+        ("a person throws a ball", "someone throws something with the {side} hand",
+         "a person throws overhand"),
+        ("somebody pitches a baseball", "a human tosses an object far away"),
+    ),
+    "raise_arms/both_side": (
+        ("a person raises both arms to the sides", "someone lifts the arms sideways",
+         "a person spreads the arms out"),
+        ("somebody stretches the arms out like a t", "a human extends the arms laterally"),
+    ),
+    "raise_arms/both_front": (
+        ("a person raises both arms forward", "someone lifts the arms in front",
+         "a person holds the arms out in front"),
+        ("somebody extends the arms ahead", "a human reaches forward with both hands"),
+    ),
+    "raise_arms/both_overhead": (
+        ("a person raises both arms above the head", "someone lifts the arms up high",
+         "a person puts both hands up"),
+        ("somebody reaches for the sky", "a human holds the hands up in the air"),
+    ),
+    "raise_arms/one_side": (
+        ("a person raises the {side} arm to the side", "someone lifts the {side} arm sideways",
+         "a person holds the {side} arm out"),
+        ("somebody extends one arm laterally", "a human points sideways with one arm"),
+    ),
+    "raise_arms/one_front": (
+        ("a person raises the {side} arm forward", "someone lifts the {side} arm in front",
+         "a person points forward with the {side} arm"),
+        ("somebody extends one arm ahead", "a human reaches forward with one hand"),
+    ),
+    "raise_arms/one_overhead": (
+        ("a person raises the {side} hand", "someone lifts the {side} arm up high",
+         "a person puts the {side} hand up"),
+        ("somebody holds one hand up in the air", "a human reaches up with one arm"),
+    ),
+    "arm_circles": (
+        ("a person makes arm circles", "someone circles the arms {variant}",
+         "a person rotates both arms in circles"),
+        ("somebody swings the outstretched arms round", "a human warms up the shoulders"),
+    ),
+    "shrug": (
+        ("a person shrugs", "someone shrugs the shoulders", "a person shrugs as if unsure"),
+        ("somebody gestures i do not know", "a human lifts the shoulders in doubt"),
+    ),
+    "bow": (
+        ("a person bows", "someone bows forward", "a person takes a bow"),
+        ("somebody bends at the waist to greet", "a human leans the upper body down politely"),
+    ),
+    "side_bend": (
+        ("a person bends to the {side}", "someone does a side bend to the {side}",
+         "a person stretches sideways"),
+        ("somebody leans the torso over to one side", "a human tilts the upper body laterally"),
+    ),
+    "stretch_up": (
+        ("a person stretches the arms up", "someone reaches up and stretches",
+         "a person stretches upward"),
+        ("somebody extends the body towards the ceiling", "a human lengthens the spine upwards"),
+    ),
+    "look_around": (
+        ("a person looks around", "someone turns the head left and right",
+         "a person looks to both sides"),
+        ("somebody scans the surroundings", "a human glances side to side"),
+    ),
+    "nod": (
+        ("a person nods", "someone nods the head", "a person nods yes"),
+        ("somebody agrees by bobbing the head", "a human moves the head up and down"),
+    ),
+    "shake_head": (
+        ("a person shakes the head", "someone shakes the head no",
+         "a person shakes their head side to side"),
+        ("somebody refuses with a head gesture", "a human signals no with the head"),
+    ),
+    "stand_still": (
+        ("a person stands still", "someone is standing", "a person stands idle"),
+        ("somebody waits without moving", "a human remains motionless"),
+    ),
+    "squat": (
+        ("a person squats", "someone does squats", "a person squats down and stands up"),
+        ("somebody bends the knees deeply and rises", "a human performs a knee bend exercise"),
+    ),
+    "crouch": (
+        ("a person crouches", "someone crouches down", "a person gets low"),
+        ("somebody hunkers down", "a human ducks down close to the floor"),
+    ),
+    "sit_down": (
+        ("a person sits down", "someone sits down on a chair", "a person takes a seat"),
+        ("somebody lowers themselves onto a seat", "a human goes from standing to seated"),
+    ),
+    "stand_up": (
+        ("a person stands up", "someone gets up from a chair", "a person rises from a seat"),
+        ("somebody goes from seated to standing", "a human gets on their feet"),
+    ),
+    "kick": (
+        ("a person kicks with the {side} leg", "someone kicks forward with the {side} foot",
+         "a person does a front kick"),
+        ("somebody strikes with a foot", "a human boots something in front of them"),
+    ),
+    "lunge": (
+        ("a person does a lunge", "someone lunges forward with the {side} leg",
+         "a person steps forward into a lunge"),
+        ("somebody takes a big step and drops the back knee", "a human does a split squat"),
+    ),
+    "turn_around": (
+        ("a person turns around", "someone turns around to the {dir}",
+         "a person turns to face backwards"),
+        ("somebody spins to look behind", "a human rotates half a circle"),
+    ),
+    "dance_groove": (
+        ("a person dances", "someone dances stepping side to side",
+         "a person does a groovy side step dance"),
+        ("somebody grooves to the music", "a human boogies from one side to the other"),
+    ),
+    "dance_twist": (
+        ("a person dances the twist", "someone twists the hips while dancing",
+         "a person does the twist"),
+        ("somebody swivels the body to the music", "a human rotates the hips rhythmically"),
+    ),
+}  # fmt: skip
+
+_ADVERBS = {"slow": " slowly", "fast": " quickly", "normal": ""}
+
+
+def render_captions(action: str, params: dict) -> tuple[list[str], list[str]]:
+    """Training and held-out captions for one generated motion.
+
+    Looks up ``"action/variant"`` first (``params["variant"]``), then ``action``.
+
+    Raises:
+        KeyError: no templates for the action.
+    """
+    variant = params.get("variant")
+    key = (
+        f"{action}/{variant}"
+        if variant is not None and f"{action}/{variant}" in CAPTIONS
+        else action
+    )
+    if key not in CAPTIONS:
+        raise KeyError(f"no caption templates for action {action!r} (variant {variant!r})")
+    fields = {
+        "side": params.get("side", "left"),
+        "dir": params.get("direction", "left"),
+        "adv": _ADVERBS.get(params.get("speed", "normal"), ""),
+        "variant": params.get("variant", ""),
+    }
+    train, held = CAPTIONS[key]
+    fmt = lambda ts: list(dict.fromkeys(t.format(**fields) for t in ts))
+    return fmt(train), fmt(held)

@@ -1,0 +1,132 @@
+"""Captioned procedural SMPL motions: the synthetic dataset for tests and the embedded model.
+
+World frame and conventions (see ``skeleton.py`` for the details):
+
+* poses: ``float32 [T,24,3]`` SMPL axis-angle in SMPL joint order. Joint 0 is the root
+  orientation in a **Y-up world** where the person stands upright facing **+Z** at frame 0
+  (root yaw = 0 at frame 0; a forward lean or pelvis tilt may be present, so the root is
+  identity up to pitch/roll); other joints are local rotations relative to SMPL's T-pose.
+* trans: ``float32 [T,3]`` metres, the true root (pelvis) position: walks travel, jumps leave
+  the ground. ``trans[0]`` is ``(0, h, 0)``: the pelvis above the origin at height ``h``
+  chosen so that, with the library's rest skeleton (``REST_JOINTS``), the lowest sole point
+  touches the floor ``y = 0``. For another body call ``skeleton.ground_offset``.
+* fps: frames per second (default 30, MotionCLIP's rate).
+
+To feed a Z-up pipeline (AMASS), rotate the world by ``R_x(+90°)``: ``export.y_up_to_z_up``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from vmc.motion.procedural.actions import ACTIONS, LOCOMOTION_FREE
+from vmc.motion.procedural.captions import render_captions
+from vmc.motion.procedural.kinematics import MotionBuilder
+
+__all__ = ["ProceduralMotion", "generate_motion", "list_actions", "sample_motions"]
+
+
+@dataclass
+class ProceduralMotion:
+    """One captioned motion (conventions in the module docstring).
+
+    Attributes:
+        poses: ``float32 [T,24,3]`` axis-angle, SMPL order, root in the Y-up world.
+        trans: ``float32 [T,3]`` root translation in metres (Y up, floor at y = 0).
+        fps: frames per second.
+        captions: training paraphrases (non-empty).
+        captions_heldout: different wordings, never used for training (non-empty, disjoint).
+        action: action name (one of :func:`list_actions`).
+        params: the drawn variations (side, speed, amplitude ...) plus ``seed``.
+    """
+
+    poses: np.ndarray
+    trans: np.ndarray
+    fps: float
+    captions: list[str]
+    captions_heldout: list[str]
+    action: str
+    params: dict = field(default_factory=dict)
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.poses.shape[0])
+
+    @property
+    def poses72(self) -> np.ndarray:
+        """``[T,72]`` flattened axis-angle (AMASS layout)."""
+        return self.poses.reshape(self.num_frames, 72)
+
+
+def list_actions() -> list[str]:
+    """Names of all procedural actions, in a fixed order."""
+    return list(ACTIONS)
+
+
+def generate_motion(
+    action: str,
+    num_frames: int = 60,
+    fps: float = 30.0,
+    seed: int | np.random.Generator | None = 0,
+) -> ProceduralMotion:
+    """Generate one motion of ``action`` with variations drawn from ``seed``.
+
+    Args:
+        action: one of :func:`list_actions`.
+        num_frames: ``T >= 2``.
+        fps: frame rate (> 0). Motion speeds are physical (Hz, m/s), independent of fps.
+        seed: int seed or a ``numpy.random.Generator`` (same seed → identical motion).
+
+    Raises:
+        ValueError: unknown action or bad sizes.
+    """
+    if action not in ACTIONS:
+        raise ValueError(f"unknown action {action!r}; available: {', '.join(ACTIONS)}")
+    if isinstance(num_frames, bool) or not isinstance(num_frames, int | np.integer):
+        raise ValueError(f"num_frames must be an int, got {num_frames!r}")
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    builder = MotionBuilder(int(num_frames), float(fps))
+    builder.stand(rng)
+    params = dict(ACTIONS[action](builder, rng))
+    poses, trans = builder.build(locomotion=action not in LOCOMOTION_FREE)
+    train, held = render_captions(action, params)
+    if isinstance(seed, int | np.integer):
+        params["seed"] = int(seed)
+    return ProceduralMotion(
+        poses=poses.astype(np.float32),
+        trans=trans.astype(np.float32),
+        fps=float(fps),
+        captions=train,
+        captions_heldout=held,
+        action=action,
+        params=params,
+    )
+
+
+def sample_motions(
+    num: int,
+    num_frames: int = 60,
+    fps: float = 30.0,
+    seed: int = 0,
+    actions: list[str] | tuple[str, ...] | None = None,
+) -> list[ProceduralMotion]:
+    """A dataset of ``num`` motions, balanced over ``actions`` (all by default).
+
+    Actions are dealt in shuffled rounds so every action appears ``num // len(actions)`` or one
+    more times. Sample ``i`` is generated from its own child seed of ``seed``, so the result is
+    deterministic and independent of anything but the arguments.
+    """
+    if num < 0:
+        raise ValueError(f"num must be >= 0, got {num}")
+    names = list_actions() if actions is None else list(actions)
+    unknown = [a for a in names if a not in ACTIONS]
+    if unknown or not names:
+        raise ValueError(f"unknown or empty actions {unknown or names}; available: {list(ACTIONS)}")
+    rng = np.random.default_rng(seed)
+    order: list[str] = []
+    while len(order) < num:
+        order += [names[i] for i in rng.permutation(len(names))]
+    child = rng.integers(0, 2**31 - 1, size=num)
+    return [generate_motion(order[i], num_frames, fps, int(child[i])) for i in range(num)]

@@ -1,0 +1,4 @@
+"""LightningModules (training systems) and callbacks.
+
+Only systems/, data/ and tasks/ import Lightning.
+"""

@@ -1,0 +1,90 @@
+"""What every task does first: seeding, run-directory bookkeeping, instantiating config groups."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from vmc.io.atomic import atomic_path
+from vmc.utils.config import ConfigError
+
+
+def available_choices(group: str) -> list[str]:
+    """Names of the configs in ``conf/<group>/`` (for error messages that list the options)."""
+    conf_dir = Path(__file__).resolve().parents[2] / "conf" / group
+    return sorted(p.stem for p in conf_dir.glob("*.yaml"))
+
+
+def instantiate_group(group_cfg: DictConfig | None, what: str) -> list[Any]:
+    """Instantiate every entry of a dict-of-configs group (callbacks, loggers); None → []."""
+    from hydra.utils import instantiate
+
+    if not group_cfg:
+        return []
+    if not isinstance(group_cfg, DictConfig):
+        raise ConfigError(f"'{what}' must be a mapping of name → config, got {type(group_cfg)}")
+    objects = []
+    for name, entry in group_cfg.items():
+        if isinstance(entry, DictConfig) and "_target_" in entry:
+            objects.append(instantiate(entry))
+        elif entry is not None:
+            raise ConfigError(
+                f"'{what}.{name}' has no _target_; remove it or set {what}.{name}=null"
+            )
+    return objects
+
+
+def git_revision() -> str | None:
+    """The current git commit of the vmc checkout, if any (recorded in run directories)."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def save_run_config(cfg: DictConfig, output_dir: str | Path) -> Path:
+    """Write the resolved config (and git sha) to ``<output_dir>/config.yaml`` atomically."""
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    assert isinstance(resolved, dict)
+    resolved["_vmc"] = {"git": git_revision()}
+    path = out / "config.yaml"
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(OmegaConf.to_yaml(OmegaConf.create(resolved)))
+    return path
+
+
+def run_task(task: Any, cfg: DictConfig) -> Any:
+    """Run ``task(cfg)`` for a command-line script: user errors become one clear line, exit 2.
+
+    Bad input (a missing file, a wrong shape, a bad config value) is reported without a stack
+    trace; set ``HYDRA_FULL_ERROR=1`` to see it anyway. Ctrl-C exits with 130; writers are atomic,
+    so nothing half-written is left behind.
+    """
+    import os
+    import sys
+
+    from vmc.utils.console import console
+
+    try:
+        return task(cfg)
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted[/yellow]: no partial outputs were kept")
+        sys.exit(130)
+    except (ConfigError, FileNotFoundError, ValueError) as err:
+        if os.environ.get("HYDRA_FULL_ERROR") == "1":
+            raise
+        console.print(f"[bold red]error:[/bold red] {err}")
+        sys.exit(2)

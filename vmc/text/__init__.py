@@ -1,0 +1,89 @@
+"""Text encoders behind one interface (:class:`TextEncoder`: ``encode(list[str]) -> [B, D]``).
+
+* :class:`ClipTextEncoder`: OpenAI CLIP ViT-B/32 from a local file (paper mode; also images).
+* :class:`SentenceEncoder`: all-MiniLM-L6-v2 shipped in a PyPI wheel (embedded default, 384-d,
+  no image tower).
+
+The concrete encoders are imported lazily so that ``import vmc.text`` stays cheap (CLIP pulls in
+the ``clip`` package, the sentence encoder pulls in ``transformers``).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from vmc.text.base import NoImageEncoderError, TextEncoder, TextTruncationWarning
+
+if TYPE_CHECKING:
+    from vmc.text.clip_encoder import ClipTextEncoder
+    from vmc.text.sentence_encoder import SentenceEncoder
+
+__all__ = [
+    "ClipTextEncoder",
+    "build_text_encoder",
+    "NoImageEncoderError",
+    "SentenceEncoder",
+    "TextEncoder",
+    "TextTruncationWarning",
+]
+
+_LAZY = {
+    "ClipTextEncoder": "vmc.text.clip_encoder",
+    "SentenceEncoder": "vmc.text.sentence_encoder",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'vmc.text' has no attribute {name!r}")
+
+
+def build_text_encoder(
+    kind: str = "auto",
+    clip_path: str | os.PathLike[str] | None = None,
+    assets_dir: str | os.PathLike[str] | None = None,
+    device: str | torch.device = "cpu",
+) -> TextEncoder:
+    """Build the text encoder a config asks for (``conf/text_encoder``: ``kind``, ``clip_path``).
+
+    Args:
+        kind: ``"clip"`` (CLIP ViT-B/32 required; a missing file is an error saying where to put
+            it), ``"sentence"`` (the offline sentence encoder) or ``"auto"`` (CLIP when its weights
+            are found, else the sentence encoder).
+        clip_path: explicit CLIP weights file.
+        assets_dir: extra assets root searched before ``$VMC_ASSETS`` and ``./assets``.
+        device: where the encoder runs.
+
+    Returns:
+        The encoder; its ``selection_reason`` says which one was chosen and why (for the
+        run's stage table).
+    """
+    from vmc.text.clip_encoder import ClipTextEncoder, find_clip_weights
+    from vmc.text.sentence_encoder import SentenceEncoder
+
+    if kind not in ("auto", "clip", "sentence"):
+        raise ValueError(f"text encoder kind must be 'auto', 'clip' or 'sentence', got {kind!r}")
+    encoder: TextEncoder
+    if kind == "sentence":
+        encoder = SentenceEncoder(device=device)
+        encoder.selection_reason = "configured: text_encoder=sentence"
+        return encoder
+    if kind == "auto":
+        try:
+            weights = find_clip_weights(clip_path, assets_dir)
+        except FileNotFoundError:
+            encoder = SentenceEncoder(device=device)
+            encoder.selection_reason = "CLIP ViT-B/32 weights not found: offline sentence encoder"
+            return encoder
+        encoder = ClipTextEncoder(weights, device=device)
+        encoder.selection_reason = f"CLIP weights found at {weights}"
+        return encoder
+    encoder = ClipTextEncoder(clip_path, device=device, assets_dir=assets_dir)
+    encoder.selection_reason = f"configured: text_encoder=clip ({encoder.weights_path})"
+    return encoder
