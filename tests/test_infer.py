@@ -1,0 +1,78 @@
+"""`python infer.py`: the main job end to end on the embedded default, and its input checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import REPO_ROOT, compose_config
+
+from vmc.io.video import probe_video
+from vmc.motion.export import load_motion_npz
+from vmc.tasks import infer as infer_module
+from vmc.tasks.infer import check_inputs, infer
+from vmc.utils.config import ConfigError
+
+PERSON = str(REPO_ROOT / "examples" / "person.jpg")
+
+
+def _cfg(tmp_path, **overrides):
+    items = {"text": "a person jumps", "num_frames": 6, "image_size": 96, "seed": 0}
+    items.update(overrides)
+    args = [f"{k}={v}" for k, v in items.items()]
+    return compose_config("infer", args, output_dir=tmp_path)
+
+
+def test_text_and_photo_to_video(tmp_path):
+    out = tmp_path / "clip.mp4"
+    result = infer(_cfg(tmp_path, images=f"[{PERSON}]", out=str(out)))
+    assert result["out"] == str(out)
+    info = probe_video(out)
+    assert (info.codec, info.num_frames) == ("h264", 6)
+    assert (info.width, info.height) == (192, 96)  # photo panel | animated body
+    assert (tmp_path / "clip.preview.mp4").is_file() and (tmp_path / "clip.preview.png").is_file()
+
+
+@pytest.mark.parametrize("suffix", [".npz", ".bvh"])
+def test_text_to_motion_file_without_images(tmp_path, suffix):
+    out = tmp_path / f"walk{suffix}"
+    infer(_cfg(tmp_path, text="someone walks forward", out=str(out), num_frames=30))
+    assert out.is_file()
+    if suffix == ".npz":
+        motion = load_motion_npz(out)
+        assert motion.poses.shape == (30, 72)
+        # A walk travels: the root moves more than 30 cm in one second.
+        assert np.linalg.norm(motion.trans[-1, [0, 2]] - motion.trans[0, [0, 2]]) > 0.3
+    else:
+        assert out.read_text().startswith("HIERARCHY")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"text": "' '"}, "text must be"),
+        ({"out": "x.avi"}, "must end with"),
+        ({"num_frames": 1}, "num_frames"),
+        ({"fps": 0}, "fps"),
+        ({"image_size": 10}, "image_size"),
+    ],
+)
+def test_bad_inputs_are_clear_errors(tmp_path, overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        check_inputs(_cfg(tmp_path, **overrides))
+
+
+def test_missing_photo_names_the_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nobody.jpg"):
+        check_inputs(_cfg(tmp_path, images=f"[{tmp_path / 'nobody.jpg'}]"))
+
+
+def test_interrupt_leaves_no_outputs(tmp_path, monkeypatch):
+    """Ctrl-C while the video is written removes the preview files already written."""
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(infer_module, "_write_frames", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        infer(_cfg(tmp_path, out=str(tmp_path / "v.mp4")))
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == []
