@@ -57,35 +57,10 @@ from typing import Any
 
 import numpy as np
 
-SMPL_JOINT_NAMES_24: tuple[str, ...] = (
-    "pelvis",
-    "left_hip",
-    "right_hip",
-    "spine1",
-    "left_knee",
-    "right_knee",
-    "spine2",
-    "left_ankle",
-    "right_ankle",
-    "spine3",
-    "left_foot",
-    "right_foot",
-    "neck",
-    "left_collar",
-    "right_collar",
-    "head",
-    "left_shoulder",
-    "right_shoulder",
-    "left_elbow",
-    "right_elbow",
-    "left_wrist",
-    "right_wrist",
-    "left_hand",
-    "right_hand",
-)
-SMPL_PARENTS_24: tuple[int, ...] = (
-    -1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21,
-)  # fmt: skip
+from vmc.body.joints import BODY_PART_NAMES, SMPL_JOINT_NAMES, SMPL_PARENTS
+
+SMPL_JOINT_NAMES_24 = SMPL_JOINT_NAMES
+SMPL_PARENTS_24 = SMPL_PARENTS
 
 # SMPL joint -> the game_engine bone whose head is that joint's position.
 SMPL_JOINT_TO_ANNY_BONE: dict[int, str] = {
@@ -117,18 +92,7 @@ SMPL_JOINT_TO_ANNY_BONE: dict[int, str] = {
 _FINGERS = ("index", "middle", "pinky", "ring", "thumb")
 
 # The 10 disjoint parts of SMPL's part table (head, torso, left/right arm, hand, leg, foot).
-PART_NAMES: tuple[str, ...] = (
-    "head",
-    "torso",
-    "left_arm",
-    "right_arm",
-    "left_hand",
-    "right_hand",
-    "left_leg",
-    "right_leg",
-    "left_foot",
-    "right_foot",
-)
+PART_NAMES = BODY_PART_NAMES
 # SMPL joint -> part index in PART_NAMES.
 _JOINT_TO_PART: tuple[int, ...] = (
     1, 6, 7, 1, 6, 7, 1, 8, 9, 1, 8, 9, 0, 1, 1, 0, 2, 3, 2, 3, 4, 5, 4, 5,

@@ -62,3 +62,18 @@ def joint_index(name: str) -> int:
         raise ValueError(
             f"unknown SMPL joint {name!r}; valid names: {', '.join(SMPL_JOINT_NAMES)}"
         ) from None
+
+
+BODY_PART_NAMES: tuple[str, ...] = (
+    "head",
+    "torso",
+    "left_arm",
+    "right_arm",
+    "left_hand",
+    "right_hand",
+    "left_leg",
+    "right_leg",
+    "left_foot",
+    "right_foot",
+)
+"""The 10 disjoint body parts (SMPL's part table) used for ``face_part`` labels of every body."""

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from vmc.body.joints import NUM_SMPL_JOINTS, SMPL_PARENTS
+from vmc.body.joints import BODY_PART_NAMES, NUM_SMPL_JOINTS, SMPL_PARENTS
 
 __all__ = ["make_tiny_body", "TINY_REST_JOINTS", "TINY_PART_NAMES"]
 
@@ -62,18 +62,7 @@ def _rest_joints() -> np.ndarray:
 TINY_REST_JOINTS: np.ndarray = _rest_joints()
 """``[24, 3]`` rest-pose joints of the procedural body (metres, Y up, facing +z)."""
 
-TINY_PART_NAMES: tuple[str, ...] = (
-    "head",
-    "torso",
-    "left_arm",
-    "right_arm",
-    "left_hand",
-    "right_hand",
-    "left_leg",
-    "right_leg",
-    "left_foot",
-    "right_foot",
-)
+TINY_PART_NAMES: tuple[str, ...] = BODY_PART_NAMES
 
 
 @dataclass

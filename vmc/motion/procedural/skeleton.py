@@ -23,6 +23,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from vmc.body.joints import SMPL_JOINT_NAMES, SMPL_PARENTS
+
 __all__ = [
     "FOOT_CONTACT_NAMES",
     "HEEL_OFFSET",
@@ -35,18 +37,8 @@ __all__ = [
     "joint_index",
 ]
 
-SMPL_JOINT_NAMES: tuple[str, ...] = (
-    "pelvis", "left_hip", "right_hip", "spine1", "left_knee", "right_knee", "spine2",
-    "left_ankle", "right_ankle", "spine3", "left_foot", "right_foot", "neck", "left_collar",
-    "right_collar", "head", "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
-    "left_wrist", "right_wrist", "left_hand", "right_hand",
-)  # fmt: skip
-"""SMPL joint order (same as ``vmc.body.joints.SMPL_JOINT_NAMES``)."""
+# The SMPL joint order and tree are the body package's (one definition for the whole project).
 
-SMPL_PARENTS: tuple[int, ...] = (
-    -1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21,
-)  # fmt: skip
-"""Parent joint index of each SMPL joint (-1 for the pelvis)."""
 
 _LEFT_REST = {
     # name: (x, y, z) in metres for the person's left side (+X); the right side mirrors x.
