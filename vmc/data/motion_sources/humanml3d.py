@@ -1,0 +1,272 @@
+"""HumanML3D text annotations over the AMASS SMPL motions they were made from.
+
+HumanML3D's own motion files (``new_joints``, ``new_joint_vecs``) are joint positions and
+derived features, not SMPL parameters, so they cannot drive a body model. This reader goes back
+to the source: it follows HumanML3D's ``index.csv`` to the AMASS ``.npz`` of every clip and
+reproduces the clip's frame range the way HumanML3D's ``raw_pose_processing`` cut it:
+
+1. ``index.csv`` rows ``source_path,start_frame,end_frame,new_name``; ``source_path`` is
+   ``./pose_data/<subset>/<subject>/<name>.npy``, read here as ``<amass_dir>/<subset>/<subject>/
+   <name>.npz``. HumanAct12 rows (not AMASS) are skipped.
+2. Every ``int(fps / 20)``-th frame of the AMASS file (HumanML3D's nominal 20 fps; the true rate
+   ``fps / step`` is kept, e.g. 20 for 60/120 fps files).
+3. The per-subset crop (first 3 s of Eyes_Japan_Dataset and MPI_HDM05, 1 s of TotalCapture and
+   MPI_Limits, 0.5 s of Transitions_mocap), then Python's ``[start_frame:end_frame]`` (so
+   ``end_frame = -1`` drops the last frame, as HumanML3D does).
+4. ``texts/<new_name stem>.txt``: one ``caption#tokens#start#end`` per line. ``start = end = 0``
+   (or NaN) → a caption of the whole clip (all of them go into one record's ``texts``); other
+   lines → a record of the clip's frames ``[int(start*20), int(end*20))`` (same range grouped),
+   named ``<id>#<a>-<b>``.
+5. Mirrored clips ``M<id>`` (``include_mirrored=True``): HumanML3D's left/right swap, applied to
+   the SMPL motion (:func:`mirror_record`), with the ``texts/M<id>.txt`` captions.
+6. Resampling to ``fps`` by slerp (:mod:`vmc.data.resample`).
+
+World frame: records stay in AMASS's **Z-up** world (``up_axis="z"``; ``to_y_up()`` converts).
+HumanML3D's joint files are Y-up in a different frame: a point ``(x, y, z)`` of AMASS is
+``(-x, z, y)`` there (``R_y(180°) R_x(-90°)``), i.e. ours rotated 180° about the vertical; its
+feature files are further re-centred and turned to face +Z at frame 0, which this reader does
+not do. Splits: ``<humanml3d_dir>/<split>.txt`` lists clip ids (``train``, ``val``, ``test``,
+``train_val``, ``all``); ``split=None`` reads every row.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from vmc.body.joints import SMPL_FLIP_PERMUTATION
+from vmc.data.motion_sources.amass import AMASS_HELP, read_amass_npz
+from vmc.data.motion_sources.record import MotionRecord
+
+__all__ = [
+    "HUMANML3D_HELP",
+    "load_humanml3d",
+    "mirror_record",
+    "parse_humanml3d_texts",
+    "read_humanml3d_index",
+]
+
+HUMANML3D_HELP = (
+    "HumanML3D (https://github.com/EricGuo5513/HumanML3D) provides the captions: unzip its "
+    "HumanML3D/texts.zip so that <humanml3d_dir>/texts/000000.txt exists and copy index.csv "
+    "(repository root) and the split files (train.txt, val.txt, test.txt) into <humanml3d_dir>; "
+    "the motions themselves come from the licensed AMASS archive (SMPL+H G) under amass_dir"
+)
+
+HUMANML3D_FPS = 20.0
+_CROP_SECONDS = (
+    ("Eyes_Japan_Dataset", 3.0),
+    ("MPI_HDM05", 3.0),
+    ("TotalCapture", 1.0),
+    ("MPI_Limits", 1.0),
+    ("Transitions_mocap", 0.5),
+)
+
+
+def read_humanml3d_index(path: str | os.PathLike[str]) -> list[dict[str, str]]:
+    """Rows of HumanML3D's ``index.csv`` (``source_path, start_frame, end_frame, new_name``).
+
+    Raises:
+        FileNotFoundError: missing file. ValueError: missing columns (names the file).
+    """
+    src = Path(path)
+    if not src.is_file():
+        raise FileNotFoundError(f"HumanML3D index not found: {src}. {HUMANML3D_HELP}")
+    with open(src, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        need = {"source_path", "start_frame", "end_frame", "new_name"}
+        if reader.fieldnames is None or not need <= set(reader.fieldnames):
+            raise ValueError(f"{src}: expected columns {sorted(need)}, found {reader.fieldnames}")
+        return [dict(row) for row in reader]
+
+
+def parse_humanml3d_texts(
+    path: str | os.PathLike[str],
+) -> tuple[list[str], dict[tuple[float, float], list[str]]]:
+    """Captions of one clip: ``(whole_clip_captions, {(start_s, end_s): captions})``.
+
+    Raises:
+        ValueError: a line that is not ``caption#tokens#start#end`` (names file and line).
+    """
+    src = Path(path)
+    whole: list[str] = []
+    spans: dict[tuple[float, float], list[str]] = {}
+    for lineno, line in enumerate(src.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = line.strip().split("#")
+        if len(parts) != 4:
+            raise ValueError(
+                f"{src}:{lineno}: expected 'caption#tokens#start#end', got {line.strip()!r}"
+            )
+        try:
+            start, end = (float(x) if x.strip() else 0.0 for x in parts[2:4])
+        except ValueError:
+            raise ValueError(
+                f"{src}:{lineno}: start/end must be numbers, got {parts[2:4]}"
+            ) from None
+        start = 0.0 if math.isnan(start) else start
+        end = 0.0 if math.isnan(end) else end
+        caption = parts[0].strip()
+        if start == 0.0 and end == 0.0:
+            whole.append(caption)
+        else:
+            spans.setdefault((start, end), []).append(caption)
+    return whole, spans
+
+
+def mirror_record(rec: MotionRecord, name: str | None = None) -> MotionRecord:
+    """Left/right mirror image across the world's ``x = 0`` plane (SMPL's lateral axis).
+
+    Joint ``i`` takes the rotation of its mirror joint ``SMPL_FLIP_PERMUTATION[i]`` with the
+    axis-angle ``(a, b, c) → (a, -b, -c)`` (``R → M R M``, ``M = diag(-1, 1, 1)``, for the root
+    as well), and ``trans_x → -trans_x`` (exact for a body whose rest pelvis has ``x = 0``).
+    Mirroring twice gives the original. Texts are kept (pass mirrored captions yourself).
+    """
+    poses = rec.poses[:, list(SMPL_FLIP_PERMUTATION)] * np.array([1, -1, -1], np.float32)
+    trans = rec.trans * np.array([-1, 1, 1], np.float32)
+    return replace(
+        rec,
+        poses=poses,
+        trans=trans,
+        name=name or f"M{rec.name}",
+        texts=list(rec.texts),
+        texts_heldout=list(rec.texts_heldout),
+    )
+
+
+def _amass_rel(source_path: str) -> str | None:
+    parts = [p for p in source_path.replace("\\", "/").split("/") if p not in ("", ".")]
+    if "pose_data" in parts:
+        parts = parts[parts.index("pose_data") + 1 :]
+    if not parts or "humanact12" in parts:
+        return None
+    rel = "/".join(parts)
+    return rel[: -len(".npy")] + ".npz" if rel.endswith(".npy") else rel
+
+
+def _clip_frames(rec: MotionRecord, source_path: str, start: int, end: int) -> MotionRecord:
+    """Steps 2-3 of the module docstring: HumanML3D's 20 fps subsampling, crop and slice."""
+    step = max(1, int(rec.fps / HUMANML3D_FPS))
+    index = np.arange(rec.num_frames)[::step]
+    for subset, seconds in _CROP_SECONDS:
+        if subset in source_path:
+            index = index[int(seconds * HUMANML3D_FPS) :]
+    index = index[start:end]
+    if index.size == 0:
+        raise ValueError("empty frame range")
+    return replace(
+        rec, poses=rec.poses[index], trans=rec.trans[index], fps=rec.fps / step, texts=[]
+    )
+
+
+def _segments(
+    clip: MotionRecord,
+    clip_id: str,
+    whole: list[str],
+    spans: dict[tuple[float, float], list[str]],
+    segment_captions: bool,
+) -> list[MotionRecord]:
+    out = []
+    if whole:
+        out.append(replace(clip, texts=list(whole), name=clip_id))
+    if segment_captions:
+        for (start, end), caps in sorted(spans.items()):
+            a, b = int(start * HUMANML3D_FPS), min(int(end * HUMANML3D_FPS), clip.num_frames)
+            if b - a >= 2:
+                seg = clip.slice(a, b, f"#{a}-{b}")
+                out.append(replace(seg, texts=list(caps), name=f"{clip_id}#{a}-{b}"))
+    return out
+
+
+def load_humanml3d(
+    humanml3d_dir: str | os.PathLike[str],
+    amass_dir: str | os.PathLike[str],
+    split: str | None = "train",
+    fps: float = 30,
+    include_mirrored: bool = True,
+    segment_captions: bool = True,
+    index_csv: str | os.PathLike[str] | None = None,
+    min_frames: int = 1,
+) -> list[MotionRecord]:
+    """HumanML3D clips as SMPL records with their captions (steps in the module docstring).
+
+    Args:
+        humanml3d_dir: folder with ``texts/`` and the split files (and ``index.csv`` unless
+            ``index_csv`` is given).
+        amass_dir: the AMASS root the index points into.
+        split: split file stem (``"train"``, ``"val"``, ``"test"``...) or ``None`` for all rows.
+        fps: target frame rate. include_mirrored: also the ``M<id>`` mirrored clips.
+        segment_captions: also records for time-ranged captions.
+        min_frames: drop records shorter than this after resampling.
+
+    Raises:
+        FileNotFoundError: missing folder/index/split file, or none of the indexed AMASS files
+            exist (says what HumanML3D/AMASS are and where to get them).
+        ValueError: malformed index or text files.
+    """
+    base = Path(humanml3d_dir)
+    texts_dir = base / "texts"
+    if not texts_dir.is_dir():
+        raise FileNotFoundError(f"HumanML3D texts folder not found: {texts_dir}. {HUMANML3D_HELP}")
+    rows = read_humanml3d_index(index_csv if index_csv is not None else base / "index.csv")
+    ids: set[str] | None = None
+    if split is not None:
+        split_file = base / f"{split}.txt"
+        if not split_file.is_file():
+            raise FileNotFoundError(
+                f"HumanML3D split file not found: {split_file}. {HUMANML3D_HELP}"
+            )
+        lines = split_file.read_text(encoding="utf-8").splitlines()
+        ids = {ln.strip() for ln in lines if ln.strip()}
+    root = Path(amass_dir)
+    if not root.is_dir():
+        raise FileNotFoundError(f"AMASS folder not found: {root}. {AMASS_HELP}")
+    records: list[MotionRecord] = []
+    wanted = missing = 0
+    first_missing: Path | None = None
+    for row in rows:
+        clip_id = Path(row["new_name"]).stem
+        variants = [(clip_id, False)] + ([(f"M{clip_id}", True)] if include_mirrored else [])
+        variants = [(v, m) for v, m in variants if ids is None or v in ids]
+        rel = _amass_rel(row["source_path"])
+        if not variants or rel is None:
+            continue
+        wanted += 1
+        path = root / rel
+        if not path.is_file():
+            missing += 1
+            first_missing = first_missing or path
+            continue
+        try:
+            start, end = int(row["start_frame"]), int(row["end_frame"])
+        except ValueError:
+            raise ValueError(
+                f"index row {row['new_name']}: start/end frames must be integers"
+            ) from None
+        source = read_amass_npz(path, name=clip_id, source="humanml3d")
+        try:
+            clip = _clip_frames(source, row["source_path"], start, end)
+        except ValueError:
+            continue
+        for vid, mirrored in variants:
+            text_file = texts_dir / f"{vid}.txt"
+            if not text_file.is_file():
+                continue
+            whole, spans = parse_humanml3d_texts(text_file)
+            base_clip = mirror_record(clip, vid) if mirrored else clip
+            for rec in _segments(base_clip, vid, whole, spans, segment_captions):
+                rec = rec.resampled(fps)
+                if rec.num_frames >= min_frames:
+                    records.append(rec)
+    if wanted and missing == wanted:
+        raise FileNotFoundError(
+            f"none of the {wanted} AMASS files HumanML3D's index points to exist under {root} "
+            f"(first expected: {first_missing}). {AMASS_HELP}"
+        )
+    return records
