@@ -1,0 +1,149 @@
+"""Load MotionCLIP models trained by this project (exports, run directories, checkpoints).
+
+Accepted inputs of :func:`load_motionclip_run`:
+
+* an **export directory**: ``model.safetensors`` + ``config.yaml`` (written by
+  ``MotionCLIPSystem.export_inference``; ``format: vmc-motionclip/1``);
+* a ``model.safetensors`` file (its sibling ``config.yaml`` is read);
+* a **run directory** (``python train.py`` output): its ``export/`` when present, else
+  ``checkpoints/last.ckpt``;
+* a Lightning ``.ckpt`` (read with ``weights_only=True``): the ``net.*`` weights and the
+  ``net_config`` / ``text_encoder_info`` hyperparameters the system stores.
+
+Loading is strict (every missing, unexpected or mis-shaped key is listed); fp16 exports are cast
+back to float32. The model is returned in eval mode on the CPU with an ``info`` dict:
+``model`` (sizes), ``text_encoder`` (``kind``, ``name``, ``dim``, ``cache_id``),
+``translation`` (row 24's meaning), ``up_axis``, ``num_frames``, ``fps``, ``source`` (the file
+read).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from vmc.io.checkpoints import (
+    CheckpointError,
+    extract_state_dict,
+    load_checkpoint_file,
+    load_state_dict_strict,
+)
+from vmc.motion.model import MotionCLIP, MotionCLIPConfig
+
+__all__ = ["EXPORT_FORMAT", "load_motionclip_run"]
+
+EXPORT_FORMAT = "vmc-motionclip/1"
+_DEFAULT_INFO: dict[str, Any] = {
+    "translation": "reference",
+    "up_axis": "z",
+    "num_frames": 60,
+    "fps": 30.0,
+    "text_encoder": {"kind": "unknown"},
+}
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ValueError(f"{path}: not valid YAML ({err})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a mapping, got {type(data).__name__}")
+    return data
+
+
+def _model_from(config: dict[str, Any], source: str) -> MotionCLIP:
+    fields = set(MotionCLIPConfig.__dataclass_fields__)
+    unknown = sorted(set(config) - fields)
+    if unknown:
+        raise ValueError(f"{source}: unknown model settings {unknown}; known: {sorted(fields)}")
+    return MotionCLIP(**config)
+
+
+def _finish(model: MotionCLIP, state: dict[str, torch.Tensor], source: str) -> MotionCLIP:
+    state = {k: (v.float() if v.is_floating_point() else v) for k, v in state.items()}
+    load_state_dict_strict(model, state, source=source)
+    return model.eval()
+
+
+def _load_export(weights: Path) -> tuple[MotionCLIP, dict[str, Any]]:
+    config_path = weights.parent / "config.yaml"
+    if not config_path.is_file():
+        raise FileNotFoundError(
+            f"{weights} has no config.yaml beside it: it says how to rebuild the model "
+            "(re-export the run, or pass the run directory)"
+        )
+    config = _read_yaml(config_path)
+    if config.get("format") != EXPORT_FORMAT or not isinstance(config.get("model"), dict):
+        raise ValueError(
+            f"{config_path} is not a MotionCLIP export config (format {config.get('format')!r}, "
+            f"expected {EXPORT_FORMAT!r} with a 'model' mapping)"
+        )
+    model = _model_from(config["model"], str(config_path))
+    model = _finish(model, extract_state_dict(load_checkpoint_file(weights)), str(weights))
+    info = {**_DEFAULT_INFO, **{k: v for k, v in config.items() if k != "format"}}
+    info["source"] = str(weights)
+    return model, info
+
+
+def _load_lightning(path: Path) -> tuple[MotionCLIP, dict[str, Any]]:
+    ckpt = load_checkpoint_file(path)
+    hparams = ckpt.get("hyper_parameters")
+    if not isinstance(hparams, dict) or not isinstance(hparams.get("net_config"), dict):
+        raise CheckpointError(
+            f"{path} is not a MotionCLIP training checkpoint (no hyper_parameters.net_config)"
+        )
+    model = _model_from(dict(hparams["net_config"]), str(path))
+    state = extract_state_dict(ckpt, prefix="net.")
+    model = _finish(model, state, str(path))
+    info = dict(_DEFAULT_INFO)
+    info.update(
+        model=dict(hparams["net_config"]),
+        text_encoder=dict(hparams.get("text_encoder_info") or {"kind": "unknown"}),
+        translation=hparams.get("translation", _DEFAULT_INFO["translation"]),
+        up_axis=hparams.get("up_axis", _DEFAULT_INFO["up_axis"]),
+        num_frames=int(hparams.get("num_frames", 60)),
+        fps=float(hparams.get("fps", 30.0)),
+        epoch=ckpt.get("epoch"),
+        source=str(path),
+    )
+    return model, info
+
+
+def load_motionclip_run(path: str | os.PathLike[str]) -> tuple[MotionCLIP, dict[str, Any]]:
+    """Load one of our MotionCLIP models (accepted inputs in the module docstring).
+
+    Returns:
+        ``(model in eval mode on the CPU, info dict)``.
+
+    Raises:
+        FileNotFoundError: nothing loadable at ``path`` (the message lists what was looked for).
+        ValueError / CheckpointError: a config or weights file that does not fit.
+    """
+    p = Path(path)
+    if p.is_dir():
+        for weights in (p / "model.safetensors", p / "export" / "model.safetensors"):
+            if weights.is_file():
+                return _load_export(weights)
+        last = p / "checkpoints" / "last.ckpt"
+        if last.is_file():
+            return _load_lightning(last)
+        raise FileNotFoundError(
+            f"{p} holds no MotionCLIP model: looked for model.safetensors, "
+            "export/model.safetensors and checkpoints/last.ckpt"
+        )
+    if not p.is_file():
+        raise FileNotFoundError(f"MotionCLIP run not found: {p}")
+    if p.suffix == ".safetensors":
+        return _load_export(p)
+    if p.suffix == ".ckpt":
+        return _load_lightning(p)
+    raise ValueError(
+        f"{p}: expected an export directory, a run directory, model.safetensors or a .ckpt "
+        "(for the paper checkpoint use MotionCLIP.from_official)"
+    )

@@ -1,0 +1,457 @@
+"""MotionCLIP training system (LightningModule) — ``specs/motionclip.md`` §2.
+
+The module **receives** its networks (TMR style; built by Hydra from ``conf/model/*.yaml``):
+
+* ``net``: :class:`vmc.motion.MotionCLIP` — the only trained weights, the only thing in the
+  optimizer and in checkpoints (state-dict keys ``net.encoder.*`` / ``net.decoder.*``).
+* ``text_encoder``: a frozen :class:`vmc.text.TextEncoder` (CLIP ViT-B/32 in paper mode, the
+  offline sentence encoder otherwise). It is not an ``nn.Module``, so it never enters the
+  optimizer or a checkpoint. Its text (and image) features are computed once per distinct input
+  and cached on disk (:class:`vmc.text.feature_cache.FeatureCache`, ``feature_cache_dir``): a
+  training step runs only the motion model. With no image tower the image loss is switched off
+  (logged).
+* ``body``: a :class:`vmc.body.BodyModel` for the vertex loss and the position metrics (SMPL in
+  paper mode, else the embedded body); held outside the module's children so licensed body files
+  never land in a checkpoint.
+
+Batches (``vmc.data.motion_datamodule``): ``x [B,25,6,T]``, ``mask [B,T]``, ``text`` (list of
+str), ``image`` (list of rendered-frame paths, ``""`` = none), ``index``.
+
+Losses (``vmc.motion.losses``, weights configurable; paper: 100 rc + 100 rcxyz + 100 vel +
+1 text_cosine + 1 image_cosine), AdamW (lr 1e-4, weight decay 0.01, no schedule). Items with an
+empty text are left out of the text loss; items without a frame out of the image loss.
+
+Validation metrics (torchmetrics): ``val/rot6d_mse`` (rows 0..23), ``val/mpjpe_mm`` and
+``val/mpve_mm`` (joints / vertices, translation added in the ``root`` translation mode),
+``val/r_precision_top1`` / ``top3`` (text -> motion in the latent space, groups of 32).
+
+Determinism: at the start of every training epoch the global RNG (dropout) is reseeded from
+``(seed, epoch, rank)``; with the datamodule's epoch-seeded sampler, resuming from a checkpoint
+at an epoch boundary reproduces the uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+
+from vmc.motion.losses import LossWeights, PosedBody, motion_losses
+from vmc.motion.metrics import MaskedMSE, MeanPositionError, RetrievalRPrecision
+from vmc.motion.model import MotionCLIP
+from vmc.motion.runs import EXPORT_FORMAT
+from vmc.text.feature_cache import FeatureCache
+from vmc.utils.config import to_plain
+
+__all__ = ["EXPORT_FORMAT", "MotionCLIPSystem", "build_body", "describe_text_encoder"]
+
+log = logging.getLogger(__name__)
+
+
+def build_body(
+    kind: str | None = "auto",
+    smpl_path: str | None = None,
+    assets_dir: str | None = None,
+) -> torch.nn.Module | None:
+    """The body model of the vertex loss (Hydra target of ``model.body``).
+
+    Args:
+        kind: ``"auto"`` (SMPL when found, else the embedded body), ``"smpl"``, ``"embedded"``,
+            ``"tiny"`` (the small procedural test body) or ``"none"``/``None`` (no body: the
+            vertex loss must then be off).
+        smpl_path, assets_dir: where to look for SMPL (``conf/paths``).
+    """
+    from vmc.body.model import BodyModel
+
+    if kind in (None, "none"):
+        return None
+    if kind == "tiny":
+        from vmc.body.procedural import make_tiny_body
+
+        return BodyModel.from_arrays(**make_tiny_body())
+    from vmc.body.select import select_body
+
+    body, description, why = select_body(kind, smpl_path, assets_dir)
+    log.info("vertex loss body: %s (%s)", description, why)
+    return body
+
+
+def describe_text_encoder(encoder: Any) -> dict[str, Any]:
+    """What is needed to rebuild a text encoder: ``kind``, ``name``, ``dim``, ``cache_id``.
+
+    ``kind`` is ``"clip"`` or ``"sentence"`` for the project's encoders (``vmc.text.
+    build_text_encoder``), else the class's import path.
+    """
+    if encoder is None:
+        return {"kind": "none"}
+    cls = type(encoder)
+    kind = f"{cls.__module__}.{cls.__qualname__}"
+    if cls.__module__ == "vmc.text.clip_encoder":
+        kind = "clip"
+    elif cls.__module__ == "vmc.text.sentence_encoder":
+        kind = "sentence"
+    return {
+        "kind": kind,
+        "name": str(getattr(encoder, "name", "")),
+        "dim": int(getattr(encoder, "dim", 0)),
+        "cache_id": str(getattr(encoder, "cache_id", "")),
+        "has_image_encoder": bool(getattr(encoder, "has_image_encoder", False)),
+    }
+
+
+def _epoch_seed(seed: int, epoch: int, rank: int) -> int:
+    digest = hashlib.sha256(f"{seed}:{epoch}:{rank}".encode()).digest()
+    return int.from_bytes(digest[:4], "big")
+
+
+class _Held:
+    """Keeps an object out of ``nn.Module`` registration (and thus out of state dicts)."""
+
+    def __init__(self, obj: Any) -> None:
+        self.obj = obj
+
+
+class MotionCLIPSystem(pl.LightningModule):
+    """Trains a MotionCLIP auto-encoder aligned with a frozen text (and image) encoder.
+
+    Args:
+        net: the MotionCLIP networks (trained).
+        text_encoder: frozen encoder; ``None`` trains a plain motion auto-encoder.
+        body: body model for ``rcxyz`` and the position metrics; ``None`` loads the embedded
+            body when the vertex loss is on.
+        losses: term weights (:class:`vmc.motion.losses.LossWeights` field names).
+        lr, weight_decay, betas, eps: AdamW (the reference: torch defaults, lr 1e-4).
+        translation: row 24's meaning (``"reference"`` or ``"root"``), recorded in exports.
+        up_axis: the model's world up axis, recorded in exports.
+        num_frames, fps: clip length and rate the model is trained on, recorded in exports.
+        vertstrans: add row 24 to the vertices of the vertex loss (reference: False).
+        num_loss_vertices: evenly spaced vertex subset for ``rcxyz`` (``None`` = all).
+        feature_cache_dir: on-disk feature cache (``None`` = memory only).
+        retrieval_group_size: pairs per R-precision group (32).
+        seed: seed of the per-epoch RNG reseeding.
+        export_half: store exported weights as fp16.
+    """
+
+    def __init__(
+        self,
+        net: MotionCLIP,
+        text_encoder: Any | None = None,
+        body: torch.nn.Module | None = None,
+        *,
+        losses: dict[str, float] | None = None,
+        lr: float = 1e-4,
+        weight_decay: float = 0.01,
+        betas: tuple[float, float] | list[float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        translation: str = "reference",
+        up_axis: str = "z",
+        num_frames: int = 60,
+        fps: float = 30.0,
+        vertstrans: bool = False,
+        num_loss_vertices: int | None = None,
+        feature_cache_dir: str | os.PathLike[str] | None = None,
+        retrieval_group_size: int = 32,
+        seed: int = 42,
+        export_half: bool = False,
+    ) -> None:
+        super().__init__()
+        from vmc.motion.convert import check_translation_mode
+
+        if not isinstance(net, MotionCLIP):
+            raise ValueError(f"net must be a vmc.motion.MotionCLIP, got {type(net).__name__}")
+        check_translation_mode(translation)
+        if up_axis not in ("y", "z"):
+            raise ValueError(f"up_axis must be 'y' or 'z', got {up_axis!r}")
+        if lr <= 0:
+            raise ValueError(f"lr must be > 0, got {lr}")
+        losses = to_plain(losses) or {}
+        unknown = sorted(set(losses) - set(LossWeights().to_dict()))
+        if unknown:
+            raise ValueError(
+                f"unknown loss names {unknown}; known: {sorted(LossWeights().to_dict())}"
+            )
+        self.weights = LossWeights(**{k: float(v) for k, v in losses.items()})
+        self.save_hyperparameters(ignore=["net", "text_encoder", "body"])
+        self.hparams["betas"] = [float(b) for b in to_plain(betas)]
+        self.hparams["losses"] = self.weights.to_dict()
+        self.net = net
+        # The reference's decoder keeps `actionBiases` for key compatibility but never uses it:
+        # freezing it keeps AdamW's behaviour (it got no gradient there either) and lets DDP run
+        # without find_unused_parameters.
+        net.decoder.actionBiases.requires_grad_(False)
+        self._encoder = _Held(text_encoder)
+        self.features = (
+            FeatureCache(text_encoder, feature_cache_dir) if text_encoder is not None else None
+        )
+        self._check_encoder(text_encoder)
+        # Plain, checkpoint-friendly facts for rebuilding the model from a checkpoint alone.
+        self.hparams["net_config"] = net.config.to_dict()
+        self.hparams["text_encoder_info"] = describe_text_encoder(text_encoder)
+
+        self._body = _Held(None)
+        self._metric_body = self._body
+        if body is not None or self.weights.rcxyz > 0:
+            if body is None:
+                from vmc.body.embedded import load_embedded_body
+
+                log.info("no body model given: the vertex loss uses the embedded body")
+                body = load_embedded_body()
+            self._body = _Held(PosedBody(body, num_loss_vertices))
+            self._metric_body = _Held(PosedBody(body)) if num_loss_vertices else self._body
+
+        self.val_rot6d = MaskedMSE()
+        self.val_mpjpe = MeanPositionError(scale=1000.0)
+        self.val_mpve = MeanPositionError(scale=1000.0)
+        self.val_retrieval = RetrievalRPrecision(group_size=retrieval_group_size, top_k=(1, 3))
+
+    # ------------------------------------------------------------------ networks held aside
+    @property
+    def text_encoder(self) -> Any | None:
+        """The frozen text encoder (not a submodule)."""
+        return self._encoder.obj
+
+    @property
+    def body(self) -> PosedBody | None:
+        """The posing helper of the vertex loss (not a submodule)."""
+        return self._body.obj
+
+    @property
+    def text_loss_on(self) -> bool:
+        return self.features is not None and self.weights.text_cosine > 0
+
+    @property
+    def image_loss_on(self) -> bool:
+        return self._image_loss_on
+
+    def _check_encoder(self, encoder: Any | None) -> None:
+        self._image_loss_on = False
+        if encoder is None:
+            if self.weights.text_cosine > 0 or self.weights.image_cosine > 0:
+                log.warning("no text encoder: the text and image losses are off")
+            return
+        dim = int(getattr(encoder, "dim", -1))
+        if dim != self.net.latent_dim:
+            raise ValueError(
+                f"the text encoder {getattr(encoder, 'name', type(encoder).__name__)!r} gives "
+                f"{dim}-d features but MotionCLIP's latent_dim is {self.net.latent_dim}: set "
+                f"model.net.latent_dim={dim} (the latent is aligned with the encoder's features)"
+            )
+        if self.weights.image_cosine > 0:
+            if getattr(encoder, "has_image_encoder", False):
+                self._image_loss_on = True
+            else:
+                log.warning(
+                    "image loss switched off: text encoder %r has no image tower",
+                    getattr(encoder, "name", type(encoder).__name__),
+                )
+
+    # ------------------------------------------------------------------ Lightning hooks
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        hp = self.hparams
+        return torch.optim.AdamW(
+            [p for p in self.net.parameters() if p.requires_grad],
+            lr=float(hp.lr),
+            betas=tuple(hp.betas),
+            eps=float(hp.eps),
+            weight_decay=float(hp.weight_decay),
+        )
+
+    def on_fit_start(self) -> None:
+        self.warm_feature_cache()
+
+    def on_validation_start(self) -> None:
+        if self.features is not None and not len(self.features):
+            self.warm_feature_cache()
+
+    def on_train_epoch_start(self) -> None:
+        # Dropout masks depend only on (seed, epoch, rank): an epoch replays after a resume.
+        torch.manual_seed(_epoch_seed(int(self.hparams.seed), self.current_epoch, self.global_rank))
+
+    def warm_feature_cache(self) -> None:
+        """Encode every text/image of the datamodule once (rank 0 first, then the others read
+        the disk cache)."""
+        if self.features is None:
+            return
+        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer else None
+        texts = datamodule.all_texts() if hasattr(datamodule, "all_texts") else []
+        images = (
+            datamodule.all_images()
+            if self.image_loss_on and hasattr(datamodule, "all_images")
+            else []
+        )
+        if self.image_loss_on and not images:
+            log.warning(
+                "image loss on but the datamodule has no rendered frames (data.frames_dir); "
+                "items without a frame are left out of it"
+            )
+        strategy = self.trainer.strategy if self._trainer else None
+        first = strategy is None or self.global_rank == 0 or self.features.cache_dir is None
+        encoder = self.text_encoder
+        home = getattr(encoder, "device", None)
+        # Encode on the training GPU (one pass over the labels), then give the memory back.
+        on_gpu = self.device.type == "cuda" and home is not None and home != self.device
+        if on_gpu:
+            encoder.to(self.device)
+        try:
+            if first:
+                self.features.warm(texts, images)
+            if strategy is not None and self.trainer.world_size > 1:
+                strategy.barrier("motionclip_feature_cache")
+            if not first:
+                self.features.warm(texts, images)
+        finally:
+            if on_gpu:
+                encoder.to(home)
+        log.info(
+            "feature cache: %d features (%d from disk, %d encoder calls)",
+            len(self.features),
+            self.features.disk_hits,
+            self.features.encoder_calls,
+        )
+
+    # ------------------------------------------------------------------ steps
+    def _features(self, batch: dict[str, Any], need_text: bool) -> dict[str, Any]:
+        """Cached ``(features [b, D], valid [B] bool)`` of the batch's non-empty texts/images."""
+        out: dict[str, Any] = {}
+        device = batch["x"].device
+        if need_text and self.features is not None:
+            texts = list(batch["text"])
+            valid = torch.tensor([bool(t) for t in texts], device=device)
+            if valid.any():
+                feats = self.features.text_features([t for t in texts if t], device)
+                out["text"] = (feats, valid)
+        if self.image_loss_on and "image" in batch:
+            images = list(batch["image"])
+            valid = torch.tensor([bool(p) for p in images], device=device)
+            if valid.any():
+                feats = self.features.image_features([p for p in images if p], device)
+                out["image"] = (feats, valid)
+        return out
+
+    def compute_losses(
+        self, batch: dict[str, Any], need_text: bool | None = None
+    ) -> tuple[dict[str, torch.Tensor], Any]:
+        """Forward pass and all loss terms of one batch (``terms["loss"]`` is the objective).
+
+        Args:
+            batch: see the module docstring.
+            need_text: fetch text features even when the text loss is off (validation
+                retrieval); default: only when the text loss is on.
+
+        Returns:
+            ``(terms, (mu, output, features))``; ``features`` maps ``"text"``/``"image"`` to
+            ``(features [b, D], valid [B] bool)``.
+        """
+        x, mask = batch["x"], batch["mask"]
+        mu, output = self.net(x, mask)
+        feats = self._features(batch, self.text_loss_on if need_text is None else need_text)
+        # Only items with a text (an image) take part in the text (image) loss.
+        text = feats.get("text") if self.text_loss_on else None
+        image = feats.get("image") if self.image_loss_on else None
+        terms = motion_losses(
+            x,
+            output,
+            mask,
+            mu,
+            self.weights,
+            body=self.body,
+            text_features=None if text is None else (text[0], text[1]),
+            image_features=None if image is None else (image[0], image[1]),
+            add_translation=bool(self.hparams.vertstrans),
+        )
+        return terms, (mu, output, feats)
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        terms, _ = self.compute_losses(batch)
+        self.log_dict(
+            {f"train/{k}": v.detach() for k, v in terms.items() if k != "loss"},
+            on_step=True,
+            on_epoch=True,
+            batch_size=batch["x"].shape[0],
+            sync_dist=True,
+        )
+        return terms["loss"]
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        terms, (mu, output, feats) = self.compute_losses(batch, need_text=True)
+        x, mask = batch["x"], batch["mask"]
+        self.log_dict(
+            {f"val/{k}": v for k, v in terms.items() if k != "loss"},
+            on_step=False,
+            on_epoch=True,
+            batch_size=x.shape[0],
+            sync_dist=True,
+        )
+        self.val_rot6d.update(output[:, :24], x[:, :24], mask)
+        body = self._metric_body.obj if self.body is not None else None
+        if body is not None:
+            root = self.hparams.translation == "root"
+            v_gt, j_gt = body.pose_motion(x, mask, add_translation=root)
+            v_out, j_out = body.pose_motion(output, mask, add_translation=root)
+            self.val_mpjpe.update(j_out, j_gt)
+            self.val_mpve.update(v_out, v_gt)
+        if "text" in feats:
+            text, valid = feats["text"]
+            self.val_retrieval.update(mu[valid], text)
+
+    def on_validation_epoch_end(self) -> None:
+        values = {"val/rot6d_mse": self.val_rot6d.compute()}
+        if self.body is not None:
+            values["val/mpjpe_mm"] = self.val_mpjpe.compute()
+            values["val/mpve_mm"] = self.val_mpve.compute()
+        if self.features is not None:
+            scores = self.val_retrieval.compute()
+            values["val/r_precision_top1"] = scores["top1"]
+            values["val/r_precision_top3"] = scores["top3"]
+        for metric in (self.val_rot6d, self.val_mpjpe, self.val_mpve, self.val_retrieval):
+            metric.reset()
+        # Already synchronised by torchmetrics: identical on every rank.
+        self.log_dict(
+            {k: v.float() for k, v in values.items() if torch.isfinite(v)}, sync_dist=True
+        )
+
+    # ------------------------------------------------------------------ export
+    def export_info(self) -> dict[str, Any]:
+        """What ``config.yaml`` of an export says: how to rebuild and use the model."""
+        hp = self.hparams
+        return {
+            "format": EXPORT_FORMAT,
+            "model": dict(hp.net_config),
+            "text_encoder": dict(hp.text_encoder_info),
+            "translation": str(hp.translation),
+            "up_axis": str(hp.up_axis),
+            "num_frames": int(hp.num_frames),
+            "fps": float(hp.fps),
+            "dtype": "float16" if hp.export_half else "float32",
+            "losses": dict(hp.losses),
+        }
+
+    def export_inference(self, out_dir: str | os.PathLike[str], cfg: Any = None) -> Path:
+        """Write ``model.safetensors`` (MotionCLIP weights only) + ``config.yaml`` to ``out_dir``.
+
+        ``config.yaml`` holds :meth:`export_info` plus, when ``cfg`` is given, the experiment
+        name and seed of the run. Load it with :func:`vmc.motion.runs.load_motionclip_run`.
+        """
+        from vmc.io.checkpoints import export_inference
+
+        info = self.export_info()
+        if cfg is not None:
+            plain = to_plain(cfg)
+            if isinstance(plain, dict):
+                info["run"] = {
+                    "task_name": plain.get("task_name"),
+                    "seed": plain.get("seed"),
+                    "tags": plain.get("tags"),
+                }
+        return export_inference(
+            self.net,
+            out_dir,
+            info,
+            half=bool(self.hparams.export_half),
+            metadata={"format": EXPORT_FORMAT},
+        )
