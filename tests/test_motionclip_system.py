@@ -166,6 +166,19 @@ def test_checkpoint_cache_and_export_round_trip(tmp_path) -> None:
     assert motionclip_stubs.ENCODED_TEXTS == []
 
 
+def test_wandb_offline_and_csv_loggers_together(tmp_path, monkeypatch) -> None:
+    """logger=many: W&B writes an offline run (no account, no network) beside the CSV log."""
+    monkeypatch.setenv("WANDB_MODE", "offline")  # belt and braces: never reach the network
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    run = tmp_path / "run"
+    extra = ["logger=many", "trainer.max_epochs=1", "trainer.check_val_every_n_epoch=1"]
+    train(_cfg(run, [*extra, "export=false", "trainer.log_every_n_steps=1"]))
+    offline = list((run / "wandb").glob("offline-run-*"))
+    assert len(offline) == 1 and list(offline[0].glob("*.wandb"))
+    metrics = (run / "csv" / "metrics.csv").read_text()
+    assert "train/mixed_with_clip" in metrics and "val/r_precision_top1" in metrics
+
+
 def test_load_motionclip_run_errors(tmp_path) -> None:
     with pytest.raises(FileNotFoundError, match="no MotionCLIP model"):
         load_motionclip_run(tmp_path)

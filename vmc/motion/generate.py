@@ -50,7 +50,7 @@ from vmc.motion.convert import check_translation_mode, motion_to_smpl
 from vmc.motion.model import MotionCLIP, overwrite_root_orientation
 from vmc.text.base import TextEncoder
 
-__all__ = ["MotionResult", "TextToMotion", "read_prompt_file", "slerp"]
+__all__ = ["MotionResult", "TextToMotion", "read_prompt_file", "slerp", "slugify"]
 
 #: Something that can be turned into a latent: a text, a motion ``[25,6,T]``/``[1,25,6,T]``, or a
 #: latent ``[D]``.
@@ -133,7 +133,7 @@ def read_prompt_file(path: str | os.PathLike[str]) -> list[str]:
     return prompts
 
 
-def _slug(text: str, limit: int = 40) -> str:
+def slugify(text: str, limit: int = 40) -> str:
     slug = re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
     return slug[:limit].rstrip("_") or "motion"
 
@@ -562,7 +562,7 @@ class TextToMotion:
                 chunk = prompts[start : start + batch_size]
                 result = self(chunk, num_frames, generator)
                 for i, prompt in enumerate(chunk):
-                    stem = f"{start + i:0{width}d}_{_slug(prompt)}"
+                    stem = f"{start + i:0{width}d}_{slugify(prompt)}"
                     poses = result.poses_aa[i].reshape(-1, 72).cpu().double().numpy()
                     trans = result.trans[i].cpu().double().numpy()
                     written.append(

@@ -9,18 +9,21 @@ Numbered steps (each a separate, tested unit):
 5. render the frames and write the outputs atomically (all of them or none: an error or Ctrl-C
    removes what this run had written).
 
-What each stage is today: the text→motion stage retrieves the procedural motion whose caption is
-nearest to the text in the text encoder's space (the MotionCLIP stage replaces it when a trained
-model is configured); the person stage renders the body model, shown beside the photo (person fit
-and appearance transfer come with their issues). The output extension decides what is written:
-``.mp4``/``.gif`` a video, ``.npz`` (AMASS-style SMPL) or ``.bvh`` the motion alone.
+What each stage is today: text → motion is MotionCLIP (the paper checkpoint with CLIP when its
+files are found, a run of yours with ``motion.run=...``, else the embedded model trained on the
+procedural library; ``vmc.motion.stage``); the person stage renders the body model, shown beside
+the photo (person fit and appearance transfer come with their issues). The output extension
+decides what is written: ``.mp4``/``.gif`` a video, ``.npz`` (AMASS-style SMPL) or ``.bvh`` the
+motion alone (with a ``<stem>.preview.mp4`` beside it). ``text`` may be a list: the prompts are
+performed one after the other. ``prompts=<file>`` runs every line of a text file, one motion
+file each, into the folder ``out``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,7 +43,7 @@ MAX_FRAMES = 3600
 class InferRequest:
     """Validated inputs of one inference run."""
 
-    text: str
+    prompts: list[str]
     images: list[np.ndarray]  # uint8 [H,W,3] each
     image_paths: list[str]
     out: Path
@@ -49,17 +52,43 @@ class InferRequest:
     image_size: int
     seed: int
 
+    @property
+    def text(self) -> str:
+        """The prompts as one description (for file metadata)."""
+        return " then ".join(self.prompts)
 
-def check_inputs(cfg: DictConfig) -> InferRequest:
-    """Validate everything a run needs, with errors that name the key and the fix."""
+
+def _check_prompts(text: object) -> list[str]:
+    """``text`` as a list of prompts: a string, or a list of strings performed in order."""
+    if isinstance(text, str):
+        items: list[object] = [text]
+    elif isinstance(text, Sequence):  # a list, or OmegaConf's ListConfig
+        items = list(text)
+    else:
+        items = []
+    prompts = [t.strip() for t in items if isinstance(t, str)]
+    if not items or len(prompts) != len(items) or not all(prompts):
+        raise ConfigError(
+            'text must be a non-empty description, e.g. text="a person jumps", or a list of '
+            'them performed in order, e.g. \'text=["a person walks","a person jumps"]\''
+        )
+    return prompts
+
+
+def check_inputs(cfg: DictConfig, **overrides: object) -> InferRequest:
+    """Validate everything a run needs, with errors that name the key and the fix.
+
+    ``overrides`` replace config keys (``text``, ``images``, ``out``) for one request.
+    """
     from vmc.io.images import read_image
 
-    text = cfg.get("text")
-    if not isinstance(text, str) or not text.strip():
-        raise ConfigError('text must be a non-empty description, e.g. text="a person jumps"')
-    image_paths = as_path_list(cfg.get("images"), "images")
+    def value(key: str) -> object:
+        return overrides[key] if key in overrides else cfg.get(key)
+
+    prompts = _check_prompts(value("text"))
+    image_paths = as_path_list(value("images"), "images")
     images = [read_image(path) for path in image_paths]  # clear error naming a bad file
-    out = Path(str(cfg.get("out") or "")).expanduser()
+    out = Path(str(value("out") or "")).expanduser()
     suffix = out.suffix.lower()
     if suffix not in VIDEO_SUFFIXES + MOTION_SUFFIXES:
         raise ConfigError(
@@ -81,7 +110,7 @@ def check_inputs(cfg: DictConfig) -> InferRequest:
     ):
         raise ConfigError(f"image_size must be an integer in [64, 2048], got {image_size!r}")
     return InferRequest(
-        text=text.strip(),
+        prompts=prompts,
         images=images,
         image_paths=image_paths,
         out=out,
@@ -115,44 +144,6 @@ def all_or_nothing() -> Iterator[OutputSet]:
         raise
 
 
-@dataclass
-class MotionChoice:
-    """Result of the text → motion stage."""
-
-    poses: np.ndarray  # float32 [T,24,3] axis-angle, Y-up world facing +z at frame 0
-    trans: np.ndarray  # float32 [T,3] metres
-    description: str
-    why: str
-
-
-def text_to_motion_by_retrieval(
-    text: str, encoder, num_frames: int, fps: float, seed: int
-) -> MotionChoice:
-    """Retrieve the procedural action whose training captions best match ``text``, generate it.
-
-    Args:
-        text: the user's description.
-        encoder: a ``vmc.text.TextEncoder``.
-        num_frames, fps, seed: passed to the procedural generator.
-    """
-    from vmc.motion.procedural import generate_motion, list_actions
-    from vmc.motion.retrieval import CaptionIndex
-
-    captions, labels = [], []
-    for action in list_actions():
-        sample = generate_motion(action, num_frames=2, fps=fps, seed=0)
-        captions += sample.captions
-        labels += [action] * len(sample.captions)
-    match = CaptionIndex(captions, labels, encoder).query([text])[0]
-    motion = generate_motion(match.label, num_frames=num_frames, fps=fps, seed=seed)
-    return MotionChoice(
-        poses=motion.poses,
-        trans=motion.trans,
-        description=f"caption retrieval over {len(list_actions())} procedural actions",
-        why=f"no trained MotionCLIP configured; matched '{match.caption}' (cos {match.score:.2f})",
-    )
-
-
 def pose_body(body, poses: np.ndarray, trans: np.ndarray, batch: int = 32) -> np.ndarray:
     """Vertices of ``body`` for each frame: ``float32 [T,V,3]`` (body space, metres, Y up)."""
     import torch
@@ -181,12 +172,31 @@ def photo_panel(image: np.ndarray, size: int) -> np.ndarray:
     return panel
 
 
+def _select_stages(cfg: DictConfig):
+    """Body and text → motion stage of the config; returns ``(body, stage, table rows)``."""
+    from vmc.body.select import select_body
+    from vmc.motion.stage import select_motion_stage
+
+    body, body_desc, body_why = select_body(
+        cfg.body.kind, cfg.body.get("smpl_path"), cfg.body.get("assets_dir")
+    )
+    _, rest_joints = body.shaped()
+    stage = select_motion_stage(cfg.get("motion"), cfg.get("text_encoder"), rest_joints[0, 0])
+    rows = [
+        ("text encoder", stage.encoder_name, "the one the text → motion model was trained with"),
+        ("text → motion", stage.description, stage.why),
+        ("body", body_desc, body_why),
+        ("person", "body render beside the photo", "person fit and appearance transfer: later"),
+    ]
+    return body, stage, rows
+
+
 def infer(cfg: DictConfig) -> dict[str, str]:
     """Run one inference; returns ``{"out": path, ...}`` of the files written."""
+    if cfg.get("prompts"):
+        return infer_prompt_file(cfg)
     import torch
 
-    from vmc.body.select import select_body
-    from vmc.text import build_text_encoder
     from vmc.utils.console import console, print_stage_table
 
     # 1. inputs
@@ -194,47 +204,85 @@ def infer(cfg: DictConfig) -> dict[str, str]:
     torch.manual_seed(request.seed)
 
     # 2. stages
-    body, body_desc, body_why = select_body(
-        cfg.body.kind, cfg.body.get("smpl_path"), cfg.body.get("assets_dir")
-    )
-    encoder = build_text_encoder(
-        cfg.text_encoder.kind, cfg.text_encoder.get("clip_path"), cfg.text_encoder.get("assets_dir")
-    )
+    body, stage, rows = _select_stages(cfg)
 
     # 3. text → motion
-    motion = text_to_motion_by_retrieval(
-        request.text, encoder, request.num_frames, request.fps, request.seed
-    )
-    rows = [
-        ("text encoder", encoder.name, getattr(encoder, "selection_reason", "")),
-        ("text → motion", motion.description, motion.why),
-        ("body", body_desc, body_why),
-        ("person", "body render beside the photo", "person fit and appearance transfer: later"),
-    ]
+    motion = stage.generate(request.prompts, request.num_frames, request.fps, request.seed)
+    if getattr(stage, "last_match", ""):
+        rows[1] = (rows[1][0], rows[1][1], f"{stage.why}; {stage.last_match}")
     print_stage_table(rows)
 
-    suffix = request.out.suffix.lower()
     with all_or_nothing() as outputs:
-        if suffix in MOTION_SUFFIXES:
-            return _write_motion(request, motion, outputs)
-        # 4. pose the body
-        vertices = pose_body(body, motion.poses, motion.trans)
-        # 5. render and write
-        body_frames = _render(vertices, body.faces, request.image_size)
-        result = {}
-        if cfg.get("preview"):
-            from vmc.render.preview import write_preview
-
-            stem = request.out.with_name(request.out.stem + ".preview")
-            mp4, png = write_preview(stem, body_frames, request.fps, crf=cfg.get("crf", 18))
-            result.update(preview_mp4=str(outputs.add(mp4)), preview_png=str(outputs.add(png)))
-        frames = body_frames
-        if request.images:
-            panel = photo_panel(request.images[0], request.image_size)
-            frames = np.concatenate([np.broadcast_to(panel, body_frames.shape), body_frames], 2)
-        result["out"] = str(outputs.add(_write_frames(request, frames, cfg.get("crf", 18))))
+        result = _write_outputs(cfg, request, motion, body, outputs)
     console.print(f"[green]wrote[/green] {result['out']}")
     return result
+
+
+def _write_outputs(cfg: DictConfig, request: InferRequest, motion, body, outputs) -> dict:
+    """Pose the body, render, and write the video or motion file (+ previews) of one request."""
+    result: dict[str, str] = {}
+    suffix = request.out.suffix.lower()
+    if suffix in MOTION_SUFFIXES:
+        result["out"] = str(outputs.add(_write_motion(request, motion)))
+        if not cfg.get("preview"):
+            return result
+    # 4. pose the body
+    vertices = pose_body(body, motion.poses, motion.trans)
+    # 5. render and write
+    body_frames = _render(vertices, body.faces, request.image_size)
+    if cfg.get("preview"):
+        from vmc.render.preview import write_preview
+
+        stem = request.out.with_name(request.out.stem + ".preview")
+        mp4, png = write_preview(stem, body_frames, request.fps, crf=cfg.get("crf", 18))
+        result.update(preview_mp4=str(outputs.add(mp4)), preview_png=str(outputs.add(png)))
+    if suffix in MOTION_SUFFIXES:
+        return result
+    frames = body_frames
+    if request.images:
+        panel = photo_panel(request.images[0], request.image_size)
+        frames = np.concatenate([np.broadcast_to(panel, body_frames.shape), body_frames], 2)
+    result["out"] = str(outputs.add(_write_frames(request, frames, cfg.get("crf", 18))))
+    return result
+
+
+def infer_prompt_file(cfg: DictConfig) -> dict[str, str]:
+    """``prompts=<file>``: one motion file per prompt line into the folder ``out``.
+
+    Each prompt gives ``<out>/<index>_<slug>.<prompts_format>`` (``npz`` or ``bvh``, plus its
+    preview when ``preview=true``). The whole batch is all or nothing.
+    """
+    import dataclasses
+
+    from tqdm.auto import tqdm
+
+    from vmc.motion.generate import read_prompt_file, slugify
+    from vmc.utils.console import console, print_stage_table
+
+    prompts = read_prompt_file(str(cfg.prompts))
+    fmt = str(cfg.get("prompts_format", "npz")).lower().lstrip(".")
+    if f".{fmt}" not in MOTION_SUFFIXES:
+        raise ConfigError(f"prompts_format must be npz or bvh, got {fmt!r}")
+    out_dir = Path(str(cfg.get("out") or "")).expanduser()
+    if out_dir.suffix.lower() in VIDEO_SUFFIXES + MOTION_SUFFIXES or out_dir.is_file():
+        raise ConfigError(f"with prompts=..., out must be a folder, got out={out_dir}")
+    request = check_inputs(cfg, text=prompts[0], images=[], out=str(out_dir / f"x.{fmt}"))
+    body, stage, rows = _select_stages(cfg)
+    print_stage_table(rows)
+    width = max(3, len(str(len(prompts))))
+    result: dict[str, str] = {}
+    with all_or_nothing() as outputs:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for index, prompt in enumerate(tqdm(prompts, desc="prompts", unit="prompt")):
+            item = dataclasses.replace(
+                request,
+                prompts=[prompt],
+                out=out_dir / f"{index:0{width}d}_{slugify(prompt)}.{fmt}",
+            )
+            motion = stage.generate(item.prompts, item.num_frames, item.fps, item.seed)
+            result[prompt] = _write_outputs(cfg, item, motion, body, outputs)["out"]
+    console.print(f"[green]wrote[/green] {len(prompts)} motions to {out_dir}")
+    return {"out": str(out_dir), **result}
 
 
 def _render(vertices: np.ndarray, faces, image_size: int) -> np.ndarray:
@@ -251,13 +299,14 @@ def _write_frames(request: InferRequest, frames: np.ndarray, crf: float) -> Path
     return write_video(request.out, frames, request.fps, crf=crf, progress=True)
 
 
-def _write_motion(request: InferRequest, motion: MotionChoice, outputs: OutputSet) -> dict:
+def _write_motion(request: InferRequest, motion) -> Path:
+    """Write the motion alone (``.npz`` AMASS-style or ``.bvh``) to ``request.out``."""
     from vmc.motion.export import save_amass_npz, save_bvh
 
     if request.out.suffix.lower() == ".bvh":
-        path = save_bvh(request.out, motion.poses, motion.trans, request.fps)
-    else:
-        path = save_amass_npz(
-            request.out, motion.poses, motion.trans, fps=request.fps, texts=[request.text]
+        return Path(save_bvh(request.out, motion.poses, motion.trans, request.fps))
+    return Path(
+        save_amass_npz(
+            request.out, motion.poses, motion.trans, fps=request.fps, texts=request.prompts
         )
-    return {"out": str(outputs.add(Path(path)))}
+    )

@@ -1,0 +1,356 @@
+"""The text → motion stage of ``infer.py`` and the pipeline: which model runs, and its output.
+
+Implementations, chosen by ``conf/motion`` (``motion.kind``):
+
+* ``run``: a MotionCLIP model trained with ``python train.py`` (``motion.run``: export folder,
+  run folder, ``model.safetensors`` or ``.ckpt``; :func:`vmc.motion.runs.load_motionclip_run`),
+  with the text encoder it was trained with.
+* ``paper``: the released MotionCLIP checkpoint (``paths.motionclip`` or
+  ``assets/motionclip/paper-model/checkpoint_0100.pth.tar``) with CLIP ViT-B/32. As the
+  reference, its root orientation is replaced by "upright, facing the camera" on every frame
+  and the motion stays in place (row 24 of that model is not a trajectory).
+* ``embedded``: the small MotionCLIP that ships with vmc (trained on the procedural library with
+  the offline sentence encoder; ``vmc/assets/motion/motionclip_embedded``).
+* ``retrieval``: no model; the procedural action whose training caption is nearest to the text.
+* ``auto``: ``run`` if ``motion.run`` is set, else ``paper`` when its checkpoint and CLIP are
+  both found, else ``embedded`` when its weights are present, else ``retrieval``.
+
+Every stage returns a :class:`GeneratedMotion` in one frame: SMPL axis-angle poses in a Y-up world,
+the person facing +Z at the first frame, root translation in metres, at the requested fps.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+
+log = logging.getLogger(__name__)
+
+MOTION_KINDS = ("auto", "run", "paper", "embedded", "retrieval")
+EMBEDDED_MOTIONCLIP_DIR = Path(__file__).resolve().parents[1] / "assets" / "motion" / "embedded"
+
+
+@dataclass
+class GeneratedMotion:
+    """One motion for the body stage.
+
+    Attributes:
+        poses: float32 ``[T, 24, 3]`` SMPL axis-angle, Y-up world, facing +Z at frame 0.
+        trans: float32 ``[T, 3]`` root translation (metres; zeros for in-place models).
+        fps: frames per second.
+        segments: ``(prompt, start, end)`` frame spans when several prompts were chained.
+    """
+
+    poses: np.ndarray
+    trans: np.ndarray
+    fps: float
+    segments: list[tuple[str, int, int]]
+
+
+class MotionStage(Protocol):
+    """What ``infer`` needs from a text → motion implementation."""
+
+    description: str
+    why: str
+    encoder_name: str
+
+    def generate(
+        self, prompts: list[str], num_frames: int, fps: float, seed: int
+    ) -> GeneratedMotion: ...
+
+
+class RetrievalMotionStage:
+    """Caption retrieval over the procedural library (the fallback with no trained model).
+
+    Args:
+        encoder: a :class:`vmc.text.TextEncoder` (any dimension).
+        why: why this stage was chosen (for the run's stage table).
+    """
+
+    def __init__(self, encoder: Any, why: str) -> None:
+        from vmc.motion.procedural import generate_motion, list_actions
+        from vmc.motion.retrieval import CaptionIndex
+
+        captions, labels = [], []
+        for action in list_actions():
+            sample = generate_motion(action, num_frames=2, fps=30.0, seed=0)
+            captions += sample.captions
+            labels += [action] * len(sample.captions)
+        self.index = CaptionIndex(captions, labels, encoder)
+        self.encoder_name = str(getattr(encoder, "name", type(encoder).__name__))
+        self.description = f"caption retrieval over {len(list_actions())} procedural actions"
+        self.why = why
+        self.last_match = ""
+
+    def generate(
+        self, prompts: list[str], num_frames: int, fps: float, seed: int
+    ) -> GeneratedMotion:
+        """Generate the best-matching action for one prompt (a sequence needs a model)."""
+        from vmc.motion.procedural import generate_motion
+
+        if len(prompts) != 1:
+            raise ValueError(
+                "several prompts in sequence need a MotionCLIP model (motion=embedded, "
+                "motion=paper or motion=run); caption retrieval takes one prompt"
+            )
+        match = self.index.query(prompts)[0]
+        self.last_match = f"matched '{match.caption}' (cos {match.score:.2f})"
+        motion = generate_motion(match.label, num_frames=num_frames, fps=fps, seed=seed)
+        poses = np.asarray(motion.poses, dtype=np.float32)
+        trans = np.asarray(motion.trans, dtype=np.float32)
+        return GeneratedMotion(poses, trans, fps, [(prompts[0], 0, num_frames)])
+
+
+class MotionCLIPStage:
+    """A MotionCLIP decoder driven by its text encoder (:class:`vmc.motion.generate.TextToMotion`).
+
+    Args:
+        model: the MotionCLIP network.
+        info: what :func:`vmc.motion.runs.load_motionclip_run` returns beside it (``translation``,
+            ``up_axis``, ``fps``, ``num_frames``).
+        encoder: the text encoder the model was trained with.
+        description, why: for the run's stage table.
+        upright_root: replace the root orientation by "upright, facing the camera" on every
+            frame and drop the translation (the reference's generate-time overwrite).
+        overlap, latent_noise: :class:`~vmc.motion.generate.TextToMotion` options.
+        root_rest: ``[3]`` rest pelvis position of the body the motion will pose (keeps the body
+            in place when the world is turned).
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        info: dict[str, Any],
+        encoder: Any,
+        description: str,
+        why: str,
+        *,
+        upright_root: bool = False,
+        overlap: int | None = None,
+        latent_noise: float = 0.0,
+        root_rest: torch.Tensor | None = None,
+    ) -> None:
+        from vmc.motion.generate import TextToMotion
+
+        self.model_fps = float(info.get("fps", 30.0))
+        self.up_axis = str(info.get("up_axis", "y"))
+        self.generator = TextToMotion(
+            model,
+            encoder,
+            translation=str(info.get("translation", "root")),
+            fps=self.model_fps,
+            window=int(info.get("num_frames", 60)),
+            overlap=overlap,
+            up_axis=self.up_axis,
+            latent_noise=float(latent_noise),
+        )
+        self.upright_root = upright_root
+        self.root_rest = root_rest
+        self.encoder_name = str(getattr(encoder, "name", type(encoder).__name__))
+        self.description = description
+        self.why = why
+
+    def generate(
+        self, prompts: list[str], num_frames: int, fps: float, seed: int
+    ) -> GeneratedMotion:
+        """One motion of ``num_frames`` frames at ``fps`` performing ``prompts`` in order."""
+        from vmc.data.resample import resample_motion
+
+        # Generate at the model's rate for the same duration, then resample to the request.
+        model_frames = max(2, math.ceil((num_frames - 1) * self.model_fps / fps) + 1)
+        generator = torch.Generator().manual_seed(int(seed))
+        if len(prompts) == 1:
+            result = self.generator(prompts, model_frames, generator)
+            segments = [(prompts[0], 0, num_frames)]
+        else:
+            share = split_frames(model_frames, len(prompts))
+            result = self.generator.sequence(prompts, share, generator=generator)
+            scale = num_frames / model_frames
+            segments = [(p, round(s * scale), round(e * scale)) for p, s, e in result.segments]
+        rotations, trans = self._to_y_up_facing_z(result.rotations[:1], result.trans[:1])
+        from vmc.geometry.rotations import matrix_to_axis_angle
+
+        poses = matrix_to_axis_angle(rotations[0]).numpy()
+        trans_np = trans[0].numpy()
+        if abs(fps - self.model_fps) > 1e-6:
+            resampled = resample_motion(poses, trans_np, self.model_fps, fps)
+            poses, trans_np = resampled.poses, resampled.trans
+        poses, trans_np = fit_length(poses, trans_np, num_frames)
+        return GeneratedMotion(
+            poses.astype(np.float32), trans_np.astype(np.float32), float(fps), segments
+        )
+
+    def _to_y_up_facing_z(
+        self, rotations: torch.Tensor, trans: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``[1,T,24,3,3]``, ``[1,T,3]`` in the model's world → Y-up, facing +Z at frame 0."""
+        from vmc.geometry.rotations import rotation_about_x, rotation_about_y
+
+        rotations = rotations.double().clone()
+        trans = trans.double().clone()
+        if self.upright_root:
+            rotations[:, :, 0] = torch.eye(3, dtype=rotations.dtype)
+            return rotations.float(), torch.zeros_like(trans).float()
+        world = torch.eye(3, dtype=torch.float64)
+        if self.up_axis == "z":
+            world = rotation_about_x(torch.tensor(-math.pi / 2, dtype=torch.float64))
+        forward = (world @ rotations[0, 0, 0])[:, 2]
+        yaw = torch.atan2(forward[0], forward[2])
+        world = rotation_about_y(-yaw) @ world
+        j0 = torch.zeros(3, dtype=torch.float64)
+        if self.root_rest is not None:
+            j0 = self.root_rest.to(torch.float64).reshape(3)
+        rotations[:, :, 0] = world @ rotations[:, :, 0]
+        trans = ((trans + j0) @ world.T) - j0
+        return rotations.float(), trans.float()
+
+
+def split_frames(total: int, parts: int) -> list[int]:
+    """``total`` frames shared as evenly as possible among ``parts`` prompts (sums to total)."""
+    base, extra = divmod(total, parts)
+    return [base + (1 if i < extra else 0) for i in range(parts)]
+
+
+def fit_length(poses: np.ndarray, trans: np.ndarray, num_frames: int) -> tuple[np.ndarray, ...]:
+    """Cut ``[T,...]`` arrays to ``num_frames``, or hold the last frame to reach it."""
+    if len(poses) >= num_frames:
+        return poses[:num_frames], trans[:num_frames]
+    pad = num_frames - len(poses)
+    return (
+        np.concatenate([poses, np.repeat(poses[-1:], pad, 0)]),
+        np.concatenate([trans, np.repeat(trans[-1:], pad, 0)]),
+    )
+
+
+def _encoder_for(info: dict[str, Any], text_cfg: Any) -> Any:
+    """The text encoder a trained model needs (from its saved ``text_encoder`` facts)."""
+    from vmc.text import build_text_encoder
+
+    facts = info.get("text_encoder") or {}
+    kind = facts.get("kind")
+    if kind not in ("clip", "sentence"):
+        raise ValueError(
+            f"{info.get('source')}: trained with text encoder {kind!r}, which vmc cannot rebuild; "
+            "expected 'clip' or 'sentence'"
+        )
+    encoder = build_text_encoder(kind, _get(text_cfg, "clip_path"), _get(text_cfg, "assets_dir"))
+    dim = facts.get("dim")
+    if dim and int(dim) != encoder.dim:
+        raise ValueError(
+            f"{info.get('source')}: trained with a {dim}-d {kind} encoder but {encoder.name} "
+            f"gives {encoder.dim}-d features"
+        )
+    return encoder
+
+
+def _get(cfg: Any, key: str, default: Any = None) -> Any:
+    if cfg is None:
+        return default
+    getter = getattr(cfg, "get", None)
+    return getter(key, default) if callable(getter) else getattr(cfg, key, default)
+
+
+def embedded_motionclip_available() -> bool:
+    """Whether the packaged embedded MotionCLIP weights are present."""
+    return (EMBEDDED_MOTIONCLIP_DIR / "model.safetensors").is_file()
+
+
+def select_motion_stage(
+    motion_cfg: Any, text_cfg: Any = None, root_rest: torch.Tensor | None = None
+) -> MotionStage:
+    """Build the text → motion stage ``motion_cfg`` asks for (rules in the module docstring).
+
+    Args:
+        motion_cfg: ``conf/motion`` (``kind``, ``run``, ``official``, ``assets_dir``,
+            ``overlap``, ``latent_noise``).
+        text_cfg: ``conf/text_encoder`` (where CLIP is; the retrieval stage's encoder kind).
+        root_rest: ``[3]`` rest pelvis position of the body to be posed.
+
+    Raises:
+        ValueError: unknown kind. FileNotFoundError: a required file is missing (the message
+        says which and where it goes).
+    """
+    from vmc.io.assets import find_asset, missing_asset_message
+
+    kind = _get(motion_cfg, "kind", "auto")
+    if kind not in MOTION_KINDS:
+        raise ValueError(f"motion.kind must be one of {MOTION_KINDS}, got {kind!r}")
+    options = {
+        "overlap": _get(motion_cfg, "overlap"),
+        "latent_noise": float(_get(motion_cfg, "latent_noise", 0.0) or 0.0),
+        "root_rest": root_rest,
+    }
+    run = _get(motion_cfg, "run")
+    assets_dir = _get(motion_cfg, "assets_dir") or _get(text_cfg, "assets_dir")
+    if kind == "run" and not run:
+        raise ValueError("motion=run needs motion.run=<export folder, run folder or checkpoint>")
+    if kind in ("run", "auto") and run:
+        from vmc.motion.runs import load_motionclip_run
+
+        model, info = load_motionclip_run(run)
+        encoder = _encoder_for(info, text_cfg)
+        return MotionCLIPStage(
+            model, info, encoder, f"MotionCLIP run {run}", "configured: motion.run", **options
+        )
+    if kind in ("paper", "auto"):
+        official = find_asset("motionclip", explicit=_get(motion_cfg, "official"), root=assets_dir)
+        clip = find_asset("clip", explicit=_get(text_cfg, "clip_path"), root=assets_dir)
+        if official is not None and clip is not None:
+            return _paper_stage(official, clip, options)
+        if kind == "paper":
+            key = "motionclip" if official is None else "clip"
+            raise FileNotFoundError(missing_asset_message(key, root=assets_dir))
+        missing = "checkpoint" if official is None else "CLIP ViT-B/32 weights"
+        paper_why = f"no paper MotionCLIP ({missing} not found)"
+    else:
+        paper_why = f"motion={kind}"
+    if kind in ("embedded", "auto"):
+        if embedded_motionclip_available():
+            from vmc.motion.runs import load_motionclip_run
+
+            model, info = load_motionclip_run(EMBEDDED_MOTIONCLIP_DIR)
+            encoder = _encoder_for(info, text_cfg)
+            return MotionCLIPStage(
+                model,
+                info,
+                encoder,
+                "embedded MotionCLIP (procedural library, sentence encoder)",
+                paper_why,
+                **options,
+            )
+        if kind == "embedded":
+            raise FileNotFoundError(
+                f"the embedded MotionCLIP weights are missing from {EMBEDDED_MOTIONCLIP_DIR}: "
+                "reinstall vmc, or rebuild them (docs/embedded_motionclip.md)"
+            )
+        paper_why += "; embedded MotionCLIP weights missing"
+    from vmc.text import build_text_encoder
+
+    encoder = build_text_encoder(
+        _get(text_cfg, "kind", "auto"), _get(text_cfg, "clip_path"), assets_dir
+    )
+    return RetrievalMotionStage(encoder, paper_why)
+
+
+def _paper_stage(official: Path, clip: Path, options: dict[str, Any]) -> MotionCLIPStage:
+    """The released checkpoint with CLIP, in the reference's generate-time convention."""
+    from vmc.motion.model import MotionCLIP
+    from vmc.text.clip_encoder import ClipTextEncoder
+
+    model = MotionCLIP.from_official(official)
+    info = {"translation": "reference", "up_axis": "z", "fps": 30.0, "num_frames": 60}
+    return MotionCLIPStage(
+        model,
+        info,
+        ClipTextEncoder(clip),
+        f"paper MotionCLIP ({official.name}) + CLIP ViT-B/32",
+        "checkpoint and CLIP weights found",
+        upright_root=True,
+        **options,
+    )
