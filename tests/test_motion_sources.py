@@ -547,7 +547,10 @@ def test_registry_and_dispatch():
     with pytest.raises(ValueError, match="available: amass, amass_babel"):
         load_motion_records("bvh_folder")
     recs = load_procedural(num=2, num_frames=30, fps=30, actions=["wave", "squat"])
-    assert sorted(r.name.split("_", 1)[1] for r in recs) == ["squat", "wave"]
+    assert sorted(r.name.split("_", 2)[2] for r in recs) == ["squat", "wave"]
+    assert all(r.name.startswith("s0_") for r in recs)
+    other = load_procedural(num=2, num_frames=30, fps=30, seed=1, actions=["wave", "squat"])
+    assert not {r.name for r in recs} & {r.name for r in other}  # seeds never share names
     with pytest.raises(ValueError, match="poses must be"):
         MotionRecord(np.zeros((5, 23, 3)), np.zeros((5, 3)), 30.0, [], "t", "y", "bad")
     with pytest.raises(ValueError, match="up_axis"):

@@ -4,8 +4,15 @@ Public API: :class:`MotionCLIP` (``encode``/``decode``/``forward``/``from_offici
 :class:`MotionCLIPConfig`, :func:`overwrite_root_orientation` (the reference's generate-time root
 overwrite), :func:`lengths_to_mask`. Motion tensors are ``[B, 25, 6, T]``
 (see ``vmc.motion.model``).
+
+Around the network: :func:`load_motionclip_run` (an export, run directory or checkpoint of
+this project -> model + info), :class:`TextToMotion` / :class:`MotionResult` (text -> SMPL
+motion) and :func:`read_prompt_file`, :func:`smpl_to_motion` / :func:`motion_to_smpl` (SMPL
+rotations + translation <-> the model's ``[25, 6, T]`` representation).
 """
 
+from vmc.motion.convert import motion_to_smpl, smpl_to_motion
+from vmc.motion.generate import MotionResult, TextToMotion, read_prompt_file
 from vmc.motion.model import (
     REFERENCE_GENERATE_ROOT_6D,
     MotionCLIP,
@@ -14,12 +21,19 @@ from vmc.motion.model import (
     lengths_to_mask,
     overwrite_root_orientation,
 )
+from vmc.motion.runs import load_motionclip_run
 
 __all__ = [
     "REFERENCE_GENERATE_ROOT_6D",
     "MotionCLIP",
     "MotionCLIPConfig",
     "MotionCLIPOutput",
+    "MotionResult",
+    "TextToMotion",
     "lengths_to_mask",
+    "load_motionclip_run",
+    "motion_to_smpl",
     "overwrite_root_orientation",
+    "read_prompt_file",
+    "smpl_to_motion",
 ]

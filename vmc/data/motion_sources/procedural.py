@@ -24,7 +24,12 @@ def load_procedural(
     actions: Sequence[str] | None = None,
 ) -> list[MotionRecord]:
     """``num`` procedural motions of ``num_frames`` frames at ``fps``, balanced over
-    ``actions`` (all by default); deterministic in ``seed``. Named ``"{i:05d}_{action}"``."""
+    ``actions`` (all by default); deterministic in ``seed``.
+
+    Named ``"s{seed}_{i:05d}_{action}"``: the seed is part of the name, so clips drawn with
+    different seeds (e.g. the training and validation sources) never share a name (nor a
+    rendered frame file, nor a split hash).
+    """
     if num < 1:
         raise ValueError(f"num must be >= 1, got {num}")
     motions = sample_motions(
@@ -39,7 +44,7 @@ def load_procedural(
             texts=list(m.captions),
             source="procedural",
             up_axis="y",
-            name=f"{i:05d}_{m.action}",
+            name=f"s{seed}_{i:05d}_{m.action}",
             texts_heldout=list(m.captions_heldout),
         )
         for i, m in enumerate(motions)
