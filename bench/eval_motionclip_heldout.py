@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from vmc.motion.evaluate import evaluate_procedural
 from vmc.motion.runs import load_motionclip_run
-from vmc.motion.stage import EMBEDDED_MOTIONCLIP_DIR, _encoder_for
+from vmc.motion.stage import EMBEDDED_MOTIONCLIP_DIR, encoder_for_run
 
 EXAMPLES = [
     "somebody hops up and down",
@@ -61,7 +61,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     model, info = load_motionclip_run(args.run)
-    encoder = _encoder_for(info, None)
+    encoder = encoder_for_run(info, None)
     metrics = evaluate_procedural(
         model,
         encoder,

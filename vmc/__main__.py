@@ -10,6 +10,14 @@ Commands:
   data synthetic-lwg OUT --clips N
                                render synthetic LWG clips into the processed layout
   data to-folder KIND SRC OUT  convert a motion source into the folder format (.npz per clip)
+  motion interpolate A B OUT_DIR [--steps 5]
+                               MotionCLIP latent interpolation: OUT_DIR/{i:02d}_t{t:.2f}.npz
+  motion arithmetic BASE OUT.npz [--plus ITEM ...] [--minus ITEM ...]
+                               MotionCLIP latent editing: decode z(BASE) + z(plus) - z(minus)
+
+Motion items (A, B, BASE, ITEM) are texts or motion ``.npz`` files (see ``vmc.motion.edit_cli``);
+both motion commands take ``--frames N --model auto|run|paper|embedded --run PATH --assets DIR
+--bvh --preview``.
 
 Motion sources (``--kind`` / KIND, see ``vmc.data.motion_sources``) take SOURCE as their main
 argument: ``folder``/``amass``: the folder, ``amass_babel``: the AMASS folder (plus
@@ -253,6 +261,73 @@ def _cmd_to_folder(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_motion_interpolate(args: argparse.Namespace) -> int:
+    from vmc.motion.edit_cli import interpolate_command
+
+    interpolate_command(
+        args.a,
+        args.b,
+        args.out_dir,
+        steps=args.steps,
+        frames=args.frames,
+        model=args.model,
+        run=args.run,
+        assets=args.assets,
+        bvh=args.bvh,
+        preview=args.preview,
+    )
+    return 0
+
+
+def _cmd_motion_arithmetic(args: argparse.Namespace) -> int:
+    from vmc.motion.edit_cli import arithmetic_command
+
+    arithmetic_command(
+        args.base,
+        args.out,
+        plus=args.plus,
+        minus=args.minus,
+        frames=args.frames,
+        model=args.model,
+        run=args.run,
+        assets=args.assets,
+        bvh=args.bvh,
+        preview=args.preview,
+    )
+    return 0
+
+
+_ITEM_HELP = "a text, or a motion .npz file (ours, AMASS or the folder format)"
+
+
+def _add_motion_model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--frames", type=int, default=60, help="frames per motion, at the model's fps (60)"
+    )
+    parser.add_argument(
+        "--model",
+        choices=("auto", "run", "paper", "embedded"),
+        default="auto",
+        help="MotionCLIP model, as infer.py's motion=...: auto = --run if given, else the paper "
+        "checkpoint with CLIP when found, else the embedded model (default: auto)",
+    )
+    parser.add_argument(
+        "--run", default=None, metavar="PATH", help="trained model: export/run folder or checkpoint"
+    )
+    parser.add_argument(
+        "--assets",
+        default=None,
+        metavar="DIR",
+        help="assets folder searched first (default: $VMC_ASSETS, ./assets)",
+    )
+    parser.add_argument("--bvh", action="store_true", help="also write a .bvh beside each .npz")
+    parser.add_argument(
+        "--preview",
+        action="store_true",
+        help="also render <stem>.preview.mp4 (+ .png grid) with the embedded body",
+    )
+
+
 def _add_body_options(parser: argparse.ArgumentParser, default: str) -> None:
     parser.add_argument(
         "--body",
@@ -377,6 +452,52 @@ def build_parser() -> argparse.ArgumentParser:
         "--y-up", action="store_true", help="turn every clip into the Y-up world first"
     )
     to_folder.set_defaults(func=_cmd_to_folder)
+
+    motion = sub.add_parser("motion", help="MotionCLIP latent editing (interpolation, arithmetic)")
+    motion_sub = motion.add_subparsers(
+        dest="motion_command", metavar="motion-command", required=True
+    )
+    interp = motion_sub.add_parser(
+        "interpolate",
+        help="motions along the latent segment between two texts or motion files",
+        description="Decode (1 - t) z(A) + t z(B) at --steps evenly spaced t in [0, 1] (the "
+        "MotionCLIP paper's interpolation) into OUT_DIR/{i:02d}_t{t:.2f}.npz, in the frame "
+        "infer.py writes (Y-up, facing +Z at frame 0). All files or none.",
+    )
+    interp.add_argument("a", metavar="A", help=_ITEM_HELP)
+    interp.add_argument("b", metavar="B", help=_ITEM_HELP)
+    interp.add_argument("out_dir", metavar="OUT_DIR", help="output folder")
+    interp.add_argument("--steps", type=int, default=5, help="motions, ends included (5; >= 2)")
+    _add_motion_model_options(interp)
+    interp.set_defaults(func=_cmd_motion_interpolate)
+
+    arith = motion_sub.add_parser(
+        "arithmetic",
+        help="decode z(BASE) + z(plus ...) - z(minus ...) (the paper's motion editing)",
+        description="Latent arithmetic (the MotionCLIP paper's editing), e.g. arithmetic "
+        '"a person walks" out.npz --plus "a person waves" --minus "a person stands still". '
+        "Writes OUT.npz in the frame infer.py writes. All files or none.",
+    )
+    arith.add_argument("base", metavar="BASE", help=_ITEM_HELP)
+    arith.add_argument("out", metavar="OUT.npz", help="output motion file")
+    arith.add_argument(
+        "--plus",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="ITEM",
+        help="items whose latents are added (repeatable)",
+    )
+    arith.add_argument(
+        "--minus",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="ITEM",
+        help="items whose latents are subtracted (repeatable)",
+    )
+    _add_motion_model_options(arith)
+    arith.set_defaults(func=_cmd_motion_arithmetic)
     return parser
 
 

@@ -173,7 +173,7 @@ class MotionCLIPStage:
             result = self.generator.sequence(prompts, share, generator=generator)
             scale = num_frames / model_frames
             segments = [(p, round(s * scale), round(e * scale)) for p, s, e in result.segments]
-        rotations, trans = self._to_y_up_facing_z(result.rotations[:1], result.trans[:1])
+        rotations, trans = self.to_y_up_facing_z(result.rotations[:1], result.trans[:1])
         from vmc.geometry.rotations import matrix_to_axis_angle
 
         poses = matrix_to_axis_angle(rotations[0]).numpy()
@@ -186,7 +186,7 @@ class MotionCLIPStage:
             poses.astype(np.float32), trans_np.astype(np.float32), float(fps), segments
         )
 
-    def _to_y_up_facing_z(
+    def to_y_up_facing_z(
         self, rotations: torch.Tensor, trans: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """``[1,T,24,3,3]``, ``[1,T,3]`` in the model's world → Y-up, facing +Z at frame 0."""
@@ -228,7 +228,7 @@ def fit_length(poses: np.ndarray, trans: np.ndarray, num_frames: int) -> tuple[n
     )
 
 
-def _encoder_for(info: dict[str, Any], text_cfg: Any) -> Any:
+def encoder_for_run(info: dict[str, Any], text_cfg: Any) -> Any:
     """The text encoder a trained model needs (from its saved ``text_encoder`` facts)."""
     from vmc.text import build_text_encoder
 
@@ -294,7 +294,7 @@ def select_motion_stage(
         from vmc.motion.runs import load_motionclip_run
 
         model, info = load_motionclip_run(run)
-        encoder = _encoder_for(info, text_cfg)
+        encoder = encoder_for_run(info, text_cfg)
         return MotionCLIPStage(
             model, info, encoder, f"MotionCLIP run {run}", "configured: motion.run", **options
         )
@@ -315,7 +315,7 @@ def select_motion_stage(
             from vmc.motion.runs import load_motionclip_run
 
             model, info = load_motionclip_run(EMBEDDED_MOTIONCLIP_DIR)
-            encoder = _encoder_for(info, text_cfg)
+            encoder = encoder_for_run(info, text_cfg)
             return MotionCLIPStage(
                 model,
                 info,
