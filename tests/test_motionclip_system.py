@@ -143,7 +143,8 @@ def test_checkpoint_cache_and_export_round_trip(tmp_path) -> None:
     ckpt = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     keys = set(ckpt["state_dict"])
     net = MotionCLIP(latent_dim=32, ff_size=64, num_layers=1, max_positions=100)
-    assert keys == {f"net.{k}" for k in net.state_dict()}
+    # The motion model plus the latent-norm statistic; no text encoder, no body.
+    assert keys == {f"net.{k}" for k in net.state_dict()} | {"latent_norm"}
     assert (
         ckpt["hyper_parameters"]["text_encoder_info"]["kind"] == "motionclip_stubs.HashTextEncoder"
     )

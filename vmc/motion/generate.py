@@ -154,6 +154,9 @@ class TextToMotion:
         overwrite_root: apply the reference's generate-time root overwrite (``R_x(pi)`` on every
             frame; :func:`~vmc.motion.model.overwrite_root_orientation`).
         normalize_text: L2-normalise text features before decoding (the reference does not).
+        text_scale: rescale text features to this norm before decoding (models trained with
+            the ``text_rc`` loss record it in their export as ``text_scale``); ``None`` keeps
+            them as they are. Overrides ``normalize_text``.
         latent_noise: std of Gaussian noise added to each window's latent, relative to the
             latent's RMS (0 = deterministic MotionCLIP, as the reference); drawn from the
             ``generator`` given to the call.
@@ -172,6 +175,7 @@ class TextToMotion:
         up_axis: str = "y",
         overwrite_root: bool = False,
         normalize_text: bool = False,
+        text_scale: float | None = None,
         latent_noise: float = 0.0,
         match_phase: bool = True,
     ) -> None:
@@ -204,6 +208,9 @@ class TextToMotion:
         self.up_axis = up_axis
         self.overwrite_root = overwrite_root
         self.normalize_text = normalize_text
+        if text_scale is not None and not (math.isfinite(text_scale) and text_scale > 0):
+            raise ValueError(f"text_scale must be a positive number or None, got {text_scale!r}")
+        self.text_scale = None if text_scale is None else float(text_scale)
         self.latent_noise = float(latent_noise)
         self.match_phase = match_phase
         # Smallest number of new frames a chained window must add (bounds the phase search).
@@ -222,7 +229,9 @@ class TextToMotion:
         if not texts or not all(isinstance(t, str) for t in texts):
             raise ValueError("texts must be a non-empty list of strings")
         z = self.text_encoder.encode(texts).to(self.device, torch.float32)
-        if self.normalize_text:
+        if self.text_scale is not None:
+            z = torch.nn.functional.normalize(z, dim=-1) * self.text_scale
+        elif self.normalize_text:
             z = torch.nn.functional.normalize(z, dim=-1)
         return z
 

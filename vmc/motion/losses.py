@@ -47,6 +47,10 @@ class LossWeights:
     vel: float = 100.0
     text_cosine: float = 1.0
     image_cosine: float = 1.0
+    # Not in the paper: reconstruct the motion from its *text* latent too (rc + vel on
+    # decode(text feature rescaled to the motion latent's norm)). It trains the decoder on the
+    # inputs it gets at generation time; the embedded default uses it.
+    text_rc: float = 0.0
 
     def __post_init__(self) -> None:
         bad = {k: v for k, v in asdict(self).items() if not float(v) >= 0.0}
@@ -205,6 +209,7 @@ def motion_losses(
     text_features: torch.Tensor | tuple[torch.Tensor, torch.Tensor] | None = None,
     image_features: torch.Tensor | tuple[torch.Tensor, torch.Tensor] | None = None,
     add_translation: bool = False,
+    text_decoded: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> dict[str, torch.Tensor]:
     """All MotionCLIP loss terms and their weighted totals.
 
@@ -217,6 +222,8 @@ def motion_losses(
         text_features, image_features: ``[B, D]`` frozen-encoder features, or a pair
             ``(features [b, D], valid [B] bool)`` when only the ``valid`` items have one.
         add_translation: add row 24 to the vertices of ``rcxyz``.
+        text_decoded: ``(decoded [b, 25, 6, T], valid [B] bool)``: the decoder's output from
+            the text latents of the ``valid`` items (for ``text_rc``).
 
     Returns:
         Dict with the computed terms (``rc``, ``rcxyz``, ``vel``, ``text_cosine``,
@@ -235,13 +242,19 @@ def motion_losses(
             verts_gt, _ = body.pose_motion(x, mask, add_translation)
         verts_out, _ = body.pose_motion(output, mask, add_translation)
         terms["rcxyz"] = F.mse_loss(verts_out, verts_gt) if verts_gt.numel() else x.sum() * 0
+    if weights.text_rc > 0 and text_decoded is not None:
+        decoded, valid = text_decoded
+        sub_x, sub_mask = x[valid], mask[valid]
+        terms["text_rc"] = masked_mse(sub_x, decoded, sub_mask) + velocity_loss(
+            sub_x, decoded, sub_mask
+        )
     for name, given in (("text_cosine", text_features), ("image_cosine", image_features)):
         if getattr(weights, name) > 0 and given is not None:
             feats, valid = given if isinstance(given, tuple) else (given, None)
             terms[name] = cosine_loss(mu if valid is None else mu[valid], feats)
     w = weights.to_dict()
     zero = mu.new_zeros(())
-    recon = sum((w[k] * terms[k] for k in ("rc", "rcxyz", "vel") if k in terms), zero)
+    recon = sum((w[k] * terms[k] for k in ("rc", "rcxyz", "vel", "text_rc") if k in terms), zero)
     clip = sum((w[k] * terms[k] for k in ("text_cosine", "image_cosine") if k in terms), zero)
     terms["mixed_without_clip"] = recon
     terms["mixed_clip_only"] = clip

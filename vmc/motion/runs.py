@@ -42,6 +42,7 @@ _DEFAULT_INFO: dict[str, Any] = {
     "num_frames": 60,
     "fps": 30.0,
     "text_encoder": {"kind": "unknown"},
+    "text_scale": None,
 }
 
 
@@ -110,9 +111,19 @@ def _load_lightning(path: Path) -> tuple[MotionCLIP, dict[str, Any]]:
         num_frames=int(hparams.get("num_frames", 60)),
         fps=float(hparams.get("fps", 30.0)),
         epoch=ckpt.get("epoch"),
+        text_scale=_text_scale(ckpt, hparams),
         source=str(path),
     )
     return model, info
+
+
+def _text_scale(ckpt: dict[str, Any], hparams: dict[str, Any]) -> float | None:
+    """The norm text features are rescaled to at generation (models trained with text_rc)."""
+    norm = ckpt.get("state_dict", {}).get("latent_norm")
+    losses = hparams.get("losses") or {}
+    if norm is None or not float(losses.get("text_rc", 0.0)) > 0:
+        return None
+    return float(norm)
 
 
 def load_motionclip_run(path: str | os.PathLike[str]) -> tuple[MotionCLIP, dict[str, Any]]:

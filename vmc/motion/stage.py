@@ -149,6 +149,7 @@ class MotionCLIPStage:
             overlap=overlap,
             up_axis=self.up_axis,
             latent_noise=float(latent_noise),
+            text_scale=info.get("text_scale"),
         )
         self.upright_root = upright_root
         self.root_rest = root_rest

@@ -40,6 +40,7 @@ from typing import Any
 
 import lightning.pytorch as pl
 import torch
+import torch.nn.functional as F
 
 from vmc.motion.losses import LossWeights, PosedBody, motion_losses
 from vmc.motion.metrics import MaskedMSE, MeanPositionError, RetrievalRPrecision
@@ -204,6 +205,11 @@ class MotionCLIPSystem(pl.LightningModule):
             self._body = _Held(PosedBody(body, num_loss_vertices))
             self._metric_body = _Held(PosedBody(body)) if num_loss_vertices else self._body
 
+        # Mean norm of the motion latents (EMA over training batches): text features are
+        # rescaled to it before decoding (``text_rc``, and generation through the export's
+        # ``text_scale``), so the decoder sees text latents of the size it was trained on.
+        self.register_buffer("latent_norm", torch.tensor(0.0), persistent=True)
+
         self.val_rot6d = MaskedMSE()
         self.val_mpjpe = MeanPositionError(scale=1000.0)
         self.val_mpve = MeanPositionError(scale=1000.0)
@@ -353,6 +359,14 @@ class MotionCLIPSystem(pl.LightningModule):
         # Only items with a text (an image) take part in the text (image) loss.
         text = feats.get("text") if self.text_loss_on else None
         image = feats.get("image") if self.image_loss_on else None
+        if self.training:
+            self._track_latent_norm(mu)
+        text_decoded = None
+        if self.weights.text_rc > 0 and "text" in feats:
+            f, valid = feats["text"]
+            scale = mu[valid].detach().norm(dim=1, keepdim=True)
+            z_text = F.normalize(f.to(mu.dtype), dim=1) * scale
+            text_decoded = (self.net.decode(z_text, mask[valid]), valid)
         terms = motion_losses(
             x,
             output,
@@ -363,8 +377,18 @@ class MotionCLIPSystem(pl.LightningModule):
             text_features=None if text is None else (text[0], text[1]),
             image_features=None if image is None else (image[0], image[1]),
             add_translation=bool(self.hparams.vertstrans),
+            text_decoded=text_decoded,
         )
         return terms, (mu, output, feats)
+
+    @torch.no_grad()
+    def _track_latent_norm(self, mu: torch.Tensor, momentum: float = 0.01) -> None:
+        # Under DDP the buffer is broadcast from rank 0 at every forward: one value everywhere.
+        norm = mu.detach().norm(dim=1).mean().to(self.latent_norm)
+        if self.latent_norm <= 0:
+            self.latent_norm.copy_(norm)
+        else:
+            self.latent_norm.lerp_(norm, momentum)
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         terms, _ = self.compute_losses(batch)
@@ -428,6 +452,9 @@ class MotionCLIPSystem(pl.LightningModule):
             "num_frames": int(hp.num_frames),
             "fps": float(hp.fps),
             "dtype": "float16" if hp.export_half else "float32",
+            # Generation rescales text features to this norm (see ``latent_norm``); null = use
+            # the raw features (the paper's behaviour, and models trained without text_rc).
+            "text_scale": (float(self.latent_norm) if hp.losses.get("text_rc", 0) > 0 else None),
             "losses": dict(hp.losses),
         }
 
