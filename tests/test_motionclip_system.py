@@ -96,6 +96,33 @@ def test_a_few_steps_reduce_the_loss() -> None:
     assert len(params) == sum(1 for p in system.net.parameters() if p.requires_grad)
 
 
+def test_text_reconstruction_term_and_latent_norm() -> None:
+    """text_rc decodes the text latent, rescaled to the motion latent's norm, and compares it
+    with the motion; the latent-norm statistic reaches the export info as ``text_scale``."""
+    torch.manual_seed(0)
+    system = _tiny_system(losses={"text_rc": 1.0})
+    dm = MotionDataModule(
+        [load_procedural(4, num_frames=60, seed=3)], val_fraction=0.0, batch_size=4
+    )
+    batch = next(iter(dm.train_dataloader()))
+    system.train()
+    terms, (mu, _, feats) = system.compute_losses(batch)
+    text, valid = feats["text"]
+    z = torch.nn.functional.normalize(text, dim=1) * mu[valid].norm(dim=1, keepdim=True)
+    decoded = system.net.decode(z, batch["mask"][valid])
+    from vmc.motion.losses import masked_mse, velocity_loss
+
+    x, mask = batch["x"][valid], batch["mask"][valid]
+    expected = masked_mse(x, decoded, mask) + velocity_loss(x, decoded, mask)
+    assert terms["text_rc"].item() == pytest.approx(expected.item(), rel=1e-4)
+    recon = 100 * (terms["rc"] + terms["rcxyz"] + terms["vel"]) + terms["text_rc"]
+    assert terms["mixed_without_clip"].item() == pytest.approx(recon.item(), rel=1e-5)
+    norm = float(system.latent_norm)
+    assert norm == pytest.approx(mu.norm(dim=1).mean().item(), rel=1e-5)
+    assert system.export_info()["text_scale"] == pytest.approx(norm)
+    assert _tiny_system().export_info()["text_scale"] is None  # off: raw features, as the paper
+
+
 def test_image_loss_switch_and_dimension_check(caplog) -> None:
     with caplog.at_level(logging.WARNING, logger="vmc.systems.motionclip"):
         system = _tiny_system(losses={"image_cosine": 1.0})
