@@ -65,3 +65,25 @@ def reference_file(name: str) -> Path:
     if not path.is_file():
         pytest.fail(f"reference fixture {path} is missing (set VMC_REFERENCE_DIR or restore it)")
     return path
+
+
+def make_tiny_clip(seed: int = 0) -> torch.nn.Module:
+    """A randomly initialised CLIP through the OpenAI package's own class (64-d features; text
+    width 64 -> 1 head, the head count the loader infers from a file; real 77-token context and
+    vocabulary), in eval mode."""
+    from vmc.text.torchvision_compat import import_clip
+
+    clip = import_clip()
+    torch.manual_seed(seed)
+    return clip.model.CLIP(
+        embed_dim=64,
+        image_resolution=32,
+        vision_layers=2,
+        vision_width=64,
+        vision_patch_size=8,
+        context_length=77,
+        vocab_size=49408,
+        transformer_width=64,
+        transformer_heads=1,
+        transformer_layers=2,
+    ).eval()

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from conftest import compose_config
+from conftest import compose_config, make_tiny_clip
 
 from vmc.geometry.rotations import axis_angle_to_matrix
 from vmc.io.checkpoints import export_inference
@@ -107,22 +107,7 @@ def test_missing_files_are_clear_errors(tmp_path):
 def test_paper_stage_uses_clip_and_the_reference_root(tmp_path):
     """motion=paper: the official checkpoint layout + CLIP from the assets folder; the root is
     upright, facing the camera, in place (the reference's generate-time overwrite)."""
-    from vmc.text.torchvision_compat import import_clip
-
-    clip = import_clip()
-    torch.manual_seed(0)
-    tiny_clip = clip.model.CLIP(
-        embed_dim=64,
-        image_resolution=32,
-        vision_layers=2,
-        vision_width=64,
-        vision_patch_size=8,
-        context_length=77,
-        vocab_size=49408,
-        transformer_width=64,
-        transformer_heads=1,
-        transformer_layers=2,
-    )
+    tiny_clip = make_tiny_clip()
     (tmp_path / "clip").mkdir()
     torch.save(tiny_clip.state_dict(), tmp_path / "clip" / "ViT-B-32.pt")
     net = MotionCLIP(latent_dim=64, ff_size=32, num_layers=1, max_positions=100)

@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from conftest import make_tiny_clip
 from PIL import Image
 
 from vmc.text import NoImageEncoderError, TextEncoder, TextTruncationWarning
@@ -25,21 +26,8 @@ def clip():
 
 
 def _tiny_clip(clip, seed: int = 0) -> torch.nn.Module:
-    """A randomly initialised CLIP through the package's own class (text width 64 -> 1 head,
-    the head count the loader infers from a file; real 77-token context and vocabulary)."""
-    torch.manual_seed(seed)
-    return clip.model.CLIP(
-        embed_dim=64,
-        image_resolution=32,
-        vision_layers=2,
-        vision_width=64,
-        vision_patch_size=8,
-        context_length=77,
-        vocab_size=49408,
-        transformer_width=64,
-        transformer_heads=1,
-        transformer_layers=2,
-    ).eval()
+    """The tiny CLIP of ``conftest.make_tiny_clip`` (``clip``: the imported package)."""
+    return make_tiny_clip(seed)
 
 
 @pytest.fixture(scope="module")

@@ -155,7 +155,8 @@ def _safe_codecs_encode(obj: Any, encoding: str = "utf-8", errors: str = "strict
     return obj.encode(encoding, errors)
 
 
-def _numpy_globals() -> dict[tuple[str, str], Any]:
+def numpy_reconstruct_globals() -> dict[tuple[str, str], Any]:
+    """The numpy callables a pickled array needs (``(module, name) -> object``), by name."""
     try:
         from numpy._core.multiarray import _reconstruct, scalar
     except ImportError:  # numpy < 2
@@ -195,7 +196,7 @@ class SMPLUnpickler(pickle.Unpickler):
 
     def __init__(self, file: Any, *, encoding: str = "latin1") -> None:
         super().__init__(file, encoding=encoding, fix_imports=True)
-        self._numpy = _numpy_globals()
+        self._numpy = numpy_reconstruct_globals()
 
     def find_class(self, module: str, name: str) -> Any:
         # Python 2 names (__builtin__, copy_reg): the base class maps them only in its own

@@ -44,6 +44,7 @@ from typing import Any, BinaryIO, Literal
 
 import numpy as np
 
+from vmc.body.smpl_files import numpy_reconstruct_globals
 from vmc.data.motion_sources.babel import chunk_records
 from vmc.data.motion_sources.record import MotionRecord, window_text
 
@@ -73,22 +74,7 @@ class _ArrayPlaceholder:
     """Inert stand-in for ``joblib.numpy_pickle.NumpyArrayWrapper`` (its state dict only)."""
 
 
-def _numpy_reconstruct_globals() -> dict[tuple[str, str], Any]:
-    try:
-        from numpy._core.multiarray import _reconstruct, scalar
-    except ImportError:  # numpy < 2
-        from numpy.core.multiarray import _reconstruct, scalar  # type: ignore[no-redef]
-    allowed: dict[tuple[str, str], Any] = {
-        ("numpy", "ndarray"): np.ndarray,
-        ("numpy", "dtype"): np.dtype,
-    }
-    for mod in ("numpy.core.multiarray", "numpy._core.multiarray"):
-        allowed[(mod, "_reconstruct")] = _reconstruct
-        allowed[(mod, "scalar")] = scalar
-    return allowed
-
-
-_NUMPY = _numpy_reconstruct_globals()
+_NUMPY = numpy_reconstruct_globals()
 
 
 def _restricted_find_class(module: str, name: str) -> Any:
