@@ -19,8 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from vmc.motion.evaluate import evaluate_procedural
-from vmc.motion.runs import load_motionclip_run
-from vmc.motion.stage import EMBEDDED_MOTIONCLIP_DIR, encoder_for_run
+from vmc.motion.stage import EMBEDDED_MOTIONCLIP_DIR, select_motion_stage
 
 EXAMPLES = [
     "somebody hops up and down",
@@ -60,22 +59,13 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    model, info = load_motionclip_run(args.run)
-    encoder = encoder_for_run(info, None)
-    metrics = evaluate_procedural(
-        model,
-        encoder,
-        translation=info["translation"],
-        up_axis=info["up_axis"],
-        fps=info["fps"],
-        num_frames=info["num_frames"],
-        per_action=args.per_action,
-        seed=args.seed,
-    )
-    baseline = retrieval_baseline(encoder, args.per_action, args.seed)
-    print(f"model: {info['source']}  ({int(metrics['num_pairs'])} fresh clips, seed {args.seed})")
+    stage = select_motion_stage({"kind": "run", "run": args.run})
+    t2m = stage.generator
+    metrics = evaluate_procedural(t2m, per_action=args.per_action, seed=args.seed)
+    baseline = retrieval_baseline(t2m.text_encoder, args.per_action, args.seed)
+    print(f"model: {args.run}  ({int(metrics['num_pairs'])} fresh clips, seed {args.seed})")
     print(
-        f"  R-precision top-1 / top-3 (groups of 32, held-out wordings): "
+        "  R-precision top-1 / top-3 (groups of 32, held-out wordings): "
         f"{metrics['r_top1']:.3f} / {metrics['r_top3']:.3f}  (chance 0.031 / 0.094)"
     )
     print(f"  action accuracy, held-out wordings:  {metrics['action_acc_heldout']:.3f}")
@@ -89,22 +79,23 @@ def main() -> None:
     from vmc.motion.procedural import list_actions, sample_motions
 
     actions = list_actions()
-    refs = sample_motions(4 * len(actions), info["num_frames"], info["fps"], args.seed + 1)
+    model = t2m.model
+    refs = sample_motions(4 * len(actions), t2m.window, t2m.fps, args.seed + 1)
     poses = torch.from_numpy(np.stack([m.poses for m in refs])).double()
     trans = torch.from_numpy(np.stack([m.trans for m in refs])).double()
     x = smpl_to_motion(
-        axis_angle_to_matrix(poses), trans, translation=info["translation"], up_axis="y"
+        axis_angle_to_matrix(poses), trans, translation=t2m.translation, up_axis="y"
     ).float()
     with torch.no_grad():
         mu = F.normalize(model.encode(x), dim=1)
         labels = torch.tensor([actions.index(m.action) for m in refs])
-        protos = F.normalize(
-            torch.stack([mu[labels == a].mean(0) for a in range(len(actions))]), dim=1
-        )
-        z = encoder.encode(EXAMPLES).float()
-        back = F.normalize(model.encode(model.decode(z, num_frames=info["num_frames"])), dim=1)
+        protos = torch.stack([mu[labels == a].mean(0) for a in range(len(actions))])
+        protos = F.normalize(protos, dim=1)
+        generated = model.decode(t2m.encode_texts(EXAMPLES), num_frames=t2m.window)
+        back = F.normalize(model.encode(generated), dim=1)
+    print("  generated motion for held-out wordings -> nearest action:")
     for text, row in zip(EXAMPLES, back @ protos.T, strict=True):
-        print(f"  {text!r:55} -> {actions[int(row.argmax())]}")
+        print(f"    {text!r:50} -> {actions[int(row.argmax())]}")
 
 
 if __name__ == "__main__":

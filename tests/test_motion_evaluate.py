@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from vmc.motion.evaluate import evaluate_procedural
+from vmc.motion.generate import TextToMotion
 from vmc.motion.model import MotionCLIP
 from vmc.motion.procedural import list_actions
 
@@ -28,9 +29,8 @@ class HashEncoder:
 def test_evaluate_procedural_reports_fractions():
     torch.manual_seed(0)
     model = MotionCLIP(latent_dim=32, ff_size=32, num_layers=1, max_positions=100)
-    metrics = evaluate_procedural(
-        model, HashEncoder(), translation="root", per_action=1, num_frames=20, seed=7
-    )
+    t2m = TextToMotion(model, HashEncoder(), translation="root", fps=30.0, window=20)
+    metrics = evaluate_procedural(t2m, per_action=1, seed=7)
     assert metrics["num_pairs"] == len(list_actions())
     for key in ("r_top1", "r_top3", "action_acc_heldout", "action_acc_train"):
         assert 0.0 <= metrics[key] <= 1.0
@@ -38,4 +38,5 @@ def test_evaluate_procedural_reports_fractions():
     # Meaningless text features cannot name the action far above chance (1/34).
     assert metrics["action_acc_heldout"] < 0.3
     with pytest.raises(ValueError, match="Y-up"):
-        evaluate_procedural(model, HashEncoder(), translation="root", up_axis="z")
+        t2m_z = TextToMotion(model, HashEncoder(), translation="root", fps=30.0, up_axis="z")
+        evaluate_procedural(t2m_z)

@@ -170,8 +170,8 @@ def test_checkpoint_cache_and_export_round_trip(tmp_path) -> None:
     ckpt = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     keys = set(ckpt["state_dict"])
     net = MotionCLIP(latent_dim=32, ff_size=64, num_layers=1, max_positions=100)
-    # The motion model plus the latent-norm statistic; no text encoder, no body.
-    assert keys == {f"net.{k}" for k in net.state_dict()} | {"latent_norm"}
+    # The motion model plus two text statistics; no text encoder, no body.
+    assert keys == {f"net.{k}" for k in net.state_dict()} | {"latent_norm", "text_mean"}
     assert (
         ckpt["hyper_parameters"]["text_encoder_info"]["kind"] == "motionclip_stubs.HashTextEncoder"
     )
@@ -182,6 +182,15 @@ def test_checkpoint_cache_and_export_round_trip(tmp_path) -> None:
     assert info["text_encoder"]["dim"] == 32 and info["model"]["latent_dim"] == 32
     from_ckpt, ckpt_info = load_motionclip_run(run / "checkpoints" / "last.ckpt")
     assert ckpt_info["translation"] == "root" and ckpt_info["epoch"] == 1
+    # The embedded recipe centres text features on the training texts' mean and rescales text
+    # latents: both statistics reach the export and the checkpoint loader alike.
+    from motionclip_stubs import HashTextEncoder as Encoder
+
+    texts = sorted({t for r in load_procedural(16, num_frames=60, seed=0) for t in r.texts})
+    mean = Encoder(dim=32).encode(texts).mean(0)
+    assert torch.allclose(torch.tensor(info["text_center"]), mean, atol=1e-5)
+    assert torch.allclose(torch.tensor(ckpt_info["text_center"]), mean, atol=1e-5)
+    assert info["text_scale"] == pytest.approx(ckpt_info["text_scale"]) and info["text_scale"] > 0
     z = torch.randn(3, 32)
     with torch.no_grad():
         a, b = model.decode(z, num_frames=60), from_ckpt.decode(z, num_frames=60)

@@ -34,25 +34,17 @@ def _encode_batches(fn, items: torch.Tensor, batch: int) -> torch.Tensor:
 
 
 def evaluate_procedural(
-    model: Any,
-    encoder: Any,
+    t2m: Any,
     *,
-    translation: str,
-    up_axis: str = "y",
-    fps: float = 30.0,
-    num_frames: int = 60,
     per_action: int = 8,
     seed: int = 12345,
     batch_size: int = 64,
 ) -> dict[str, float]:
-    """Metrics of the module docstring for ``model`` driven by ``encoder``.
+    """Metrics of the module docstring for a text → motion model.
 
     Args:
-        model: a :class:`~vmc.motion.model.MotionCLIP` (put in eval mode).
-        encoder: the text encoder it was trained with (``encode(list[str]) -> [B, D]``).
-        translation, up_axis: how the model reads row 24 and its world (``up_axis`` must be
-            ``"y"``: the procedural library is Y-up).
-        fps, num_frames: clip rate and length (the model's training window).
+        t2m: a :class:`~vmc.motion.generate.TextToMotion` (model, text encoder and how the model
+            reads text latents and row 24); its ``up_axis`` must be ``"y"`` (the library is Y-up).
         per_action: clips per action (``per_action * actions`` pairs in all).
         seed: motion and caption draw (keep it away from the training seeds 0 and 1).
         batch_size: encoder/decoder batch.
@@ -63,41 +55,43 @@ def evaluate_procedural(
     """
     from vmc.motion.procedural import list_actions, sample_motions
 
-    if up_axis != "y":
+    if t2m.up_axis != "y":
         raise ValueError("the procedural library is Y-up; evaluate a model with up_axis='y'")
     actions = list_actions()
-    motions = sample_motions(per_action * len(actions), num_frames, fps, seed)
+    window = t2m.window
+    motions = sample_motions(per_action * len(actions), window, t2m.fps, seed)
     rng = np.random.default_rng(seed)
     heldout = [m.captions_heldout[rng.integers(len(m.captions_heldout))] for m in motions]
     train = [m.captions[rng.integers(len(m.captions))] for m in motions]
     labels = torch.tensor([actions.index(m.action) for m in motions])
 
-    model = model.eval()
+    model = t2m.model.eval()
     poses = torch.from_numpy(np.stack([m.poses for m in motions])).double()
     trans = torch.from_numpy(np.stack([m.trans for m in motions])).double()
     x = smpl_to_motion(
-        axis_angle_to_matrix(poses), trans, translation=translation, up_axis=up_axis
+        axis_angle_to_matrix(poses), trans, translation=t2m.translation, up_axis="y"
     ).float()
     mu = _encode_batches(model.encode, x, batch_size)
 
-    def features(texts: list[str]) -> torch.Tensor:
+    def latents(texts: list[str]) -> torch.Tensor:
+        # The text latents generation uses (centred / rescaled as the model was trained).
         return torch.cat(
-            [encoder.encode(texts[i : i + batch_size]) for i in range(0, len(texts), batch_size)]
+            [t2m.encode_texts(texts[i : i + batch_size]) for i in range(0, len(texts), batch_size)]
         ).float()
 
-    text_heldout, text_train = features(heldout), features(train)
+    text_heldout, text_train = latents(heldout), latents(train)
     # Action prototypes: mean unit motion latent per action.
     unit = F.normalize(mu, dim=1)
     protos = F.normalize(
         torch.stack([unit[labels == a].mean(0) for a in range(len(actions))]), dim=1
     )
 
-    def accuracy(latents: torch.Tensor) -> float:
-        pred = (F.normalize(latents, dim=1) @ protos.T).argmax(1)
+    def accuracy(values: torch.Tensor) -> float:
+        pred = (F.normalize(values, dim=1) @ protos.T).argmax(1)
         return float((pred == labels).float().mean())
 
     decoded = _encode_batches(
-        lambda z: model.encode(model.decode(z, num_frames=num_frames)), text_heldout, batch_size
+        lambda z: model.encode(model.decode(z, num_frames=window)), text_heldout, batch_size
     )
     precision = r_precision(mu, text_heldout, group_size=32, top_k=(1, 3))
     return {

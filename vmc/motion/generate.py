@@ -157,6 +157,8 @@ class TextToMotion:
         text_scale: rescale text features to this norm before decoding (models trained with
             the ``text_rc`` loss record it in their export as ``text_scale``); ``None`` keeps
             them as they are. Overrides ``normalize_text``.
+        text_center: ``[D]`` subtracted from every text feature first (models trained with
+            ``text_center`` record it in their export); ``None`` = no centering.
         latent_noise: std of Gaussian noise added to each window's latent, relative to the
             latent's RMS (0 = deterministic MotionCLIP, as the reference); drawn from the
             ``generator`` given to the call.
@@ -176,6 +178,7 @@ class TextToMotion:
         overwrite_root: bool = False,
         normalize_text: bool = False,
         text_scale: float | None = None,
+        text_center: Sequence[float] | torch.Tensor | None = None,
         latent_noise: float = 0.0,
         match_phase: bool = True,
     ) -> None:
@@ -211,6 +214,15 @@ class TextToMotion:
         if text_scale is not None and not (math.isfinite(text_scale) and text_scale > 0):
             raise ValueError(f"text_scale must be a positive number or None, got {text_scale!r}")
         self.text_scale = None if text_scale is None else float(text_scale)
+        self.text_center = None
+        if text_center is not None:
+            center = torch.as_tensor(text_center, dtype=torch.float32).reshape(-1)
+            if center.shape[0] != model.latent_dim or not torch.isfinite(center).all():
+                raise ValueError(
+                    f"text_center must be {model.latent_dim} finite numbers, got "
+                    f"{tuple(center.shape)}"
+                )
+            self.text_center = center
         self.latent_noise = float(latent_noise)
         self.match_phase = match_phase
         # Smallest number of new frames a chained window must add (bounds the phase search).
@@ -229,6 +241,8 @@ class TextToMotion:
         if not texts or not all(isinstance(t, str) for t in texts):
             raise ValueError("texts must be a non-empty list of strings")
         z = self.text_encoder.encode(texts).to(self.device, torch.float32)
+        if self.text_center is not None:
+            z = z - self.text_center.to(z)
         if self.text_scale is not None:
             z = torch.nn.functional.normalize(z, dim=-1) * self.text_scale
         elif self.normalize_text:

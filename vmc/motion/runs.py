@@ -43,6 +43,7 @@ _DEFAULT_INFO: dict[str, Any] = {
     "fps": 30.0,
     "text_encoder": {"kind": "unknown"},
     "text_scale": None,
+    "text_center": None,
 }
 
 
@@ -112,6 +113,7 @@ def _load_lightning(path: Path) -> tuple[MotionCLIP, dict[str, Any]]:
         fps=float(hparams.get("fps", 30.0)),
         epoch=ckpt.get("epoch"),
         text_scale=_text_scale(ckpt, hparams),
+        text_center=_text_center(ckpt, hparams),
         source=str(path),
     )
     return model, info
@@ -124,6 +126,14 @@ def _text_scale(ckpt: dict[str, Any], hparams: dict[str, Any]) -> float | None:
     if norm is None or not float(losses.get("text_rc", 0.0)) > 0:
         return None
     return float(norm)
+
+
+def _text_center(ckpt: dict[str, Any], hparams: dict[str, Any]) -> list[float] | None:
+    """The mean text feature subtracted before use (models trained with text_center)."""
+    mean = ckpt.get("state_dict", {}).get("text_mean")
+    if mean is None or not hparams.get("text_center"):
+        return None
+    return [float(v) for v in mean]
 
 
 def load_motionclip_run(path: str | os.PathLike[str]) -> tuple[MotionCLIP, dict[str, Any]]:

@@ -150,6 +150,7 @@ class MotionCLIPStage:
             up_axis=self.up_axis,
             latent_noise=float(latent_noise),
             text_scale=info.get("text_scale"),
+            text_center=info.get("text_center"),
         )
         self.upright_root = upright_root
         self.root_rest = root_rest

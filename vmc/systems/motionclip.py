@@ -136,6 +136,10 @@ class MotionCLIPSystem(pl.LightningModule):
         retrieval_group_size: pairs per R-precision group (32).
         seed: seed of the per-epoch RNG reseeding.
         export_half: store exported weights as fp16.
+        text_center: subtract the mean feature of the training texts from every text feature
+            (losses, metrics, generation). Sentence-encoder features of short captions share a
+            large common component; without centering, the cosine loss is mostly met by moving
+            every latent towards that common direction, which tells the captions apart poorly.
     """
 
     def __init__(
@@ -159,6 +163,7 @@ class MotionCLIPSystem(pl.LightningModule):
         retrieval_group_size: int = 32,
         seed: int = 42,
         export_half: bool = False,
+        text_center: bool = False,
     ) -> None:
         super().__init__()
         from vmc.motion.convert import check_translation_mode
@@ -209,6 +214,8 @@ class MotionCLIPSystem(pl.LightningModule):
         # rescaled to it before decoding (``text_rc``, and generation through the export's
         # ``text_scale``), so the decoder sees text latents of the size it was trained on.
         self.register_buffer("latent_norm", torch.tensor(0.0), persistent=True)
+        # Mean feature of the distinct training texts (``text_center``; zeros when off).
+        self.register_buffer("text_mean", torch.zeros(net.latent_dim), persistent=True)
 
         self.val_rot6d = MaskedMSE()
         self.val_mpjpe = MeanPositionError(scale=1000.0)
@@ -269,10 +276,33 @@ class MotionCLIPSystem(pl.LightningModule):
 
     def on_fit_start(self) -> None:
         self.warm_feature_cache()
+        self.compute_text_mean()
 
     def on_validation_start(self) -> None:
         if self.features is not None and not len(self.features):
             self.warm_feature_cache()
+        if bool(self.hparams.get("text_center")) and not self.text_mean.any():
+            self.compute_text_mean()
+
+    def compute_text_mean(self) -> None:
+        """Set ``text_mean`` to the mean feature of the training set's distinct texts.
+
+        Deterministic in the data, so every DDP rank and every resume computes the same value.
+        """
+        if not bool(self.hparams.get("text_center")) or self.features is None:
+            return
+        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer else None
+        train_set = getattr(datamodule, "train_set", None)
+        if train_set is None and hasattr(datamodule, "setup"):
+            datamodule.setup("fit")
+            train_set = getattr(datamodule, "train_set", None)
+        texts = [t for t in (train_set.all_texts() if train_set is not None else []) if t]
+        if not texts:
+            log.warning("text_center is on but the datamodule has no training texts: not centred")
+            return
+        feats = self.features.text_features(texts, self.text_mean.device)
+        self.text_mean.copy_(feats.float().mean(0))
+        log.info("text features centred on the mean of %d training texts", len(texts))
 
     def on_train_epoch_start(self) -> None:
         # Dropout masks depend only on (seed, epoch, rank): an epoch replays after a resume.
@@ -330,6 +360,8 @@ class MotionCLIPSystem(pl.LightningModule):
             valid = torch.tensor([bool(t) for t in texts], device=device)
             if valid.any():
                 feats = self.features.text_features([t for t in texts if t], device)
+                if bool(self.hparams.get("text_center")):
+                    feats = feats - self.text_mean.to(feats)
                 out["text"] = (feats, valid)
         if self.image_loss_on and "image" in batch:
             images = list(batch["image"])
@@ -455,6 +487,8 @@ class MotionCLIPSystem(pl.LightningModule):
             # Generation rescales text features to this norm (see ``latent_norm``); null = use
             # the raw features (the paper's behaviour, and models trained without text_rc).
             "text_scale": (float(self.latent_norm) if hp.losses.get("text_rc", 0) > 0 else None),
+            # Subtracted from text features before use; null = not centred.
+            "text_center": ([float(v) for v in self.text_mean] if hp.get("text_center") else None),
             "losses": dict(hp.losses),
         }
 
