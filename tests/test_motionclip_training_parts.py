@@ -304,3 +304,25 @@ def test_render_clip_frames(tmp_path, tiny_body: BodyModel) -> None:
     ds = MotionWindowDataset(records, num_frames=20, frames_dir=tmp_path)
     assert ds.all_images() == sorted(str(p) for p in paths)
     assert not math.isnan(float(image.mean()))
+
+
+def test_info_nce_loss_values_and_duplicate_captions():
+    from vmc.motion.losses import info_nce_loss
+
+    torch.manual_seed(0)
+    feats = torch.randn(4, 8)
+    # Latents equal to their own features score far better than shuffled ones.
+    aligned = info_nce_loss(feats * 3.0, feats, temperature=0.1)
+    shuffled = info_nce_loss(feats[[1, 2, 3, 0]], feats, temperature=0.1)
+    assert aligned < 0.1 < shuffled
+    # Formula check on a tiny case: two items, orthogonal unit vectors, T = 1.
+    eye = torch.eye(2)
+    expected = -torch.log_softmax(torch.tensor([1.0, 0.0]), 0)[0]
+    assert info_nce_loss(eye, eye, 1.0).item() == pytest.approx(expected.item(), rel=1e-6)
+    # A caption carried by two items: both are positives, so matching either costs the same.
+    dup = torch.stack([feats[0], feats[0], feats[1]])
+    mu = torch.stack([feats[0], feats[0], feats[1]])
+    loss_dup = info_nce_loss(mu, dup, 0.1)
+    assert torch.isfinite(loss_dup) and loss_dup.item() == pytest.approx(
+        info_nce_loss(mu[[1, 0, 2]], dup, 0.1).item(), rel=1e-6
+    )

@@ -51,9 +51,16 @@ class LossWeights:
     # decode(text feature rescaled to the motion latent's norm)). It trains the decoder on the
     # inputs it gets at generation time; the embedded default uses it.
     text_rc: float = 0.0
+    # Not in the paper: symmetric InfoNCE between motion latents and text features of a batch
+    # (temperature ``nce_temperature``). It aligns the latent space discriminatively, which the
+    # plain cosine term does slowly on a small dataset; the embedded default uses it.
+    text_nce: float = 0.0
+    nce_temperature: float = 0.1
 
     def __post_init__(self) -> None:
         bad = {k: v for k, v in asdict(self).items() if not float(v) >= 0.0}
+        if not self.nce_temperature > 0:
+            bad["nce_temperature"] = self.nce_temperature
         if bad:
             raise ValueError(f"loss weights must be >= 0, got {bad}")
 
@@ -90,6 +97,25 @@ def velocity_loss(x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> torch
     dx = x[..., 1:] - x[..., :-1]
     dy = y[..., 1:] - y[..., :-1]
     return masked_mse(dx, dy, mask[:, 1:])
+
+
+def info_nce_loss(mu: torch.Tensor, features: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Symmetric InfoNCE between ``mu [B, D]`` and ``features [B, D]`` (cosine logits / T).
+
+    Items whose features are identical (the same caption twice in a batch) are all positives
+    of each other: the target distribution is uniform over them, so the loss never pushes a
+    motion away from its own caption carried by another item.
+    """
+    if mu.shape != features.shape or mu.ndim != 2:
+        raise ValueError(f"latent {tuple(mu.shape)} and features {tuple(features.shape)} differ")
+    mu_n = F.normalize(mu, dim=1)
+    f_n = F.normalize(features.to(mu.dtype), dim=1)
+    logits = mu_n @ f_n.T / temperature  # [B, B]: motion i vs text j
+    same = (f_n @ f_n.T) > 1 - 1e-6
+    target = same.to(mu.dtype) / same.sum(1, keepdim=True)
+    motion_to_text = -(target * F.log_softmax(logits, dim=1)).sum(1).mean()
+    text_to_motion = -(target * F.log_softmax(logits.T, dim=1)).sum(1).mean()
+    return 0.5 * (motion_to_text + text_to_motion)
 
 
 def cosine_loss(mu: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
@@ -248,6 +274,11 @@ def motion_losses(
         terms["text_rc"] = masked_mse(sub_x, decoded, sub_mask) + velocity_loss(
             sub_x, decoded, sub_mask
         )
+    if weights.text_nce > 0 and text_features is not None:
+        feats, valid = text_features if isinstance(text_features, tuple) else (text_features, None)
+        sub = mu if valid is None else mu[valid]
+        if sub.shape[0] > 1:
+            terms["text_nce"] = info_nce_loss(sub, feats, weights.nce_temperature)
     for name, given in (("text_cosine", text_features), ("image_cosine", image_features)):
         if getattr(weights, name) > 0 and given is not None:
             feats, valid = given if isinstance(given, tuple) else (given, None)
@@ -255,7 +286,9 @@ def motion_losses(
     w = weights.to_dict()
     zero = mu.new_zeros(())
     recon = sum((w[k] * terms[k] for k in ("rc", "rcxyz", "vel", "text_rc") if k in terms), zero)
-    clip = sum((w[k] * terms[k] for k in ("text_cosine", "image_cosine") if k in terms), zero)
+    clip = sum(
+        (w[k] * terms[k] for k in ("text_cosine", "image_cosine", "text_nce") if k in terms), zero
+    )
     terms["mixed_without_clip"] = recon
     terms["mixed_clip_only"] = clip
     terms["mixed_with_clip"] = recon + clip

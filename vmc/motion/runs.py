@@ -119,11 +119,18 @@ def _load_lightning(path: Path) -> tuple[MotionCLIP, dict[str, Any]]:
     return model, info
 
 
+def rescales_text(hparams: Any) -> bool:
+    """Whether generation rescales text features to the motion latents' norm: for models trained
+    with ``text_rc`` (decoder fed rescaled text latents) or ``text_center`` (centred features
+    are far shorter than the motion latents the decoder knows)."""
+    losses = hparams.get("losses") or {}
+    return float(losses.get("text_rc", 0.0)) > 0 or bool(hparams.get("text_center"))
+
+
 def _text_scale(ckpt: dict[str, Any], hparams: dict[str, Any]) -> float | None:
     """The norm text features are rescaled to at generation (models trained with text_rc)."""
     norm = ckpt.get("state_dict", {}).get("latent_norm")
-    losses = hparams.get("losses") or {}
-    if norm is None or not float(losses.get("text_rc", 0.0)) > 0:
+    if norm is None or not rescales_text(hparams):
         return None
     return float(norm)
 

@@ -45,7 +45,7 @@ import torch.nn.functional as F
 from vmc.motion.losses import LossWeights, PosedBody, motion_losses
 from vmc.motion.metrics import MaskedMSE, MeanPositionError, RetrievalRPrecision
 from vmc.motion.model import MotionCLIP
-from vmc.motion.runs import EXPORT_FORMAT
+from vmc.motion.runs import EXPORT_FORMAT, rescales_text
 from vmc.text.feature_cache import FeatureCache
 from vmc.utils.config import to_plain
 
@@ -235,7 +235,9 @@ class MotionCLIPSystem(pl.LightningModule):
 
     @property
     def text_loss_on(self) -> bool:
-        return self.features is not None and self.weights.text_cosine > 0
+        return self.features is not None and (
+            self.weights.text_cosine > 0 or self.weights.text_nce > 0 or self.weights.text_rc > 0
+        )
 
     @property
     def image_loss_on(self) -> bool:
@@ -486,7 +488,7 @@ class MotionCLIPSystem(pl.LightningModule):
             "dtype": "float16" if hp.export_half else "float32",
             # Generation rescales text features to this norm (see ``latent_norm``); null = use
             # the raw features (the paper's behaviour, and models trained without text_rc).
-            "text_scale": (float(self.latent_norm) if hp.losses.get("text_rc", 0) > 0 else None),
+            "text_scale": float(self.latent_norm) if rescales_text(hp) else None,
             # Subtracted from text features before use; null = not centred.
             "text_center": ([float(v) for v in self.text_mean] if hp.get("text_center") else None),
             "losses": dict(hp.losses),
