@@ -326,3 +326,14 @@ def test_info_nce_loss_values_and_duplicate_captions():
     assert torch.isfinite(loss_dup) and loss_dup.item() == pytest.approx(
         info_nce_loss(mu[[1, 0, 2]], dup, 0.1).item(), rel=1e-6
     )
+
+
+def test_lr_factor_warmup_and_cosine():
+    from vmc.systems.motionclip import lr_factor
+
+    assert lr_factor(0, warmup=4, total=100, schedule="constant") == 0.25
+    assert lr_factor(3, warmup=4, total=100, schedule="cosine") == 1.0
+    assert lr_factor(50, warmup=4, total=100, schedule="constant") == 1.0
+    assert lr_factor(4, warmup=4, total=100, schedule="cosine") == pytest.approx(1.0)
+    assert lr_factor(52, warmup=4, total=100, schedule="cosine") == pytest.approx(0.5)
+    assert lr_factor(100, warmup=4, total=100, schedule="cosine") == pytest.approx(0.0)

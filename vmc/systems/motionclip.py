@@ -34,7 +34,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import os
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +107,17 @@ def describe_text_encoder(encoder: Any) -> dict[str, Any]:
     }
 
 
+def lr_factor(step: int, *, warmup: int, total: int, schedule: str) -> float:
+    """Learning-rate multiplier at optimizer step ``step``: linear warm-up over ``warmup``
+    steps, then ``constant`` (1) or ``cosine`` (half a cosine down to 0 at ``total``)."""
+    if step < warmup:
+        return (step + 1) / warmup
+    if schedule == "cosine":
+        progress = min(1.0, (step - warmup) / max(1, total - warmup))
+        return 0.5 * (1.0 + math.cos(math.pi * progress))
+    return 1.0
+
+
 def _epoch_seed(seed: int, epoch: int, rank: int) -> int:
     digest = hashlib.sha256(f"{seed}:{epoch}:{rank}".encode()).digest()
     return int.from_bytes(digest[:4], "big")
@@ -140,6 +153,8 @@ class MotionCLIPSystem(pl.LightningModule):
             (losses, metrics, generation). Sentence-encoder features of short captions share a
             large common component; without centering, the cosine loss is mostly met by moving
             every latent towards that common direction, which tells the captions apart poorly.
+        warmup_steps, lr_schedule: linear warm-up, then ``constant`` (the reference, with 0
+            warm-up steps) or ``cosine`` decay to 0 over the run's optimizer steps.
     """
 
     def __init__(
@@ -164,8 +179,14 @@ class MotionCLIPSystem(pl.LightningModule):
         seed: int = 42,
         export_half: bool = False,
         text_center: bool = False,
+        warmup_steps: int = 0,
+        lr_schedule: str = "constant",
     ) -> None:
         super().__init__()
+        if lr_schedule not in ("constant", "cosine"):
+            raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {lr_schedule!r}")
+        if warmup_steps < 0:
+            raise ValueError(f"warmup_steps must be >= 0, got {warmup_steps}")
         from vmc.motion.convert import check_translation_mode
 
         if not isinstance(net, MotionCLIP):
@@ -266,15 +287,25 @@ class MotionCLIPSystem(pl.LightningModule):
                 )
 
     # ------------------------------------------------------------------ Lightning hooks
-    def configure_optimizers(self) -> torch.optim.Optimizer:
+    def configure_optimizers(self) -> Any:
         hp = self.hparams
-        return torch.optim.AdamW(
+        optimizer = torch.optim.AdamW(
             [p for p in self.net.parameters() if p.requires_grad],
             lr=float(hp.lr),
             betas=tuple(hp.betas),
             eps=float(hp.eps),
             weight_decay=float(hp.weight_decay),
         )
+        warmup, schedule = int(hp.get("warmup_steps", 0)), str(hp.get("lr_schedule", "constant"))
+        if warmup == 0 and schedule == "constant":
+            return optimizer  # the reference: constant lr
+        total = int(self.trainer.estimated_stepping_batches) if self._trainer else 0
+        factor = partial(lr_factor, warmup=warmup, total=max(total, warmup + 1), schedule=schedule)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+        }
 
     def on_fit_start(self) -> None:
         self.warm_feature_cache()
