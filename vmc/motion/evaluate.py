@@ -90,8 +90,11 @@ def evaluate_procedural(
         pred = (F.normalize(values, dim=1) @ protos.T).argmax(1)
         return float((pred == labels).float().mean())
 
+    # Generation decodes what t2m decodes (the text latent, or the latent prior's choice).
     decoded = _encode_batches(
-        lambda z: model.encode(model.decode(z, num_frames=window)), text_heldout, batch_size
+        lambda z: model.encode(model.decode(z, num_frames=window)),
+        t2m.generation_latents(heldout),
+        batch_size,
     )
     precision = r_precision(mu, text_heldout, group_size=32, top_k=(1, 3))
     return {

@@ -159,6 +159,10 @@ class TextToMotion:
             them as they are. Overrides ``normalize_text``.
         text_center: ``[D]`` subtracted from every text feature first (models trained with
             ``text_center`` record it in their export); ``None`` = no centering.
+        latent_bank: ``[N, D]`` motion latents of the training clips (``vmc.motion.prior``):
+            generation then decodes the mean of the ``prior_k`` bank latents nearest to each
+            text latent instead of the text latent itself. ``None`` = the reference behaviour.
+        prior_k: bank latents averaged per text (with ``latent_bank``).
         latent_noise: std of Gaussian noise added to each window's latent, relative to the
             latent's RMS (0 = deterministic MotionCLIP, as the reference); drawn from the
             ``generator`` given to the call.
@@ -179,6 +183,8 @@ class TextToMotion:
         normalize_text: bool = False,
         text_scale: float | None = None,
         text_center: Sequence[float] | torch.Tensor | None = None,
+        latent_bank: torch.Tensor | None = None,
+        prior_k: int = 4,
         latent_noise: float = 0.0,
         match_phase: bool = True,
     ) -> None:
@@ -223,6 +229,16 @@ class TextToMotion:
                     f"{tuple(center.shape)}"
                 )
             self.text_center = center
+        if latent_bank is not None and (
+            latent_bank.ndim != 2 or latent_bank.shape[1] != model.latent_dim
+        ):
+            raise ValueError(
+                f"latent_bank must be [N, {model.latent_dim}], got {tuple(latent_bank.shape)}"
+            )
+        if isinstance(prior_k, bool) or not isinstance(prior_k, int) or prior_k < 1:
+            raise ValueError(f"prior_k must be a positive int, got {prior_k!r}")
+        self.latent_bank = None if latent_bank is None else latent_bank.float()
+        self.prior_k = prior_k
         self.latent_noise = float(latent_noise)
         self.match_phase = match_phase
         # Smallest number of new frames a chained window must add (bounds the phase search).
@@ -249,11 +265,21 @@ class TextToMotion:
             z = torch.nn.functional.normalize(z, dim=-1)
         return z
 
+    def generation_latents(self, texts: Sequence[str]) -> torch.Tensor:
+        """Latents ``[B, D]`` that generation decodes for ``texts``: the text latents, or with a
+        latent bank the mean of the ``prior_k`` nearest bank latents (``vmc.motion.prior``)."""
+        z = self.encode_texts(texts)
+        if self.latent_bank is None:
+            return z
+        from vmc.motion.prior import nearest_latents
+
+        return nearest_latents(z, self.latent_bank.to(z.device), self.prior_k)
+
     def latent_of(self, item: LatentSource) -> torch.Tensor:
         """Latent ``[D]`` of a text, a motion (``[25,6,T]`` or ``[1,25,6,T]``, encoded with
         ``model.encode``) or a latent ``[D]`` (returned as is)."""
         if isinstance(item, str):
-            return self.encode_texts([item])[0]
+            return self.generation_latents([item])[0]
         if not isinstance(item, torch.Tensor):
             raise ValueError(f"expected a text, a motion tensor or a latent, got {type(item)}")
         d = self.model.latent_dim
@@ -332,7 +358,7 @@ class TextToMotion:
             :class:`MotionResult` with ``B`` samples of ``num_frames`` frames.
         """
         total = self._check_frames(self.window if num_frames is None else num_frames)
-        z = self.encode_texts(texts)
+        z = self.generation_latents(texts)
         return self._finish(self._generate(z, total, generator), list(texts), z)
 
     def _generate(
@@ -467,7 +493,7 @@ class TextToMotion:
         transition = self.overlap if transition is None else transition
         if isinstance(transition, bool) or not isinstance(transition, int) or transition < 0:
             raise ValueError(f"transition must be an int >= 0, got {transition!r}")
-        z = self.encode_texts(prompts)
+        z = self.generation_latents(prompts)
         bounds = [sum(frames[: i + 1]) for i in range(count)]
         total = bounds[-1]
 

@@ -13,8 +13,9 @@ Accepted inputs of :func:`load_motionclip_run`:
 Loading is strict (every missing, unexpected or mis-shaped key is listed); fp16 exports are cast
 back to float32. The model is returned in eval mode on the CPU with an ``info`` dict:
 ``model`` (sizes), ``text_encoder`` (``kind``, ``name``, ``dim``, ``cache_id``),
-``translation`` (row 24's meaning), ``up_axis``, ``num_frames``, ``fps``, ``source`` (the file
-read).
+``translation`` (row 24's meaning), ``up_axis``, ``num_frames``, ``fps``, ``text_scale``,
+``text_center``, ``latent_bank`` (``[N, D]`` from ``latent_bank.safetensors`` beside an export,
+else ``None``; ``vmc.motion.prior``), ``source`` (the file read).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from vmc.io.checkpoints import (
     load_state_dict_strict,
 )
 from vmc.motion.model import MotionCLIP, MotionCLIPConfig
+from vmc.motion.prior import BANK_FILENAME, load_latent_bank
 
 __all__ = ["EXPORT_FORMAT", "load_motionclip_run"]
 
@@ -44,6 +46,7 @@ _DEFAULT_INFO: dict[str, Any] = {
     "text_encoder": {"kind": "unknown"},
     "text_scale": None,
     "text_center": None,
+    "latent_bank": None,
 }
 
 
@@ -90,6 +93,9 @@ def _load_export(weights: Path) -> tuple[MotionCLIP, dict[str, Any]]:
     model = _finish(model, extract_state_dict(load_checkpoint_file(weights)), str(weights))
     info = {**_DEFAULT_INFO, **{k: v for k, v in config.items() if k != "format"}}
     info["source"] = str(weights)
+    bank = weights.parent / BANK_FILENAME
+    if bank.is_file():
+        info["latent_bank"] = load_latent_bank(bank)
     return model, info
 
 

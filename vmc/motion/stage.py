@@ -119,6 +119,8 @@ class MotionCLIPStage:
         upright_root: replace the root orientation by "upright, facing the camera" on every
             frame and drop the translation (the reference's generate-time overwrite).
         overlap, latent_noise: :class:`~vmc.motion.generate.TextToMotion` options.
+        prior_k: with a latent bank in ``info``, decode the mean of the ``prior_k`` nearest
+            bank latents (``vmc.motion.prior``); 0 decodes the text latent itself.
         root_rest: ``[3]`` rest pelvis position of the body the motion will pose (keeps the body
             in place when the world is turned).
     """
@@ -135,6 +137,7 @@ class MotionCLIPStage:
         overlap: int | None = None,
         latent_noise: float = 0.0,
         root_rest: torch.Tensor | None = None,
+        prior_k: int = 4,
     ) -> None:
         from vmc.motion.generate import TextToMotion
 
@@ -151,6 +154,8 @@ class MotionCLIPStage:
             latent_noise=float(latent_noise),
             text_scale=info.get("text_scale"),
             text_center=info.get("text_center"),
+            latent_bank=info.get("latent_bank") if prior_k else None,
+            prior_k=int(prior_k or 1),
         )
         self.upright_root = upright_root
         self.root_rest = root_rest
@@ -286,6 +291,7 @@ def select_motion_stage(
     options = {
         "overlap": _get(motion_cfg, "overlap"),
         "latent_noise": float(_get(motion_cfg, "latent_noise", 0.0) or 0.0),
+        "prior_k": int(_get(motion_cfg, "prior_k", 4) or 0),
         "root_rest": root_rest,
     }
     run = _get(motion_cfg, "run")

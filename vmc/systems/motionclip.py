@@ -155,6 +155,8 @@ class MotionCLIPSystem(pl.LightningModule):
             every latent towards that common direction, which tells the captions apart poorly.
         warmup_steps, lr_schedule: linear warm-up, then ``constant`` (the reference, with 0
             warm-up steps) or ``cosine`` decay to 0 over the run's optimizer steps.
+        latent_bank: the export also holds the motion latents of the training clips
+            (``latent_bank.safetensors``; generation's retrieval prior, ``vmc.motion.prior``).
     """
 
     def __init__(
@@ -181,6 +183,7 @@ class MotionCLIPSystem(pl.LightningModule):
         text_center: bool = False,
         warmup_steps: int = 0,
         lr_schedule: str = "constant",
+        latent_bank: bool = False,
     ) -> None:
         super().__init__()
         if lr_schedule not in ("constant", "cosine"):
@@ -525,11 +528,15 @@ class MotionCLIPSystem(pl.LightningModule):
             "losses": dict(hp.losses),
         }
 
-    def export_inference(self, out_dir: str | os.PathLike[str], cfg: Any = None) -> Path:
+    def export_inference(
+        self, out_dir: str | os.PathLike[str], cfg: Any = None, datamodule: Any = None
+    ) -> Path:
         """Write ``model.safetensors`` (MotionCLIP weights only) + ``config.yaml`` to ``out_dir``.
 
         ``config.yaml`` holds :meth:`export_info` plus, when ``cfg`` is given, the experiment
         name and seed of the run. Load it with :func:`vmc.motion.runs.load_motionclip_run`.
+        With ``latent_bank=True`` it also writes ``latent_bank.safetensors`` from the training
+        clips of ``datamodule`` (default: the trainer's).
         """
         from vmc.io.checkpoints import export_inference
 
@@ -542,10 +549,39 @@ class MotionCLIPSystem(pl.LightningModule):
                     "seed": plain.get("seed"),
                     "tags": plain.get("tags"),
                 }
-        return export_inference(
+        weights = export_inference(
             self.net,
             out_dir,
             info,
             half=bool(self.hparams.export_half),
             metadata={"format": EXPORT_FORMAT},
         )
+        if self.hparams.get("latent_bank"):
+            dataset = None
+            if datamodule is not None:
+                if getattr(datamodule, "train_set", None) is None:
+                    datamodule.setup("fit")  # e.g. after ddp_spawn, set up in its workers only
+                dataset = datamodule.train_set
+            self.export_latent_bank(out_dir, dataset)
+        return weights
+
+    def export_latent_bank(self, out_dir: str | os.PathLike[str], dataset: Any = None) -> Path:
+        """Encode the training clips (their epoch-0 windows) into ``latent_bank.safetensors``.
+
+        Args:
+            out_dir: the export folder.
+            dataset: the clips (default: the trainer's datamodule's ``train_set``).
+        """
+        from vmc.motion.prior import BANK_FILENAME, compute_latent_bank, save_latent_bank
+
+        if dataset is None:
+            datamodule = getattr(self.trainer, "datamodule", None) if self._trainer else None
+            dataset = getattr(datamodule, "train_set", None)
+        if dataset is None:
+            raise ValueError("no training clips to build the latent bank from: pass a dataset")
+        was_training = self.net.training
+        bank = compute_latent_bank(self.net, dataset)
+        self.net.train(was_training)
+        path = save_latent_bank(Path(out_dir) / BANK_FILENAME, bank)
+        log.info("latent bank: %d training latents -> %s", bank.shape[0], path)
+        return path

@@ -6,6 +6,7 @@ fit (resuming from ``ckpt_path``) → validate → export inference weights → 
 
 from __future__ import annotations
 
+import inspect
 import logging
 from pathlib import Path
 from typing import Any
@@ -79,7 +80,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
         and trainer.is_global_zero
         and not trainer.fast_dev_run
     ):
-        path = export(output_dir / "export", cfg)
+        # Exports that need the data (e.g. MotionCLIP's latent bank) take the datamodule.
+        takes_data = "datamodule" in inspect.signature(export).parameters
+        extra = {"datamodule": datamodule} if takes_data else {}
+        path = export(output_dir / "export", cfg, **extra)
         log.info("exported inference weights to %s", path)
     return metrics
 
