@@ -91,7 +91,7 @@ def main() -> None:
         labels = torch.tensor([actions.index(m.action) for m in refs])
         protos = torch.stack([mu[labels == a].mean(0) for a in range(len(actions))])
         protos = F.normalize(protos, dim=1)
-        generated = model.decode(t2m.encode_texts(EXAMPLES), num_frames=t2m.window)
+        generated = model.decode(t2m.generation_latents(EXAMPLES), num_frames=t2m.window)
         back = F.normalize(model.encode(generated), dim=1)
     print("  generated motion for held-out wordings -> nearest action:")
     for text, row in zip(EXAMPLES, back @ protos.T, strict=True):
