@@ -337,3 +337,22 @@ def test_lr_factor_warmup_and_cosine():
     assert lr_factor(4, warmup=4, total=100, schedule="cosine") == pytest.approx(1.0)
     assert lr_factor(52, warmup=4, total=100, schedule="cosine") == pytest.approx(0.5)
     assert lr_factor(100, warmup=4, total=100, schedule="cosine") == pytest.approx(0.0)
+
+
+def test_trajectory_term_supervises_row_24_alone():
+    from vmc.motion.losses import LossWeights, masked_mse, motion_losses, velocity_loss
+
+    torch.manual_seed(0)
+    x, out = torch.randn(2, 25, 6, 10), torch.randn(2, 25, 6, 10)
+    mask = torch.ones(2, 10, dtype=torch.bool)
+    mask[1, 7:] = False
+    weights = LossWeights(rc=0, rcxyz=0, vel=0, text_cosine=0, image_cosine=0, traj=2.0)
+    terms = motion_losses(x, out, mask, torch.randn(2, 4), weights)
+    a, b = x[:, 24, :3], out[:, 24, :3]
+    expected = masked_mse(a, b, mask) + velocity_loss(a, b, mask)
+    assert terms["traj"].item() == pytest.approx(expected.item(), rel=1e-6)
+    assert terms["loss"].item() == pytest.approx(2.0 * expected.item(), rel=1e-6)
+    # Only the translation numbers count: changing a rotation row leaves it unchanged.
+    out2 = out.clone()
+    out2[:, 3] += 1.0
+    assert motion_losses(x, out2, mask, torch.randn(2, 4), weights)["traj"] == terms["traj"]

@@ -56,6 +56,11 @@ class LossWeights:
     # plain cosine term does slowly on a small dataset; the embedded default uses it.
     text_nce: float = 0.0
     nce_temperature: float = 0.1
+    # Not in the paper: MSE of the translation (row 24, first 3 numbers, metres) and of its
+    # frame-to-frame velocity. Inside ``rc`` the 3 translation numbers weigh 3/150; models whose
+    # row 24 is the true trajectory (walks travel) need it supervised on its own when the vertex
+    # loss is off.
+    traj: float = 0.0
 
     def __post_init__(self) -> None:
         bad = {k: v for k, v in asdict(self).items() if not float(v) >= 0.0}
@@ -268,6 +273,9 @@ def motion_losses(
             verts_gt, _ = body.pose_motion(x, mask, add_translation)
         verts_out, _ = body.pose_motion(output, mask, add_translation)
         terms["rcxyz"] = F.mse_loss(verts_out, verts_gt) if verts_gt.numel() else x.sum() * 0
+    if weights.traj > 0:
+        pos_x, pos_out = x[:, 24, :3], output[:, 24, :3]  # [B, 3, T]
+        terms["traj"] = masked_mse(pos_x, pos_out, mask) + velocity_loss(pos_x, pos_out, mask)
     if weights.text_rc > 0 and text_decoded is not None:
         decoded, valid = text_decoded
         sub_x, sub_mask = x[valid], mask[valid]
@@ -285,7 +293,8 @@ def motion_losses(
             terms[name] = cosine_loss(mu if valid is None else mu[valid], feats)
     w = weights.to_dict()
     zero = mu.new_zeros(())
-    recon = sum((w[k] * terms[k] for k in ("rc", "rcxyz", "vel", "text_rc") if k in terms), zero)
+    recon_terms = ("rc", "rcxyz", "vel", "text_rc", "traj")
+    recon = sum((w[k] * terms[k] for k in recon_terms if k in terms), zero)
     clip = sum(
         (w[k] * terms[k] for k in ("text_cosine", "image_cosine", "text_nce") if k in terms), zero
     )
