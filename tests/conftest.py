@@ -87,3 +87,13 @@ def make_tiny_clip(seed: int = 0) -> torch.nn.Module:
         transformer_heads=1,
         transformer_layers=2,
     ).eval()
+
+
+@pytest.fixture
+def one_thread():
+    """Run a test with one intra-op torch thread (tiny models run faster than with several
+    threads fighting over a shared CPU); the previous count is restored afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -21,13 +21,8 @@ from vmc.lwg.metrics import (
     lpips_head_file,
 )
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+# Tiny models: one intra-op thread is faster than several fighting over a shared CPU.
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _images(n: int = 2, size: int = 32, seed: int = 0) -> torch.Tensor:

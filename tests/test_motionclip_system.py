@@ -42,13 +42,8 @@ TINY = [
 FULL = ["logger=[]", "trainer.enable_model_summary=false", "trainer.check_val_every_n_epoch=1"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models: one intra-op thread is faster than several fighting over a shared CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# Tiny models: one intra-op thread is faster than several fighting over a shared CPU.
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _cfg(tmp: Path, extra: list[str], cache_dir: Path | None = None):
