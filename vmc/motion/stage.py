@@ -184,7 +184,10 @@ class MotionCLIPStage:
         from vmc.geometry.rotations import matrix_to_axis_angle
 
         poses = matrix_to_axis_angle(rotations[0]).numpy()
-        trans_np = trans[0].numpy()
+        trans_np = trans[0].numpy().copy()
+        # Row 24 is relative to the first frame horizontally; a decoder reproduces that only
+        # approximately, so start the trajectory exactly above the origin.
+        trans_np[:, [0, 2]] -= trans_np[:1, [0, 2]]
         if abs(fps - self.model_fps) > 1e-6:
             resampled = resample_motion(poses, trans_np, self.model_fps, fps)
             poses, trans_np = resampled.poses, resampled.trans
