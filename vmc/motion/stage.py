@@ -184,10 +184,7 @@ class MotionCLIPStage:
         from vmc.geometry.rotations import matrix_to_axis_angle
 
         poses = matrix_to_axis_angle(rotations[0]).numpy()
-        trans_np = trans[0].numpy().copy()
-        # Row 24 is relative to the first frame horizontally; a decoder reproduces that only
-        # approximately, so start the trajectory exactly above the origin.
-        trans_np[:, [0, 2]] -= trans_np[:1, [0, 2]]
+        trans_np = trans[0].numpy()
         if abs(fps - self.model_fps) > 1e-6:
             resampled = resample_motion(poses, trans_np, self.model_fps, fps)
             poses, trans_np = resampled.poses, resampled.trans
@@ -199,7 +196,8 @@ class MotionCLIPStage:
     def to_y_up_facing_z(
         self, rotations: torch.Tensor, trans: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``[1,T,24,3,3]``, ``[1,T,3]`` in the model's world → Y-up, facing +Z at frame 0."""
+        """``[1,T,24,3,3]``, ``[1,T,3]`` in the model's world → Y-up, facing +Z and above the
+        origin at frame 0."""
         from vmc.geometry.rotations import rotation_about_x, rotation_about_y
 
         rotations = rotations.double().clone()
@@ -218,6 +216,9 @@ class MotionCLIPStage:
             j0 = self.root_rest.to(torch.float64).reshape(3)
         rotations[:, :, 0] = world @ rotations[:, :, 0]
         trans = ((trans + j0) @ world.T) - j0
+        # Row 24 is relative to the first frame horizontally; a decoder reproduces that only
+        # approximately, so start the trajectory exactly above the origin.
+        trans[..., [0, 2]] -= trans[:, :1, [0, 2]].clone()
         return rotations.float(), trans.float()
 
 
