@@ -93,7 +93,7 @@ def test_retrieval_stage_and_its_single_prompt_limit():
         stage.generate(["walk", "jump"], 20, 30.0, seed=0)
 
 
-def test_missing_files_are_clear_errors(tmp_path):
+def test_missing_files_are_clear_errors(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="motion.run="):
         select_motion_stage({"kind": "run", "run": None})
     with pytest.raises(FileNotFoundError, match="not found"):
@@ -102,6 +102,11 @@ def test_missing_files_are_clear_errors(tmp_path):
         select_motion_stage({"kind": "paper", "assets_dir": str(tmp_path)})
     with pytest.raises(ValueError, match="motion.kind"):
         select_motion_stage({"kind": "magic"})
+    import vmc.motion.stage as stage_module
+
+    monkeypatch.setattr(stage_module, "EMBEDDED_MOTIONCLIP_DIR", tmp_path / "no_weights")
+    with pytest.raises(FileNotFoundError, match="experiment=motionclip_procedural"):
+        select_motion_stage({"kind": "embedded"})
 
 
 def test_paper_stage_uses_clip_and_the_reference_root(tmp_path):

@@ -339,7 +339,8 @@ def select_motion_stage(
         if kind == "embedded":
             raise FileNotFoundError(
                 f"the embedded MotionCLIP weights are missing from {EMBEDDED_MOTIONCLIP_DIR}: "
-                "reinstall vmc, or rebuild them (docs/embedded_motionclip.md)"
+                "train them with `python train.py experiment=motionclip_procedural` and copy "
+                "the run's export/ there (docs/embedded_motionclip.md), or use motion=auto"
             )
         paper_why += "; embedded MotionCLIP weights missing"
     from vmc.text import build_text_encoder
