@@ -248,17 +248,20 @@ def test_ddp_cpu_two_processes(tmp_path) -> None:
 
 
 @pytest.mark.slow
-def test_resume_at_epoch_boundary_matches_uninterrupted_run(tmp_path) -> None:
+def test_resuming_twice_at_epoch_boundaries_matches_uninterrupted_run(tmp_path) -> None:
     def weights(run: Path) -> dict[str, torch.Tensor]:
         ckpt = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
         return ckpt["state_dict"]
 
     common = [*FULL, "export=false", "model.net.dropout=0.1"]
     train(_cfg(tmp_path / "full", [*common, "trainer.max_epochs=3"]))
-    train(_cfg(tmp_path / "part", [*common, "trainer.max_epochs=2"]))
+    train(_cfg(tmp_path / "part", [*common, "trainer.max_epochs=1"]))
+    # Resumed twice in the same run directory: each resume must pick up the newest last.ckpt
+    # (a stale one, or a last-v1.ckpt beside it, would silently repeat epochs).
+    train(_cfg(tmp_path / "part", [*common, "trainer.max_epochs=2", "ckpt_path=last"]))
     after_two = weights(tmp_path / "part")
-    resumed_cfg = _cfg(tmp_path / "part", [*common, "trainer.max_epochs=3", "ckpt_path=last"])
-    train(resumed_cfg)
+    train(_cfg(tmp_path / "part", [*common, "trainer.max_epochs=3", "ckpt_path=last"]))
+    assert not list((tmp_path / "part" / "checkpoints").glob("last-v*.ckpt"))
     full, resumed = weights(tmp_path / "full"), weights(tmp_path / "part")
     assert full.keys() == resumed.keys()
     for key in full:
