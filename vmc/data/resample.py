@@ -26,6 +26,8 @@ from typing import Literal
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from vmc.utils.checks import positive_number
+
 __all__ = [
     "FpsMismatchError",
     "Resampled",
@@ -58,20 +60,10 @@ class Resampled:
     source_index: np.ndarray
 
 
-def _check_rate(name: str, value: float) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a positive number, got {value!r}") from None
-    if not math.isfinite(v) or v <= 0:
-        raise ValueError(f"{name} must be a positive number, got {value!r}")
-    return v
-
-
 def resample_positions(num_frames: int, src_fps: float, dst_fps: float) -> np.ndarray:
     """Fractional source positions ``float64 [N]`` of the output frames of ``"slerp"``."""
-    src = _check_rate("src_fps", src_fps)
-    dst = _check_rate("dst_fps", dst_fps)
+    src = positive_number("src_fps", src_fps)
+    dst = positive_number("dst_fps", dst_fps)
     if num_frames < 1:
         raise ValueError(f"a motion needs at least one frame, got {num_frames}")
     ratio = src / dst
@@ -152,8 +144,8 @@ def resample_motion(
         ValueError: bad shapes or rates, unknown method.
         FpsMismatchError: ``subsample`` rate farther than ``max_fps_dist`` from the target.
     """
-    src = _check_rate("src_fps", src_fps)
-    dst = _check_rate("dst_fps", dst_fps)
+    src = positive_number("src_fps", src_fps)
+    dst = positive_number("dst_fps", dst_fps)
     p = np.asarray(poses)
     if p.ndim == 2 and p.shape[1] % 3 == 0:
         p = p.reshape(p.shape[0], -1, 3)

@@ -36,6 +36,7 @@ from scipy.spatial.transform import Rotation
 
 from vmc.io.atomic import atomic_path
 from vmc.motion.procedural.skeleton import REST_JOINTS, SMPL_JOINT_NAMES, SMPL_PARENTS
+from vmc.utils.checks import positive_number
 
 __all__ = [
     "BVH_CHANNEL_ORDER",
@@ -75,16 +76,6 @@ def _trans(trans: np.ndarray, num_frames: int, name: str = "trans") -> np.ndarra
     return t.astype(np.float32)
 
 
-def _fps(fps: float) -> float:
-    try:
-        value = float(fps)
-    except (TypeError, ValueError):
-        raise ValueError(f"fps must be a positive number, got {fps!r}") from None
-    if not np.isfinite(value) or value <= 0:
-        raise ValueError(f"fps must be a positive number, got {fps!r}")
-    return value
-
-
 def save_amass_npz(
     path: str | os.PathLike[str],
     poses: np.ndarray,
@@ -115,7 +106,7 @@ def save_amass_npz(
     b = np.zeros(10, np.float32) if betas is None else np.asarray(betas, dtype=np.float32)
     if b.ndim != 1 or not np.isfinite(b).all():
         raise ValueError(f"betas must be a finite 1-D array [nb], got shape {b.shape}")
-    rate = _fps(fps)
+    rate = positive_number("fps", fps)
     if gender not in ("neutral", "male", "female"):
         raise ValueError(f"gender must be 'neutral', 'male' or 'female', got {gender!r}")
     if up_axis not in ("y", "z"):
@@ -205,7 +196,7 @@ def load_motion_npz(path: str | os.PathLike[str]) -> LoadedMotion:
                 raw = raw.reshape(-1, 52, 3)[:, _SMPLH_TO_SMPL].reshape(-1, 72)
             poses = _poses_72(raw, f"{src}: poses")
             trans = _trans(data["trans"], poses.shape[0], f"{src}: trans")
-            fps = _fps(np.asarray(data[rate_key]).reshape(-1)[0])
+            fps = positive_number("fps", np.asarray(data[rate_key]).reshape(-1)[0])
         except (ValueError, IndexError) as err:
             raise ValueError(f"{src}: {err}") from None
         texts: list[str] = []
@@ -283,7 +274,7 @@ def save_bvh(
     """
     p = _poses_72(poses).astype(np.float64).reshape(-1, 24, 3)
     t = _trans(trans, p.shape[0]).astype(np.float64)
-    rate = _fps(fps)
+    rate = positive_number("fps", fps)
     rest = REST_JOINTS if offsets is None else np.asarray(offsets, dtype=np.float64)
     if rest.shape != (24, 3) or not np.isfinite(rest).all():
         raise ValueError(f"offsets must be finite [24,3] rest joint positions, got {rest.shape}")
