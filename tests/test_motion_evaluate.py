@@ -7,6 +7,7 @@ import hashlib
 import pytest
 import torch
 
+from vmc.motion.action_judge import ActionJudge
 from vmc.motion.evaluate import evaluate_procedural
 from vmc.motion.generate import TextToMotion
 from vmc.motion.model import MotionCLIP
@@ -30,13 +31,17 @@ def test_evaluate_procedural_reports_fractions():
     torch.manual_seed(0)
     model = MotionCLIP(latent_dim=32, ff_size=32, num_layers=1, max_positions=100)
     t2m = TextToMotion(model, HashEncoder(), translation="root", fps=30.0, window=20)
-    metrics = evaluate_procedural(t2m, per_action=1, seed=7)
+    judge = ActionJudge.fit_procedural(num_frames=20, fps=30.0, per_action=2)
+    metrics = evaluate_procedural(t2m, per_action=1, seed=7, judge=judge)
     assert metrics["num_pairs"] == len(list_actions())
-    for key in ("r_top1", "r_top3", "action_acc_heldout", "action_acc_train"):
+    keys = ("r_top1", "r_top3", "action_acc_heldout", "action_acc_train", "generated_acc_judge")
+    for key in keys:
         assert 0.0 <= metrics[key] <= 1.0
     assert metrics["r_top1"] <= metrics["r_top3"]
     # Meaningless text features cannot name the action far above chance (1/34).
     assert metrics["action_acc_heldout"] < 0.3
+    # An untrained decoder's motions are not the asked actions to an independent judge.
+    assert metrics["generated_acc_judge"] < 0.3
     with pytest.raises(ValueError, match="Y-up"):
         t2m_z = TextToMotion(model, HashEncoder(), translation="root", fps=30.0, up_axis="z")
         evaluate_procedural(t2m_z)

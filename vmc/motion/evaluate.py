@@ -11,6 +11,9 @@ labels ("someone hops up and down" for the jump). :func:`evaluate_procedural` dr
   ``action_acc_train`` is the same with training wordings, for comparison.
 * ``generated_acc_heldout``: the motion *decoded* from the held-out caption, encoded again, is
   nearest to the right action's mean latent: does text → motion produce the asked action?
+* ``generated_acc_judge`` (when a :class:`~vmc.motion.action_judge.ActionJudge` is given): the
+  same question answered from the decoded skeleton's joints by a classifier that shares nothing
+  with the model, so a model cannot grade its own mistakes as right.
 """
 
 from __future__ import annotations
@@ -22,15 +25,32 @@ import torch
 import torch.nn.functional as F
 
 from vmc.geometry.rotations import axis_angle_to_matrix
-from vmc.motion.convert import smpl_to_motion
+from vmc.motion.action_judge import ActionJudge
+from vmc.motion.convert import motion_to_smpl, smpl_to_motion
 from vmc.motion.metrics import r_precision
 
-__all__ = ["evaluate_procedural"]
+__all__ = ["evaluate_procedural", "judge_generated"]
 
 
 def _encode_batches(fn, items: torch.Tensor, batch: int) -> torch.Tensor:
     with torch.no_grad():
         return torch.cat([fn(items[i : i + batch]) for i in range(0, len(items), batch)])
+
+
+def judge_generated(
+    t2m: Any, texts: list[str], judge: ActionJudge, batch_size: int = 64
+) -> list[str]:
+    """The action :class:`ActionJudge` sees in the motion ``t2m`` generates for each text.
+
+    Decodes one window per text from the latents generation uses (text latent or latent prior),
+    exactly as :meth:`~vmc.motion.generate.TextToMotion.generate` does for a single window.
+    """
+    latents = t2m.generation_latents(texts)
+    decoded = _encode_batches(
+        lambda z: t2m.model.decode(z, num_frames=t2m.window), latents, batch_size
+    )
+    smpl = motion_to_smpl(decoded.double(), translation=t2m.translation)
+    return judge.predict(smpl.rotations.numpy(), smpl.trans.numpy())
 
 
 def evaluate_procedural(
@@ -39,6 +59,7 @@ def evaluate_procedural(
     per_action: int = 8,
     seed: int = 12345,
     batch_size: int = 64,
+    judge: ActionJudge | None = None,
 ) -> dict[str, float]:
     """Metrics of the module docstring for a text → motion model.
 
@@ -48,10 +69,11 @@ def evaluate_procedural(
         per_action: clips per action (``per_action * actions`` pairs in all).
         seed: motion and caption draw (keep it away from the training seeds 0 and 1).
         batch_size: encoder/decoder batch.
+        judge: adds ``generated_acc_judge`` (fit it with ``t2m.window`` frames at ``t2m.fps``).
 
     Returns:
         ``{"r_top1", "r_top3", "action_acc_heldout", "action_acc_train",
-        "generated_acc_heldout", "chance_action", "num_pairs"}``.
+        "generated_acc_heldout", "chance_action", "num_pairs"}`` (+ ``generated_acc_judge``).
     """
     from vmc.motion.procedural import list_actions, sample_motions
 
@@ -97,6 +119,11 @@ def evaluate_procedural(
         batch_size,
     )
     precision = r_precision(mu, text_heldout, group_size=32, top_k=(1, 3))
+    extra = {}
+    if judge is not None:
+        seen = judge_generated(t2m, heldout, judge, batch_size)
+        hits = [s == m.action for s, m in zip(seen, motions, strict=True)]
+        extra["generated_acc_judge"] = float(np.mean(hits))
     return {
         "r_top1": precision[1],
         "r_top3": precision[3],
@@ -105,4 +132,5 @@ def evaluate_procedural(
         "generated_acc_heldout": accuracy(decoded),
         "chance_action": 1.0 / len(actions),
         "num_pairs": float(len(motions)),
+        **extra,
     }
