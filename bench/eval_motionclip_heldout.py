@@ -79,7 +79,12 @@ def main() -> None:
     ceiling = judge.self_accuracy(t2m.window, t2m.fps)
     print(
         "  generated motion is the asked action, by the independent judge: "
-        f"{metrics['generated_acc_judge']:.3f}  (judge on real library motions: {ceiling:.3f})"
+        f"{metrics['generated_acc_judge']:.3f}  (judge on real library motions: {ceiling:.3f}; "
+        f"on library motions encoded + decoded: {metrics['autoencode_acc_judge']:.3f})"
+    )
+    print(
+        "  generated bodies move this much relative to the library's: "
+        f"{metrics['generated_activity_ratio']:.2f}"
     )
     print(f"  text-only baseline (nearest training caption): {baseline:.3f}")
     print(f"  chance: {metrics['chance_action']:.3f}")

@@ -11,9 +11,14 @@ labels ("someone hops up and down" for the jump). :func:`evaluate_procedural` dr
   ``action_acc_train`` is the same with training wordings, for comparison.
 * ``generated_acc_heldout``: the motion *decoded* from the held-out caption, encoded again, is
   nearest to the right action's mean latent: does text → motion produce the asked action?
+* ``generated_activity_ratio``: how much the generated bodies move (:func:`joint_activity`)
+  relative to the library's real motions of the same captions; 1 is as lively, near 0 is a
+  decoder that regresses to a static average pose.
 * ``generated_acc_judge`` (when a :class:`~vmc.motion.action_judge.ActionJudge` is given): the
   same question answered from the decoded skeleton's joints by a classifier that shares nothing
-  with the model, so a model cannot grade its own mistakes as right.
+  with the model, so a model cannot grade its own mistakes as right. ``autoencode_acc_judge`` is
+  the same judge on the fresh motions encoded and decoded again: the ceiling generation can
+  reach through this decoder.
 """
 
 from __future__ import annotations
@@ -28,8 +33,9 @@ from vmc.geometry.rotations import axis_angle_to_matrix
 from vmc.motion.action_judge import ActionJudge
 from vmc.motion.convert import motion_to_smpl, smpl_to_motion
 from vmc.motion.metrics import r_precision
+from vmc.motion.procedural import forward_kinematics, list_actions, sample_motions
 
-__all__ = ["evaluate_procedural", "judge_generated"]
+__all__ = ["evaluate_procedural", "generated_windows", "joint_activity", "judge_generated"]
 
 
 def _encode_batches(fn, items: torch.Tensor, batch: int) -> torch.Tensor:
@@ -37,20 +43,40 @@ def _encode_batches(fn, items: torch.Tensor, batch: int) -> torch.Tensor:
         return torch.cat([fn(items[i : i + batch]) for i in range(0, len(items), batch)])
 
 
+def generated_windows(t2m: Any, texts: list[str], batch_size: int = 64) -> torch.Tensor:
+    """One decoded window per text, from the latents generation uses: ``[N, 25, 6, window]``.
+
+    The text latent, or the latent prior's choice, exactly as
+    :meth:`~vmc.motion.generate.TextToMotion.generate` decodes a single window.
+    """
+    return _encode_batches(
+        lambda z: t2m.model.decode(z, num_frames=t2m.window),
+        t2m.generation_latents(texts),
+        batch_size,
+    )
+
+
+def _judge_windows(t2m: Any, x: torch.Tensor, judge: ActionJudge) -> list[str]:
+    smpl = motion_to_smpl(x.double(), translation=t2m.translation)
+    return judge.predict(smpl.rotations.numpy(), smpl.trans.numpy())
+
+
 def judge_generated(
     t2m: Any, texts: list[str], judge: ActionJudge, batch_size: int = 64
 ) -> list[str]:
-    """The action :class:`ActionJudge` sees in the motion ``t2m`` generates for each text.
+    """The action :class:`ActionJudge` sees in the motion ``t2m`` generates for each text."""
+    return _judge_windows(t2m, generated_windows(t2m, texts, batch_size), judge)
 
-    Decodes one window per text from the latents generation uses (text latent or latent prior),
-    exactly as :meth:`~vmc.motion.generate.TextToMotion.generate` does for a single window.
+
+def joint_activity(t2m: Any, x: torch.Tensor) -> float:
+    """How much the body moves: mean over clips and joints of the temporal standard deviation
+    of root-relative joint positions, in metres (``x``: ``[N, 25, 6, T]``).
+
+    A decoder that regresses to an average pose scores near 0 however right its posture is.
     """
-    latents = t2m.generation_latents(texts)
-    decoded = _encode_batches(
-        lambda z: t2m.model.decode(z, num_frames=t2m.window), latents, batch_size
-    )
-    smpl = motion_to_smpl(decoded.double(), translation=t2m.translation)
-    return judge.predict(smpl.rotations.numpy(), smpl.trans.numpy())
+    smpl = motion_to_smpl(x.double(), translation=t2m.translation)
+    joints, _ = forward_kinematics(smpl.rotations.numpy(), smpl.trans.numpy())
+    return float((joints - joints[:, :, :1]).std(axis=1).mean())
 
 
 def evaluate_procedural(
@@ -73,9 +99,9 @@ def evaluate_procedural(
 
     Returns:
         ``{"r_top1", "r_top3", "action_acc_heldout", "action_acc_train",
-        "generated_acc_heldout", "chance_action", "num_pairs"}`` (+ ``generated_acc_judge``).
+        "generated_acc_heldout", "generated_activity_ratio", "chance_action", "num_pairs"}``
+        (+ ``generated_acc_judge``, ``autoencode_acc_judge`` with a judge).
     """
-    from vmc.motion.procedural import list_actions, sample_motions
 
     if t2m.up_axis != "y":
         raise ValueError("the procedural library is Y-up; evaluate a model with up_axis='y'")
@@ -113,23 +139,24 @@ def evaluate_procedural(
         return float((pred == labels).float().mean())
 
     # Generation decodes what t2m decodes (the text latent, or the latent prior's choice).
-    decoded = _encode_batches(
-        lambda z: model.encode(model.decode(z, num_frames=window)),
-        t2m.generation_latents(heldout),
-        batch_size,
-    )
+    generated = generated_windows(t2m, heldout, batch_size)
+    decoded = _encode_batches(model.encode, generated, batch_size)
     precision = r_precision(mu, text_heldout, group_size=32, top_k=(1, 3))
+    real_activity = joint_activity(t2m, x)
     extra = {}
     if judge is not None:
-        seen = judge_generated(t2m, heldout, judge, batch_size)
-        hits = [s == m.action for s, m in zip(seen, motions, strict=True)]
-        extra["generated_acc_judge"] = float(np.mean(hits))
+        asked = [m.action for m in motions]
+        rebuilt = _encode_batches(lambda z: model.decode(z, num_frames=window), mu, batch_size)
+        for key, windows in (("generated_acc_judge", generated), ("autoencode_acc_judge", rebuilt)):
+            seen = _judge_windows(t2m, windows, judge)
+            extra[key] = float(np.mean([a == b for a, b in zip(seen, asked, strict=True)]))
     return {
         "r_top1": precision[1],
         "r_top3": precision[3],
         "action_acc_heldout": accuracy(text_heldout),
         "action_acc_train": accuracy(text_train),
         "generated_acc_heldout": accuracy(decoded),
+        "generated_activity_ratio": joint_activity(t2m, generated) / real_activity,
         "chance_action": 1.0 / len(actions),
         "num_pairs": float(len(motions)),
         **extra,
