@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from vmc.motion.action_judge import ActionJudge
-from vmc.motion.evaluate import evaluate_procedural, judge_generated
+from vmc.motion.evaluate import evaluate_procedural, generated_windows, judge_windows
 from vmc.motion.stage import EMBEDDED_MOTIONCLIP_DIR, select_motion_stage
 
 EXAMPLES = [
@@ -106,9 +106,9 @@ def main() -> None:
         labels = torch.tensor([actions.index(m.action) for m in refs])
         protos = torch.stack([mu[labels == a].mean(0) for a in range(len(actions))])
         protos = F.normalize(protos, dim=1)
-        generated = model.decode(t2m.generation_latents(EXAMPLES), num_frames=t2m.window)
+        generated = generated_windows(t2m, EXAMPLES)  # decoded once, judged twice
         back = F.normalize(model.encode(generated), dim=1)
-    seen = judge_generated(t2m, EXAMPLES, judge)
+    seen = judge_windows(t2m, generated, judge)
     print("  generated motion for held-out wordings -> nearest action (model encoder / judge):")
     for text, row, verdict in zip(EXAMPLES, back @ protos.T, seen, strict=True):
         print(f"    {text!r:50} -> {actions[int(row.argmax())]} / {verdict}")

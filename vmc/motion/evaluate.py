@@ -35,7 +35,13 @@ from vmc.motion.convert import motion_to_smpl, smpl_to_motion
 from vmc.motion.metrics import r_precision
 from vmc.motion.procedural import forward_kinematics, list_actions, sample_motions
 
-__all__ = ["evaluate_procedural", "generated_windows", "joint_activity", "judge_generated"]
+__all__ = [
+    "evaluate_procedural",
+    "generated_windows",
+    "joint_activity",
+    "judge_generated",
+    "judge_windows",
+]
 
 
 def _encode_batches(fn, items: torch.Tensor, batch: int) -> torch.Tensor:
@@ -56,7 +62,8 @@ def generated_windows(t2m: Any, texts: list[str], batch_size: int = 64) -> torch
     )
 
 
-def _judge_windows(t2m: Any, x: torch.Tensor, judge: ActionJudge) -> list[str]:
+def judge_windows(t2m: Any, x: torch.Tensor, judge: ActionJudge) -> list[str]:
+    """The action ``judge`` sees in each decoded window ``x [N, 25, 6, T]`` of ``t2m``'s model."""
     smpl = motion_to_smpl(x.double(), translation=t2m.translation)
     return judge.predict(smpl.rotations.numpy(), smpl.trans.numpy())
 
@@ -65,7 +72,7 @@ def judge_generated(
     t2m: Any, texts: list[str], judge: ActionJudge, batch_size: int = 64
 ) -> list[str]:
     """The action :class:`ActionJudge` sees in the motion ``t2m`` generates for each text."""
-    return _judge_windows(t2m, generated_windows(t2m, texts, batch_size), judge)
+    return judge_windows(t2m, generated_windows(t2m, texts, batch_size), judge)
 
 
 def joint_activity(t2m: Any, x: torch.Tensor) -> float:
@@ -102,7 +109,6 @@ def evaluate_procedural(
         "generated_acc_heldout", "generated_activity_ratio", "chance_action", "num_pairs"}``
         (+ ``generated_acc_judge``, ``autoencode_acc_judge`` with a judge).
     """
-
     if t2m.up_axis != "y":
         raise ValueError("the procedural library is Y-up; evaluate a model with up_axis='y'")
     actions = list_actions()
@@ -148,7 +154,7 @@ def evaluate_procedural(
         asked = [m.action for m in motions]
         rebuilt = _encode_batches(lambda z: model.decode(z, num_frames=window), mu, batch_size)
         for key, windows in (("generated_acc_judge", generated), ("autoencode_acc_judge", rebuilt)):
-            seen = _judge_windows(t2m, windows, judge)
+            seen = judge_windows(t2m, windows, judge)
             extra[key] = float(np.mean([a == b for a, b in zip(seen, asked, strict=True)]))
     return {
         "r_top1": precision[1],
