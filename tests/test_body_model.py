@@ -33,6 +33,10 @@ from vmc.body.smpl_files import (
 )
 from vmc.geometry.rotations import axis_angle_to_matrix, rotation_about_x, rotation_about_z
 
+# Float arithmetic compared against references: CI reruns these under a second CPU kernel set
+# (ATEN_CPU_CAPABILITY=default) so every tolerance holds on any x86-64 CPU.
+pytestmark = pytest.mark.numerics
+
 
 @pytest.fixture(scope="module")
 def arrays() -> dict[str, np.ndarray]:
@@ -178,7 +182,7 @@ def test_axis_angle_and_matrices_agree(body):
     by_aa3 = body(pose_axis_angle=aa.reshape(3, 24, 3))
     assert torch.allclose(by_aa.vertices, by_rot.vertices, atol=1e-6)
     assert torch.allclose(by_aa.joints, by_rot.joints, atol=1e-6)
-    assert torch.allclose(by_aa3.vertices, by_aa.vertices)
+    assert torch.allclose(by_aa3.vertices, by_aa.vertices, atol=1e-6)
     assert not torch.allclose(by_aa.vertices, body().vertices, atol=1e-2)
 
 
@@ -234,7 +238,7 @@ def test_betas_padding_batch_and_transl(body):
     aa = torch.randn(4, 72) * 0.3
     a = body(betas=short, pose_axis_angle=aa)
     b = body(betas=padded, pose_axis_angle=aa)
-    assert torch.allclose(a.vertices, b.vertices)
+    assert torch.allclose(a.vertices, b.vertices, atol=1e-6)
     # batched == one at a time
     for i in range(4):
         single = body(betas=short[i : i + 1], pose_axis_angle=aa[i : i + 1])
@@ -325,7 +329,8 @@ def test_optional_attributes_and_to_arrays(arrays):
         if k == "part_names":
             assert list(back[k]) == list(ref[k])
         else:
-            np.testing.assert_allclose(back[k], ref[k], atol=1e-7, err_msg=k)
+            # float32 buffers: storing rounds by <= 6e-8 relative
+            np.testing.assert_allclose(back[k], ref[k], rtol=1e-6, atol=1e-7, err_msg=k)
     m64 = BodyModel.from_arrays(dtype=torch.float64, **arrays)
     assert m64().vertices.dtype == torch.float64
 
@@ -369,7 +374,7 @@ def test_npz_round_trip_is_atomic_and_plain(tmp_path, arrays):
     m = BodyModel.from_file(path)
     aa = torch.randn(2, 72) * 0.3
     ref = BodyModel.from_arrays(**arrays)(pose_axis_angle=aa)
-    assert torch.allclose(m(pose_axis_angle=aa).vertices, ref.vertices)
+    assert torch.allclose(m(pose_axis_angle=aa).vertices, ref.vertices, atol=1e-6)
     assert m.part_names == list(TINY_PART_NAMES)
 
 

@@ -33,6 +33,10 @@ from vmc.render.correspondence import (
 from vmc.render.flow import bc_transform, source_to_target_flows, visible_face_f2pts, warp
 from vmc.render.texture import dilate, erode, merge_uv_textures, synthesize_target
 
+# Float arithmetic compared against references: CI reruns these under a second CPU kernel set
+# (ATEN_CPU_CAPABILITY=default) so every tolerance holds on any x86-64 CPU.
+pytestmark = pytest.mark.numerics
+
 # ------------------------------------------------------------------------------------------
 # helpers
 # ------------------------------------------------------------------------------------------
@@ -106,8 +110,8 @@ def test_uv_seg_table_is_edge_midpoint_with_bg_row():
     t = uv_seg_table(vt, ft)
     assert t.shape == (3, 3)
     g = uv_to_grid(vt)
-    np.testing.assert_allclose(t[0, :2], 0.5 * (g[0] + g[1]), atol=1e-7)
-    np.testing.assert_allclose(t[1, :2], 0.5 * (g[3] + g[2]), atol=1e-7)
+    np.testing.assert_allclose(t[0, :2], 0.5 * (g[0] + g[1]), atol=1e-6)
+    np.testing.assert_allclose(t[1, :2], 0.5 * (g[3] + g[2]), atol=1e-6)
     assert torch.all(t[:2, 2] == 0) and torch.equal(t[2], torch.tensor([0.0, 0.0, 1.0]))
     fim = torch.tensor([[[-1, 0], [1, -1]]])
     cond = encode_uv_seg(fim, t)

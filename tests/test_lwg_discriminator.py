@@ -26,6 +26,10 @@ from vmc.lwg import (
 )
 from vmc.lwg.loading import discriminator_kwargs_from_state_dict
 
+# Float arithmetic compared against references: CI reruns these under a second CPU kernel set
+# (ATEN_CPU_CAPABILITY=default) so every tolerance holds on any x86-64 CPU.
+pytestmark = pytest.mark.numerics
+
 ATOL = 1e-4
 
 

@@ -24,6 +24,10 @@ from vmc.render.correspondence import encode_uv_seg, face_uv_corners, uv_seg_tab
 from vmc.render.flow import bc_transform, warp
 from vmc.render.texture import dilate, erode, make_uv_texture, source_uv_textures, uv_visibility
 
+# Float arithmetic compared against references: CI reruns these under a second CPU kernel set
+# (ATEN_CPU_CAPABILITY=default) so every tolerance holds on any x86-64 CPU.
+pytestmark = pytest.mark.numerics
+
 
 def _fixture_path() -> Path:
     return reference_file("lwg_flow_parity.npz")

@@ -27,6 +27,10 @@ from vmc.lwg import (
 from vmc.lwg.blocks import attention_weights, resize_flow
 from vmc.lwg.loading import generator_config_from_state_dict
 
+# Float arithmetic compared against references: CI reruns these under a second CPU kernel set
+# (ATEN_CPU_CAPABILITY=default) so every tolerance holds on any x86-64 CPU.
+pytestmark = pytest.mark.numerics
+
 TINY = dict(
     bg_filters=(4, 8, 8, 16), src_filters=(4, 8, 16), tsf_filters=(4, 8, 16), spade_hidden=8
 )
@@ -283,7 +287,9 @@ def test_save_and_load_round_trip(tmp_path, suffix):
     path = save_generator(g, tmp_path / f"gen{suffix}")
     loaded = load_generator(path)
     assert loaded.config == g.config
-    torch.testing.assert_close(_outputs(loaded), _outputs(g), atol=0, rtol=0)
+    # the same weights through the same code: equal up to kernel choice (a wrong weight moves
+    # the output by far more than 1e-6)
+    torch.testing.assert_close(_outputs(loaded), _outputs(g), atol=1e-6, rtol=1e-6)
 
 
 @pytest.mark.parametrize("prefix", ["", "module."])

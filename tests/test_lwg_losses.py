@@ -31,7 +31,8 @@ from vmc.lwg.losses import (
 )
 
 # Tiny models: one intra-op thread is faster than several fighting over a shared CPU.
-pytestmark = pytest.mark.usefixtures("one_thread")
+# numerics: CI reruns these under a second CPU kernel set (ATEN_CPU_CAPABILITY=default)
+pytestmark = [pytest.mark.usefixtures("one_thread"), pytest.mark.numerics]
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,8 @@ from vmc.lwg.metrics import (
 )
 
 # Tiny models: one intra-op thread is faster than several fighting over a shared CPU.
-pytestmark = pytest.mark.usefixtures("one_thread")
+# numerics: CI reruns these under a second CPU kernel set (ATEN_CPU_CAPABILITY=default)
+pytestmark = [pytest.mark.usefixtures("one_thread"), pytest.mark.numerics]
 
 
 def _images(n: int = 2, size: int = 32, seed: int = 0) -> torch.Tensor:
@@ -73,7 +74,7 @@ def test_lpips_equals_torchmetrics_implementation(monkeypatch, net, arch):
     ours = LPIPS(backbone, net)
     x = _images(seed=5)
     y = _noisy(x, 0.3)
-    torch.testing.assert_close(ours(x, y), reference(x, y).flatten(), rtol=1e-5, atol=1e-7)
+    torch.testing.assert_close(ours(x, y), reference(x, y).flatten(), rtol=1e-4, atol=1e-6)
 
 
 def test_lpips_zero_for_identical_and_grows_with_noise(vgg_lpips):

@@ -28,6 +28,10 @@ from vmc.motion.export import y_up_to_z_up
 from vmc.motion.model import overwrite_root_orientation
 from vmc.motion.procedural import generate_motion
 
+# Float arithmetic compared against references: CI reruns these under a second CPU kernel set
+# (ATEN_CPU_CAPABILITY=default) so every tolerance holds on any x86-64 CPU.
+pytestmark = pytest.mark.numerics
+
 HEAD, L_ANKLE, R_ANKLE, L_FOOT, R_FOOT, L_HIP, R_HIP = 15, 7, 8, 10, 11, 1, 2
 
 

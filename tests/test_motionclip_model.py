@@ -15,6 +15,10 @@ from vmc.motion import MotionCLIP, MotionCLIPConfig, lengths_to_mask, overwrite_
 from vmc.motion.official import PE_KEYS, load_official_motionclip
 from vmc.motion.positional import sinusoidal_table
 
+# Float arithmetic compared against references: CI reruns these under a second CPU kernel set
+# (ATEN_CPU_CAPABILITY=default) so every tolerance holds on any x86-64 CPU.
+pytestmark = pytest.mark.numerics
+
 
 def _reference(name: str) -> Path:
     return reference_file(name)
@@ -91,7 +95,9 @@ def test_paper_model_matches_state_dict_manifest() -> None:
 
 def test_positional_table_matches_reference_rows(parity) -> None:
     rows = parity["pe_rows_0_to_63"]
-    np.testing.assert_allclose(sinusoidal_table(64, rows.shape[1]).numpy(), rows, atol=1e-7)
+    # float32 sin/cos of arguments up to 63 rad: the argument alone carries ~63 * 6e-8 = 4e-6 of
+    # rounding, and vectorised kernels differ by CPU, so 1e-5 is the honest bound.
+    np.testing.assert_allclose(sinusoidal_table(64, rows.shape[1]).numpy(), rows, atol=1e-5)
 
 
 # ---------------------------------------------------------------------------- parity

@@ -318,13 +318,13 @@ def test_info_nce_loss_values_and_duplicate_captions():
     # Formula check on a tiny case: two items, orthogonal unit vectors, T = 1.
     eye = torch.eye(2)
     expected = -torch.log_softmax(torch.tensor([1.0, 0.0]), 0)[0]
-    assert info_nce_loss(eye, eye, 1.0).item() == pytest.approx(expected.item(), rel=1e-6)
+    assert info_nce_loss(eye, eye, 1.0).item() == pytest.approx(expected.item(), rel=1e-5)
     # A caption carried by two items: both are positives, so matching either costs the same.
     dup = torch.stack([feats[0], feats[0], feats[1]])
     mu = torch.stack([feats[0], feats[0], feats[1]])
     loss_dup = info_nce_loss(mu, dup, 0.1)
     assert torch.isfinite(loss_dup) and loss_dup.item() == pytest.approx(
-        info_nce_loss(mu[[1, 0, 2]], dup, 0.1).item(), rel=1e-6
+        info_nce_loss(mu[[1, 0, 2]], dup, 0.1).item(), rel=1e-5
     )
 
 

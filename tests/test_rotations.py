@@ -17,6 +17,10 @@ from conftest import reference_file
 
 from vmc.geometry import rotations as R
 
+# Float arithmetic compared against references: CI reruns these under a second CPU kernel set
+# (ATEN_CPU_CAPABILITY=default) so every tolerance holds on any x86-64 CPU.
+pytestmark = pytest.mark.numerics
+
 
 def _ref(name: str) -> dict[str, torch.Tensor]:
     path = reference_file(name)
@@ -58,12 +62,13 @@ def test_small_and_moderate_angles_are_accurate(angle):
     m = R.axis_angle_to_matrix(aa)
     # exact Rodrigues in float64 via matrix exponential
     ref = torch.linalg.matrix_exp(R._skew(aa))
-    assert torch.allclose(m, ref, atol=1e-15, rtol=0)
+    # float64: a few transcendental ops of <= 1 ulp each plus matrix_exp's Pade error: 1e-13
+    assert torch.allclose(m, ref, atol=1e-13, rtol=0)
     back = R.matrix_to_axis_angle(m)
-    assert torch.allclose(back, aa, atol=1e-15 + 1e-12 * angle, rtol=0)
+    assert torch.allclose(back, aa, atol=1e-13 + 1e-12 * angle, rtol=0)
     q = R.axis_angle_to_quaternion(aa)
-    assert torch.allclose(R.quaternion_to_axis_angle(q), aa, atol=1e-15, rtol=0)
-    assert torch.allclose(R.quaternion_to_matrix(q), ref, atol=1e-15, rtol=0)
+    assert torch.allclose(R.quaternion_to_axis_angle(q), aa, atol=1e-13, rtol=0)
+    assert torch.allclose(R.quaternion_to_matrix(q), ref, atol=1e-13, rtol=0)
 
 
 @pytest.mark.parametrize("delta", [0.0, 1e-9, 1e-6, 1e-3])
@@ -97,13 +102,13 @@ def test_quaternion_round_trips_and_sign_convention():
 def test_axis_rotations_are_right_handed():
     ex, ey, ez = torch.eye(3, dtype=torch.float64)
     half = torch.tensor(math.pi / 2, dtype=torch.float64)
-    assert torch.allclose(R.rotation_about_z(half) @ ex, ey, atol=1e-15)
-    assert torch.allclose(R.rotation_about_x(half) @ ey, ez, atol=1e-15)
-    assert torch.allclose(R.rotation_about_y(half) @ ez, ex, atol=1e-15)
+    assert torch.allclose(R.rotation_about_z(half) @ ex, ey, atol=1e-13)
+    assert torch.allclose(R.rotation_about_x(half) @ ey, ez, atol=1e-13)
+    assert torch.allclose(R.rotation_about_y(half) @ ez, ex, atol=1e-13)
     angles = torch.rand(4, 5, dtype=torch.float64) * 6 - 3
     for fn, axis in ((R.rotation_about_x, ex), (R.rotation_about_y, ey), (R.rotation_about_z, ez)):
         assert torch.allclose(
-            fn(angles), R.axis_angle_to_matrix(angles[..., None] * axis), atol=1e-14
+            fn(angles), R.axis_angle_to_matrix(angles[..., None] * axis), atol=1e-13
         )
     assert R.rotation_about_x(0.5).shape == (3, 3)
 

@@ -152,8 +152,8 @@ def test_clip_image_features(clip, tiny) -> None:
     batch = torch.stack([encoder.preprocess(Image.fromarray(a)) for a in arrays])
     assert batch.shape == (2, 3, 32, 32)
     with torch.no_grad():
-        torch.testing.assert_close(features, model.encode_image(batch), atol=1e-6, rtol=0)
-    torch.testing.assert_close(encoder.encode_image(batch), features, atol=0, rtol=0)
+        torch.testing.assert_close(features, model.encode_image(batch), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(encoder.encode_image(batch), features, atol=1e-6, rtol=1e-6)
     with pytest.raises(ValueError, match=r"\[B, 3, 32, 32\]"):
         encoder.encode_image(torch.zeros(1, 3, 224, 224))
 
