@@ -6,10 +6,19 @@ Where the weights come from (first match wins; nothing is ever downloaded):
 2. ``$VMC_ASSETS/clip/ViT-B-32.pt``, then ``./assets/clip/ViT-B-32.pt`` (``vmc.io.assets``),
 3. ``~/.cache/clip/ViT-B-32.pt``, where ``clip.load`` would have downloaded it on another machine.
 
-Accepted formats: the official TorchScript archive (read with ``torch.jit.load``, because
-``torch.load(weights_only=True)`` cannot read TorchScript), a plain state-dict file
-(``weights_only=True``) or safetensors. The network is rebuilt from the state dict with the
-``clip`` package's own model class, in float32 (the official fp16 weights convert exactly).
+Accepted formats:
+
+* the official TorchScript archive. ``torch.jit.load`` runs code stored in the archive (a
+  ``__setstate__`` can write any file) before anything can be checked, so an archive is loaded
+  only after its SHA-256 equals the official ``ViT-B-32.pt``'s (:data:`CLIP_SHA256`; the verdict
+  is cached per path, size and mtime). Any other TorchScript archive is refused with a message
+  saying how to convert it;
+* a plain state-dict file (read with ``torch.load(weights_only=True)``: data only);
+* safetensors with OpenAI CLIP's key names, or Hugging Face's ``openai/clip-vit-base-patch32``
+  layout (``text_model.*``, ``vision_model.*``: mapped to OpenAI's names, q/k/v fused).
+
+The network is rebuilt from the state dict with the ``clip`` package's own model class, in
+float32 (the official fp16 weights convert exactly).
 
 Features follow the MotionCLIP reference: text feature = projected EOT-token embedding of the raw
 string (no prompt template), 512-d, **not normalised**; image feature = ``encode_image`` of CLIP's
@@ -92,28 +101,149 @@ def is_torchscript_archive(path: str | os.PathLike[str]) -> bool:
     return any(n.endswith("constants.pkl") or "/code/" in n for n in names)
 
 
+#: Digests of TorchScript archives that may be loaded (code inside them runs at load time).
+TRUSTED_TORCHSCRIPT_SHA256 = frozenset({CLIP_SHA256})
+_digest_memo: dict[tuple[str, int, int], str] = {}
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """SHA-256 of a file, memoised per (resolved path, size, mtime): about 1 s for 350 MB."""
+    stat = Path(path).stat()
+    key = (str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+    if key not in _digest_memo:
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        _digest_memo[key] = digest.hexdigest()
+    return _digest_memo[key]
+
+
+def _convert_hint(path: Path) -> str:
+    return (
+        f"convert it where you trust it: python -c \"import torch; m = torch.jit.load('{path}', "
+        f"map_location='cpu'); torch.save(m.state_dict(), 'clip_state.pt')\" and point "
+        "paths.clip at clip_state.pt (or use a .safetensors file)"
+    )
+
+
+def _load_trusted_torchscript(path: Path) -> dict[str, torch.Tensor]:
+    digest = file_sha256(path)
+    if digest not in TRUSTED_TORCHSCRIPT_SHA256:
+        raise CheckpointError(
+            f"{path}: a TorchScript archive that is not the official CLIP ViT-B/32 file "
+            f"(SHA-256 {digest[:16]}...); loading TorchScript runs code from the file, so vmc "
+            f"loads only the official archive. To use these weights, {_convert_hint(path)}"
+        )
+    with warnings.catch_warnings():
+        # torch >= 2.10 flags torch.jit as deprecated; the official file is TorchScript.
+        warnings.filterwarnings("ignore", message=r".*torch\.jit\.load.*deprecated")
+        try:
+            scripted = torch.jit.load(str(path), map_location="cpu")
+        except RuntimeError as err:
+            raise CheckpointError(f"{path}: cannot read the TorchScript archive ({err})") from err
+    return {k: v.detach().clone() for k, v in scripted.state_dict().items()}
+
+
+_HF_LAYER = re.compile(r"^(text|vision)_model\.encoder\.layers\.(\d+)\.(.+)$")
+_HF_LAYER_PARTS = {
+    "self_attn.out_proj.weight": "attn.out_proj.weight",
+    "self_attn.out_proj.bias": "attn.out_proj.bias",
+    "layer_norm1.weight": "ln_1.weight",
+    "layer_norm1.bias": "ln_1.bias",
+    "layer_norm2.weight": "ln_2.weight",
+    "layer_norm2.bias": "ln_2.bias",
+    "mlp.fc1.weight": "mlp.c_fc.weight",
+    "mlp.fc1.bias": "mlp.c_fc.bias",
+    "mlp.fc2.weight": "mlp.c_proj.weight",
+    "mlp.fc2.bias": "mlp.c_proj.bias",
+}
+_HF_TOP = {
+    "text_model.embeddings.token_embedding.weight": "token_embedding.weight",
+    "text_model.embeddings.position_embedding.weight": "positional_embedding",
+    "text_model.final_layer_norm.weight": "ln_final.weight",
+    "text_model.final_layer_norm.bias": "ln_final.bias",
+    "vision_model.embeddings.class_embedding": "visual.class_embedding",
+    "vision_model.embeddings.patch_embedding.weight": "visual.conv1.weight",
+    "vision_model.embeddings.position_embedding.weight": "visual.positional_embedding",
+    "vision_model.pre_layrnorm.weight": "visual.ln_pre.weight",  # sic: Hugging Face's name
+    "vision_model.pre_layrnorm.bias": "visual.ln_pre.bias",
+    "vision_model.post_layernorm.weight": "visual.ln_post.weight",
+    "vision_model.post_layernorm.bias": "visual.ln_post.bias",
+    "logit_scale": "logit_scale",
+}
+_HF_IGNORED = ("text_model.embeddings.position_ids", "vision_model.embeddings.position_ids")
+
+
+def is_hf_clip_state_dict(state: Mapping[str, Any]) -> bool:
+    """Whether ``state`` uses Hugging Face ``CLIPModel`` key names."""
+    return any(k.startswith(("text_model.", "vision_model.")) for k in state)
+
+
+def hf_clip_to_openai(state: Mapping[str, torch.Tensor], source: str = "CLIP weights") -> dict:
+    """Map a Hugging Face ``CLIPModel`` state dict onto OpenAI CLIP's key names.
+
+    Hugging Face keeps q/k/v as three ``Linear`` layers and the projections as ``Linear``
+    weights ``[out, in]``; OpenAI's ``nn.MultiheadAttention`` fuses q/k/v into
+    ``in_proj_weight [3W, W]`` and stores the projections as ``[in, out]`` matrices.
+
+    Raises:
+        CheckpointError: a key that belongs to neither layout (listed).
+    """
+    out: dict[str, torch.Tensor] = {}
+    qkv: dict[str, dict[str, torch.Tensor]] = {}
+    unknown: list[str] = []
+    for key, value in state.items():
+        if key in _HF_IGNORED:
+            continue
+        if key in _HF_TOP:
+            out[_HF_TOP[key]] = value
+        elif key == "text_projection.weight":
+            out["text_projection"] = value.t().contiguous()
+        elif key == "visual_projection.weight":
+            out["visual.proj"] = value.t().contiguous()
+        elif m := _HF_LAYER.match(key):
+            tower, index, rest = m.groups()
+            prefix = ("" if tower == "text" else "visual.") + f"transformer.resblocks.{index}."
+            attn = re.match(r"^self_attn\.([qkv])_proj\.(weight|bias)$", rest)
+            if attn:
+                qkv.setdefault(prefix + "attn.in_proj_" + attn.group(2), {})[attn.group(1)] = value
+            elif rest in _HF_LAYER_PARTS:
+                out[prefix + _HF_LAYER_PARTS[rest]] = value
+            else:
+                unknown.append(key)
+        else:
+            unknown.append(key)
+    for key, parts in qkv.items():
+        if set(parts) != {"q", "k", "v"}:
+            unknown.append(f"{key} (q/k/v incomplete: {sorted(parts)})")
+            continue
+        out[key] = torch.cat([parts["q"], parts["k"], parts["v"]], dim=0)
+    if unknown:
+        shown = ", ".join(unknown[:5]) + (
+            f" (+{len(unknown) - 5} more)" if len(unknown) > 5 else ""
+        )
+        raise CheckpointError(f"{source}: not a Hugging Face CLIP state dict (unknown {shown})")
+    return out
+
+
 def read_clip_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
-    """Read CLIP weights from a TorchScript archive, a state-dict file or safetensors.
+    """Read CLIP weights from the official TorchScript archive, a state-dict file or safetensors.
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
-        CheckpointError: the file cannot be read safely.
+        CheckpointError: the file cannot be read safely (an unofficial TorchScript archive, a
+            pickle that ``weights_only`` refuses, a corrupt file).
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"CLIP weights file not found: {path}")
     if is_torchscript_archive(path):
-        with warnings.catch_warnings():
-            # torch >= 2.10 flags torch.jit as deprecated; the official file is TorchScript.
-            warnings.filterwarnings("ignore", message=r".*torch\.jit\.load.*deprecated")
-            try:
-                scripted = torch.jit.load(str(path), map_location="cpu")
-            except RuntimeError as err:
-                raise CheckpointError(
-                    f"{path}: cannot read the TorchScript archive ({err})"
-                ) from err
-        return {k: v.detach().clone() for k, v in scripted.state_dict().items()}
-    return extract_state_dict(load_checkpoint_file(path))
+        return _load_trusted_torchscript(path)
+    state = extract_state_dict(load_checkpoint_file(path))
+    if is_hf_clip_state_dict(state):
+        return hf_clip_to_openai(state, source=str(path))
+    return state
 
 
 def _count_prefix(state: Mapping[str, Any], pattern: str) -> int:
@@ -280,8 +410,4 @@ class ClipTextEncoder(TextEncoder):
     def _weights_digest(self) -> str:
         if self._weights_path is None:
             return super()._weights_digest()
-        digest = hashlib.sha256()
-        with open(self._weights_path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        return digest.hexdigest()
+        return file_sha256(self._weights_path)
