@@ -15,7 +15,7 @@ from vmc.__main__ import SOURCE_ARGUMENTS, default_feature_cache_dir, main
 from vmc.data.motion_frames import frame_path
 from vmc.data.motion_sources import MOTION_SOURCES, load_folder, load_procedural
 from vmc.io.images import read_image
-from vmc.text.feature_cache import FeatureCache
+from vmc.text.feature_cache import CACHE_MARKER, FeatureCache
 
 # ------------------------------------------------------------------------------ parser
 
@@ -67,9 +67,29 @@ def test_cache_clear_removes_the_cached_features(tmp_path, capsys):
     assert main(["cache", "clear", "--cache-dir", str(cache_dir)]) == 0
     assert "removed 2 cached features" in capsys.readouterr().out
     assert not list(cache_dir.rglob("*.npy"))
-    assert sorted(p.name for p in cache_dir.iterdir()) == ["README.txt"]
+    assert sorted(p.name for p in cache_dir.iterdir()) == [CACHE_MARKER, "README.txt"]
     assert main(["cache", "clear", "--cache-dir", str(cache_dir)]) == 0
     assert "removed 0 cached features" in capsys.readouterr().out
+
+
+def test_cache_clear_touches_only_what_vmc_wrote(tmp_path, capsys):
+    # A folder vmc did not create (a HumanML3D copy keeps its motions as .npy) is refused whole.
+    dataset = tmp_path / "HumanML3D" / "new_joint_vecs"
+    dataset.mkdir(parents=True)
+    (dataset / "000001.npy").write_bytes(b"motion")
+    assert main(["cache", "clear", "--cache-dir", str(tmp_path / "HumanML3D")]) == 2
+    err = capsys.readouterr().err
+    assert "not a vmc feature cache" in err and "Traceback" not in err
+    assert (dataset / "000001.npy").read_bytes() == b"motion"
+    # Inside a marked cache, only files of the cache layout go; a stray .npy stays.
+    cache_dir = tmp_path / "features"
+    FeatureCache(_FakeEncoder(), cache_dir).text_features(["a person walks"])
+    stray = cache_dir / "mine.npy"
+    stray.write_bytes(b"keep")
+    assert main(["cache", "clear", "--cache-dir", str(cache_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "removed 1 cached feature" in out and "MB freed" in out and ".npy" in out
+    assert stray.read_bytes() == b"keep" and (cache_dir / CACHE_MARKER).is_file()
 
 
 def test_cache_clear_default_is_the_training_cache(tmp_path, capsys, monkeypatch):

@@ -25,7 +25,7 @@ from vmc.motion.losses import (
     velocity_loss,
 )
 from vmc.motion.metrics import MaskedMSE, MeanPositionError, RetrievalRPrecision, r_precision
-from vmc.text.feature_cache import FeatureCache, clear_feature_cache
+from vmc.text.feature_cache import CACHE_MARKER, FeatureCache, clear_feature_cache
 
 
 @pytest.fixture(scope="module")
@@ -173,9 +173,10 @@ def test_feature_cache_memory_disk_and_clear(tmp_path) -> None:
     FeatureCache(other, tmp_path / "features").text_features(["walk"])
     assert other.calls == 1
 
-    assert clear_feature_cache(tmp_path / "features") == 3
-    assert list((tmp_path / "features").iterdir()) == []
-    assert clear_feature_cache(tmp_path / "missing") == 0
+    cleared = clear_feature_cache(tmp_path / "features")
+    assert len(cleared) == 3 and cleared.bytes_freed == 3 * (128 + 8 * 4)  # .npy header + [8] f32
+    assert [p.name for p in (tmp_path / "features").iterdir()] == [CACHE_MARKER]
+    assert len(clear_feature_cache(tmp_path / "missing")) == 0
     again = HashTextEncoder(dim=8)
     FeatureCache(again, tmp_path / "features").text_features(["walk"])
     assert again.calls == 1

@@ -102,8 +102,14 @@ def _cmd_cache_clear(args: argparse.Namespace) -> int:
     if not cache_dir.exists():
         print(f"no feature cache at {cache_dir}: removed 0 entries")
         return 0
-    removed = clear_feature_cache(cache_dir)  # a file there: NotADirectoryError
-    print(f"removed {removed} cached feature{'s' if removed != 1 else ''} from {cache_dir}")
+    cleared = clear_feature_cache(cache_dir)  # a file, or a folder vmc did not mark: an error
+    for path in cleared.files:
+        print(f"  {path}")
+    n = len(cleared)
+    print(
+        f"removed {n} cached feature{'s' if n != 1 else ''} from {cache_dir} "
+        f"({cleared.bytes_freed / 1e6:.2f} MB freed)"
+    )
     return 0
 
 

@@ -11,16 +11,21 @@ shape). ``encoder.cache_id`` already hashes the encoder's weights, so features o
 models never mix. Each file is one float32 ``[D]`` array, written atomically (several DDP ranks
 may fill the cache at once) and read with ``allow_pickle=False``.
 
-``clear_feature_cache(cache_dir)`` removes everything (``python -m vmc cache clear``).
+vmc marks a cache folder it creates with a ``.vmc-cache`` file. ``clear_feature_cache(cache_dir)``
+(``python -m vmc cache clear``) deletes only inside a marked folder and only files of the layout
+above, so a folder that vmc did not make (a dataset stored as ``.npy``, say) is never touched.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
+import re
 import shutil
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +35,10 @@ import torch
 from vmc.io.atomic import atomic_path
 
 __all__ = [
+    "CACHE_MARKER",
+    "ClearedCache",
     "FeatureCache",
+    "UnmarkedCacheError",
     "clear_feature_cache",
     "image_key",
     "load_image_rgb",
@@ -40,6 +48,22 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _SUFFIX = ".npy"
+#: Written by vmc into every cache folder it creates; ``cache clear`` refuses folders without it.
+CACHE_MARKER = ".vmc-cache"
+#: ``<cache_id>/<kind>/<k[:2]>/<k>.npy`` relative to the cache folder: the only files vmc writes.
+_FEATURE_FILE = re.compile(r"^[^/]+/(text|image)/([0-9a-f]{2})/\2[0-9a-f]{62}\.npy$")
+
+
+class UnmarkedCacheError(ValueError):
+    """A folder given as a cache that vmc did not create (no :data:`CACHE_MARKER`)."""
+
+
+def _mark(cache_dir: Path) -> None:
+    marker = cache_dir / CACHE_MARKER
+    if not marker.is_file():
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        with atomic_path(marker) as tmp:
+            tmp.write_text(json.dumps({"format": "vmc-feature-cache", "version": 1}) + "\n")
 
 
 def text_key(text: str) -> str:
@@ -213,32 +237,58 @@ class FeatureCache:
 
     def _write(self, kind: str, key: str, feature: torch.Tensor) -> None:
         path = self._path(kind, key)
-        if path is None:
+        if path is None or self.cache_dir is None:
             return
+        _mark(self.cache_dir)
         with atomic_path(path) as tmp, open(tmp, "wb") as handle:
             np.save(handle, feature.numpy().astype(np.float32), allow_pickle=False)
 
 
-def clear_feature_cache(cache_dir: str | os.PathLike[str]) -> int:
-    """Delete every cached feature under ``cache_dir``; returns how many feature files it removed.
+@dataclass
+class ClearedCache:
+    """What :func:`clear_feature_cache` removed: the files and their total size in bytes."""
 
-    Only ``.npy`` feature files and the directories that held them are removed; a
-    ``cache_dir`` that does not exist removes nothing (returns 0).
+    files: list[Path] = field(default_factory=list)
+    bytes_freed: int = 0
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+
+def clear_feature_cache(cache_dir: str | os.PathLike[str]) -> ClearedCache:
+    """Delete the cached features under ``cache_dir`` that vmc wrote.
+
+    Only inside a folder carrying vmc's :data:`CACHE_MARKER`, and only files of the cache
+    layout (``<cache_id>/<text|image>/<k[:2]>/<k>.npy``, ``k`` a SHA-256); everything else is
+    kept. The directories those files emptied are removed too; the marked root stays. A
+    ``cache_dir`` that does not exist removes nothing.
 
     Raises:
         NotADirectoryError: ``cache_dir`` is a file.
+        UnmarkedCacheError: ``cache_dir`` has no marker: vmc did not create it.
     """
     root = Path(cache_dir)
+    cleared = ClearedCache()
     if not root.exists():
-        return 0
+        return cleared
     if not root.is_dir():
         raise NotADirectoryError(f"feature cache {root} is not a directory")
-    removed = 0
+    if not (root / CACHE_MARKER).is_file():
+        raise UnmarkedCacheError(
+            f"{root} is not a vmc feature cache (no {CACHE_MARKER} marker): vmc did not create "
+            "it, so cache clear deletes nothing there; give the folder of model.feature_cache_dir"
+        )
+    emptied: set[Path] = set()
     for path in sorted(root.rglob(f"*{_SUFFIX}")):
+        rel = path.relative_to(root).as_posix()
+        if not _FEATURE_FILE.match(rel) or path.is_symlink() or not path.is_file():
+            continue
+        cleared.bytes_freed += path.stat().st_size
         path.unlink()
-        removed += 1
-    # Remove the now-empty encoder/kind/prefix directories, deepest first; keep the root.
-    for sub in sorted((p for p in root.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
-        if not any(sub.iterdir()):
+        cleared.files.append(path)
+        emptied.update(p for p in path.parents if p != root and root in p.parents)
+    # Remove the directories this emptied, deepest first; keep the root and anything else.
+    for sub in sorted(emptied, key=lambda p: -len(p.parts)):
+        if sub.is_dir() and not any(sub.iterdir()):
             shutil.rmtree(sub)
-    return removed
+    return cleared
