@@ -6,12 +6,14 @@ from omegaconf import DictConfig
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="infer")
 def main(cfg: DictConfig) -> None:
-    from vmc.tasks.infer import infer
-
     from vmc.tasks.common import run_task
+    from vmc.tasks.infer import infer
 
     run_task(infer, cfg)
 
 
 if __name__ == "__main__":
+    from vmc.tasks.entry import check_command_line
+
+    check_command_line("infer")  # a mistyped key or unquoted prompt: one clear line, exit 2
     main()

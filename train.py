@@ -13,4 +13,7 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    from vmc.tasks.entry import check_command_line
+
+    check_command_line("train")  # a mistyped key or unquoted prompt: one clear line, exit 2
     main()

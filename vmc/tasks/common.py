@@ -86,5 +86,5 @@ def run_task(task: Any, cfg: DictConfig) -> Any:
     except (ConfigError, FileNotFoundError, ValueError) as err:
         if os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
-        console.print(f"[bold red]error:[/bold red] {err}")
+        console.print(f"[bold red]error:[/bold red] {err}", soft_wrap=True)  # one line, any width
         sys.exit(2)
