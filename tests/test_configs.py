@@ -9,6 +9,8 @@ import pytest
 from conftest import CONF_DIR, REPO_ROOT, compose_config
 from omegaconf import OmegaConf
 
+from vmc.utils.config import ConfigError
+
 PRIMARY = ["train", "finetune", "infer"]
 
 
@@ -94,3 +96,59 @@ def test_train_without_experiment_is_a_clear_error(tmp_path):
     assert run.returncode == 2
     assert "choose an experiment" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+# ------------------------------------------------------------------------ checked up front
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["trainer.max_epochs=-1"], "trainer.max_epochs must be at least 1"),
+        (["trainer.max_epochs=0"], "trainer.max_epochs must be at least 1"),
+        (["trainer.max_epochs=x"], "trainer.max_epochs must be an integer"),
+        (["seed=99999999999999999999"], "seed must be at least 0 and at most 4294967295"),
+        (["seed=x"], "seed must be an integer"),
+        (["trainer.accumulate_grad_batches=0"], "accumulate_grad_batches must be at least 1"),
+    ],
+)
+def test_trainer_values_are_checked_before_any_work(overrides, message):
+    from vmc.tasks.train import check_train_config
+
+    cfg = compose_config("train", ["experiment=motionclip_procedural", *overrides])
+    with pytest.raises(ConfigError, match=message):
+        check_train_config(cfg)
+
+
+def test_endless_epochs_with_a_step_limit_and_the_defaults_pass():
+    from vmc.tasks.train import check_train_config
+
+    check_train_config(compose_config("train", ["experiment=motionclip_procedural"]))
+    check_train_config(
+        compose_config(
+            "train",
+            ["experiment=motionclip_procedural", "trainer.max_epochs=-1", "trainer.max_steps=5"],
+        )
+    )
+
+
+def test_missing_accelerator_is_an_error(monkeypatch):
+    import torch
+
+    from vmc.tasks.train import check_train_config
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    cfg = compose_config("train", ["experiment=motionclip_procedural", "trainer=gpu"])
+    with pytest.raises(ConfigError, match="no CUDA device: use trainer=cpu"):
+        check_train_config(cfg)
+
+
+def test_finetune_says_it_is_not_built_yet(tmp_path):
+    from vmc.tasks.finetune import finetune
+
+    photo = REPO_ROOT / "examples" / "person.jpg"
+    cfg = compose_config(
+        "finetune", ["subject=alice", f"images=[{photo}]", "experiment=lwg_pretrain_tiny"]
+    )
+    with pytest.raises(ConfigError, match="not built yet.*nothing was trained"):
+        finetune(cfg)

@@ -10,7 +10,6 @@ from __future__ import annotations
 from omegaconf import DictConfig
 
 from vmc.tasks.common import available_choices
-from vmc.tasks.train import train
 from vmc.utils.config import ConfigError, as_path_list
 
 
@@ -30,12 +29,15 @@ def check_finetune_inputs(cfg: DictConfig) -> list[str]:
 
 
 def finetune(cfg: DictConfig) -> dict[str, float]:
-    """Fine-tune on one subject. Requires a fine-tuning experiment (see ``conf/experiment``)."""
+    """Fine-tune on one subject: not built yet, so it says so instead of ignoring the photos.
+
+    Running the training task here would ignore ``images``, ``init_from`` and ``freeze`` and
+    exit 0 as if the subject had been learned; the inputs are checked, then a clear error.
+    """
     check_finetune_inputs(cfg)
-    if cfg.get("model") is None:
-        raise ConfigError(
-            "per-subject fine-tuning needs a fine-tuning experiment (experiment=<name>); "
-            f"available experiments: {available_choices('experiment') or 'none yet'}. "
-            "The subject fine-tuning system is not part of this release yet."
-        )
-    return train(cfg)
+    raise ConfigError(
+        "per-subject fine-tuning (finetune.py) is not built yet: the subject preparation and "
+        "the LWG fine-tuning system arrive with the subjects issue; nothing was trained. "
+        f"Generator pretraining works today: python train.py experiment=lwg_pretrain "
+        f"(experiments: {', '.join(available_choices('experiment'))})"
+    )

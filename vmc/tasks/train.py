@@ -11,7 +11,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig
+import torch
+from omegaconf import DictConfig, OmegaConf
 
 from vmc.tasks.common import available_choices, instantiate_group, save_run_config
 from vmc.utils.config import ConfigError
@@ -36,6 +37,56 @@ def resolve_ckpt_path(ckpt_path: str | None, output_dir: str | Path) -> str | No
     return str(ckpt_path)
 
 
+def _int_key(cfg: DictConfig, key: str, minimum: int, maximum: int | None = None) -> int | None:
+    """``cfg[key]`` (dotted) as an int in range, or None when unset; else a ConfigError."""
+    value = OmegaConf.select(cfg, key, default=None)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{key} must be an integer, got {value!r}")
+    if value < minimum or (maximum is not None and value > maximum):
+        upper = f" and at most {maximum}" if maximum is not None else ""
+        raise ConfigError(f"{key} must be at least {minimum}{upper}, got {value}")
+    return value
+
+
+def check_trainer_config(cfg: DictConfig) -> None:
+    """Values Lightning would reject late (after data loading), checked before any work."""
+    _int_key(cfg, "seed", 0, 2**32 - 1)  # numpy's and Lightning's seed range
+    max_epochs = _int_key(cfg, "trainer.max_epochs", -1)
+    max_steps = _int_key(cfg, "trainer.max_steps", -1)
+    if (
+        max_epochs is not None
+        and max_epochs < 1
+        and not (max_epochs == -1 and (max_steps or 0) > 0)
+    ):
+        raise ConfigError(
+            f"trainer.max_epochs must be at least 1, got {max_epochs} (-1, endless training, "
+            "needs trainer.max_steps > 0 to stop)"
+        )
+    _int_key(cfg, "trainer.min_epochs", 0)
+    _int_key(cfg, "trainer.num_nodes", 1)
+    _int_key(cfg, "trainer.accumulate_grad_batches", 1)
+    accelerator = str(OmegaConf.select(cfg, "trainer.accelerator", default="cpu") or "cpu")
+    if accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
+        raise ConfigError(
+            f"trainer.accelerator={accelerator} but this machine has no CUDA device: use "
+            "trainer=cpu (or trainer=ddp_cpu for several CPU processes)"
+        )
+    if accelerator == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError("trainer.accelerator=mps but Apple's MPS is not available: trainer=cpu")
+    devices = OmegaConf.select(cfg, "trainer.devices", default=1)
+    if (
+        accelerator in ("gpu", "cuda")
+        and isinstance(devices, int)
+        and not isinstance(devices, bool)
+    ) and devices > torch.cuda.device_count():
+        raise ConfigError(
+            f"trainer.devices={devices} but this machine has {torch.cuda.device_count()} "
+            "CUDA device(s)"
+        )
+
+
 def check_train_config(cfg: DictConfig) -> None:
     """Fail before any work when the config cannot train (with the options listed)."""
     if cfg.get("model") is None or cfg.get("data") is None:
@@ -43,6 +94,7 @@ def check_train_config(cfg: DictConfig) -> None:
             "nothing to train: choose an experiment, e.g. `python train.py experiment=<name>`; "
             f"available experiments: {available_choices('experiment') or 'none yet'}"
         )
+    check_trainer_config(cfg)
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
@@ -72,6 +124,11 @@ def train(cfg: DictConfig) -> dict[str, float]:
         model=model, datamodule=datamodule, ckpt_path=resolve_ckpt_path(cfg.ckpt_path, output_dir)
     )
     metrics = _as_floats(trainer.callback_metrics)
+    if cfg.get("validate") and not trainer.fast_dev_run and _has_val_data(datamodule):
+        # One validation pass on the final weights (fit's last one may be epochs older when
+        # check_val_every_n_epoch > 1); its metrics win over fit's.
+        for result in trainer.validate(model=model, datamodule=datamodule, verbose=False):
+            metrics.update(_as_floats(result))
 
     export = getattr(model, "export_inference", None)
     if (
@@ -86,6 +143,14 @@ def train(cfg: DictConfig) -> dict[str, float]:
         path = export(output_dir / "export", cfg, **extra)
         log.info("exported inference weights to %s", path)
     return metrics
+
+
+def _has_val_data(datamodule: Any) -> bool:
+    """Whether the datamodule offers a validation loader (Lightning's base class raises)."""
+    import lightning.pytorch as pl
+
+    hook = getattr(type(datamodule), "val_dataloader", None)
+    return hook is not None and hook is not pl.LightningDataModule.val_dataloader
 
 
 def _as_floats(metrics: dict[str, Any]) -> dict[str, float]:
