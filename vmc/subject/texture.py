@@ -9,8 +9,9 @@ surface point in the rest pose and two texel-to-texel maps used to fill what no 
   rest pose, left parts matched to right parts);
 * ``opposite``: the texel on the other side of the body along the rest pose's viewing axis
   (front <-> back at the same ``(x, y)``, same part; texels whose rest normal is nearly
-  perpendicular to that axis, and parts listed in ``no_opposite``, e.g. the head whose back is
-  hair and not a second face, have none).
+  perpendicular to that axis have none). The head is the exception: the back of the skull takes
+  the texel on the seen top-front band of the head at the same ``x`` (hair, in most photos),
+  not the face.
 
 Building a texture (:func:`build_texture`): each photo's body is posed with the fitted
 ``betas``/``pose``/``cam`` (pose root in the HMR image frame, weak-perspective camera in the
@@ -60,6 +61,35 @@ __all__ = [
 #: Meaning of :attr:`SubjectTexture.source` codes.
 SOURCE_NAMES = ("off_body", "seen", "mirror", "opposite", "diffused")
 _OFF, _SEEN, _MIRROR, _OPPOSITE, _DIFFUSED = range(len(SOURCE_NAMES))
+
+
+def _fold_to_top(points: np.ndarray, normals: np.ndarray, skull: float = 0.22) -> np.ndarray:
+    """Counterparts for the back of a head: ``[n]`` indices into ``points`` (-1 = none).
+
+    In head-centred coordinates (``c`` = centre of the top ``skull`` metres), a texel at
+    elevation ``psi`` (0 = straight back, 90 degrees = top, y up, facing +z) on the back of the
+    skull (normal z < -0.2, above ``c_y - 0.05``) maps to the point at the same ``x`` and radius
+    at ``psi' = 110 + 10 t`` degrees (``t`` = 0 at the top, 1 at the bottom of the back): the band
+    just in front of the crown, which a frontal photo sees and which is hair unless the person is
+    bald (then skin, also right).
+    """
+    out = np.full(len(points), -1, dtype=np.int64)
+    top = points[:, 1].max()
+    sel = points[:, 1] > top - skull
+    if not sel.any():
+        return out
+    c = 0.5 * (points[sel].min(0) + points[sel].max(0))
+    d = points - c
+    back = (normals[:, 2] < -0.2) & (d[:, 1] > -0.05)
+    if not back.any():
+        return out
+    rho = np.hypot(d[back, 1], d[back, 2])
+    psi = np.arctan2(d[back, 1], -d[back, 2])
+    t = np.clip((np.pi / 2 - psi) / np.pi, 0.0, 1.0)
+    psi2 = np.radians(110.0 + 10.0 * t)
+    q = np.stack([d[back, 0], rho * np.sin(psi2), -rho * np.cos(psi2)], 1) + c
+    out[back] = cKDTree(points).query(q)[1]
+    return out
 
 
 def _swap_side(name: str) -> str:
@@ -116,7 +146,7 @@ class TextureAtlas:
         size: int = 512,
         *,
         layout: UVLayout | None = None,
-        no_opposite: Sequence[str] = ("head",),
+        fold_to_top: Sequence[str] = ("head",),
         opposite_min_normal: float = 0.2,
     ) -> TextureAtlas:
         """Precompute the atlas of ``body`` (a ``BodyModel`` with a UV layout) at ``size``.
@@ -125,7 +155,9 @@ class TextureAtlas:
             body: ``BodyModel`` with ``vt``/``ft`` (and optionally ``face_part``/``part_names``).
             size: UV image side.
             layout: the body's :class:`UVLayout` (built when None).
-            no_opposite: part names without front <-> back copies.
+            fold_to_top: parts whose back is filled from the top instead of the front: the back
+                of the head is hair far more often than a second face (see
+                :func:`_fold_to_top`).
             opposite_min_normal: texels whose rest normal has ``|n_z|`` below this (side-facing)
                 get no opposite texel: along the viewing axis their counterpart is themselves.
         """
@@ -157,7 +189,9 @@ class TextureAtlas:
             if len(tids):
                 q = p_np[ids] * np.array([-1.0, 1.0, 1.0])
                 mirror[ids] = tids[cKDTree(p_np[tids]).query(q)[1]]
-            if name in no_opposite:
+            if name in fold_to_top:
+                local = _fold_to_top(p_np[ids], n_np[ids])
+                opposite[ids[local >= 0]] = ids[local[local >= 0]]
                 continue
             # Front <-> back along the rest pose's viewing axis (z): nearest in (x, y) among the
             # part's texels facing the other way. Photos are mostly frontal, so the hidden side
@@ -348,8 +382,8 @@ def build_texture(
     power: float = 4.0,
     min_cos: float = 0.1,
     cos_full: float = 0.5,
-    mirror: bool = True,
-    opposite: bool = True,
+    mirror: float = 0.5,
+    opposite: float = 0.25,
     diffuse_k: int = 16,
 ) -> SubjectTexture:
     """Blend per-photo texel colours and fill what no photo saw.
@@ -362,7 +396,9 @@ def build_texture(
         min_cos: scores below this count as unseen (grazing views smear one pixel over many
             texels).
         cos_full: a score at or above this gives confidence 1.
-        mirror / opposite: enable the sagittal-mirror and front <-> back copies.
+        mirror / opposite: confidence factor of the sagittal-mirror and front <-> back copies
+            (0 disables): a copy replaces a texel only where ``factor * conf(source texel)``
+            exceeds the texel's own confidence.
         diffuse_k: neighbours of the final inverse-distance fill.
 
     Returns:
@@ -386,12 +422,12 @@ def build_texture(
     colour = torch.where(seen[:, None], acc / wsum.clamp(min=1e-12)[:, None], torch.zeros_like(acc))
     conf = (best / cos_full).clamp(max=1.0)
     source = torch.where(seen, _SEEN, _OFF).to(torch.uint8)
-    if mirror:
-        _copy_fill(colour, conf, source, atlas.mirror, 0.5, _MIRROR)
-    if opposite:
-        _copy_fill(colour, conf, source, atlas.opposite, 0.25, _OPPOSITE)
-    if mirror:  # a back copy may now be mirrored to the other side's back
-        _copy_fill(colour, conf, source, atlas.mirror, 0.5, _MIRROR)
+    if mirror > 0:
+        _copy_fill(colour, conf, source, atlas.mirror, mirror, _MIRROR)
+    if opposite > 0:
+        _copy_fill(colour, conf, source, atlas.opposite, opposite, _OPPOSITE)
+    if mirror > 0:  # a back copy may now be mirrored to the other side's back
+        _copy_fill(colour, conf, source, atlas.mirror, mirror, _MIRROR)
     _diffuse_fill(atlas, colour, source, diffuse_k, 2.0)
     return SubjectTexture(
         texture=atlas.to_image(colour.clamp(0, 1)),
