@@ -42,7 +42,7 @@ from vmc.lwg.synthetic import (
     uv_render,
 )
 from vmc.render.correspondence import UVLayout
-from vmc.subject.background import INPAINT_METHODS, hole_mask, inpaint_background
+from vmc.subject.background import hole_mask, inpaint_background
 from vmc.subject.texture import TextureAtlas, texture_from_photos
 from vmc.subject.warp import SubjectRenderer, composite
 
@@ -172,10 +172,14 @@ def lwg_baselines(body, layout, uv, photos, frags_src, tgt_frags, bg, size, gen=
     from vmc.lwg.inputs import prepare_sources, prepare_targets
     from vmc.render.flow import source_to_target_flows
 
-    ns = photos.shape[0]
     src = torch.from_numpy(photos).float().permute(0, 3, 1, 2)[None] / 127.5 - 1
     s = prepare_sources(
-        src, frags_src.fim[None], frags_src.f2pts.float()[None], layout, uv.fim, uv.wim.float(),
+        src,
+        frags_src.fim[None],
+        frags_src.f2pts.float()[None],
+        layout,
+        uv.fim,
+        uv.wim.float(),
         out_dilate_ks=9,
     )
     tgt_fim, tgt_wim = tgt_frags.fim[None], tgt_frags.wim.float()[None]
@@ -186,8 +190,13 @@ def lwg_baselines(body, layout, uv, photos, frags_src, tgt_frags, bg, size, gen=
     if gen is None:
         torch.manual_seed(0)
         cfg = GeneratorConfig(
-            bg_filters=(8, 16, 16, 32), bg_res_blocks=1, src_filters=(8, 16, 32),
-            src_res_blocks=1, tsf_filters=(8, 16, 32), tsf_res_blocks=1, spade_hidden=16,
+            bg_filters=(8, 16, 16, 32),
+            bg_res_blocks=1,
+            src_filters=(8, 16, 32),
+            src_res_blocks=1,
+            tsf_filters=(8, 16, 32),
+            tsf_res_blocks=1,
+            spade_hidden=16,
         )
         gen = AttentionLWBGenerator.from_config(cfg).eval()
     tsf = prepare_targets(s.uv_texture, tgt_fim, tgt_wim, layout)
@@ -200,7 +209,6 @@ def lwg_baselines(body, layout, uv, photos, frags_src, tgt_frags, bg, size, gen=
             # Composite over the true plate (BGNet is not what is compared here).
             frames.append(mask[0, 0] * bgt[0] + (1 - mask[0, 0]) * (img[0, 0] + 1) / 2)
     gan = torch.stack(frames)
-    assert ns >= 1
     return isyn.permute(0, 2, 3, 1).numpy(), gan.clamp(0, 1).permute(0, 2, 3, 1).numpy(), gen
 
 
@@ -211,8 +219,15 @@ def bench_texture(body, layout, uv, atlas, n: int, size: int, nt: int, out: Path
     for i in range(n):
         action = ACTIONS[i % len(ACTIONS)]
         clip = render_synthetic_clip(
-            body, num_frames=2 * nt, image_size=size, seed=200 + i, layout=layout, uv=uv,
-            action=action, frame_ids=list(range(0, 2 * nt, 2)), shading=SHADING,
+            body,
+            num_frames=2 * nt,
+            image_size=size,
+            seed=200 + i,
+            layout=layout,
+            uv=uv,
+            action=action,
+            frame_ids=list(range(0, 2 * nt, 2)),
+            shading=SHADING,
         )
         photos, masks, sposes, scams, sfr = photograph(body, layout, clip, [0.0, math.pi], size)
         gt = clip.frames.astype(np.float32) / 255
@@ -222,8 +237,13 @@ def bench_texture(body, layout, uv, atlas, n: int, size: int, nt: int, out: Path
         for k, name in ((1, "warp, 1 photo"), (2, "warp, 2 photos")):
             t = time.perf_counter()
             tex = texture_from_photos(
-                body, list(photos[:k]), betas, sposes[:k], scams[:k],
-                alphas=[m.astype(np.float32) for m in masks[:k]], atlas=atlas,
+                body,
+                list(photos[:k]),
+                betas,
+                sposes[:k],
+                scams[:k],
+                alphas=[m.astype(np.float32) for m in masks[:k]],
+                atlas=atlas,
             )
             times["build"].append(time.perf_counter() - t)
             r = SubjectRenderer(body, betas, tex, layout=layout)
@@ -243,8 +263,15 @@ def bench_texture(body, layout, uv, atlas, n: int, size: int, nt: int, out: Path
                 write_image(out / f"appearance_confidence_{k}photo.png", conf)
         for k, name in ((1, "LWG I_syn (no fill), 1 photo"), (2, "LWG I_syn (no fill), 2 photos")):
             isyn, gan, gen = lwg_baselines(
-                body, layout, uv, photos[:k], _take(sfr, k), clip.fragments, clip.background,
-                size, gen,
+                body,
+                layout,
+                uv,
+                photos[:k],
+                _take(sfr, k),
+                clip.fragments,
+                clip.background,
+                size,
+                gen,
             )
             preds[name] = isyn
             if k == 2:
@@ -288,7 +315,9 @@ def _take(frags, k):
     """The first ``k`` sources' fragments as ``[1, k, ...]``-ready tensors."""
     from vmc.render.rasterizer import Fragments
 
-    return Fragments(fim=frags.fim[:k], wim=frags.wim[:k], f2pts=frags.f2pts[:k], zbuf=frags.zbuf[:k])
+    return Fragments(
+        fim=frags.fim[:k], wim=frags.wim[:k], f2pts=frags.f2pts[:k], zbuf=frags.zbuf[:k]
+    )
 
 
 def bench_speed(body, layout, atlas, size: int) -> list[str]:
@@ -330,15 +359,18 @@ def main() -> None:
         inp, extra = bench_inpainting(body, layout, uv_in, args.inpaint_subjects, args.inpaint_size)
         lines += inp + [""]
         ex = extra["examples"]
-        tiles = [F.interpolate(torch.from_numpy(im).permute(2, 0, 1)[None].float(), size=192)[0]
-                 for _, im in ex]
+        tiles = [
+            F.interpolate(torch.from_numpy(im).permute(2, 0, 1)[None].float(), size=192)[0]
+            for _, im in ex
+        ]
         grid = torch.cat(tiles, 2).permute(1, 2, 0).round().clamp(0, 255).byte().numpy()
         write_image(args.out / "appearance_inpainting.png", grid)
         print("inpainting columns:", ", ".join(k for k, _ in ex), flush=True)
         print("\n".join(inp), flush=True)
     if "texture" not in args.skip:
-        lines += bench_texture(body, layout, uv, atlas, args.subjects, args.size, args.frames,
-                               args.out) + [""]
+        lines += bench_texture(
+            body, layout, uv, atlas, args.subjects, args.size, args.frames, args.out
+        ) + [""]
     if "speed" not in args.skip:
         lines += bench_speed(body, layout, atlas, args.size)
     print("\n".join(lines))

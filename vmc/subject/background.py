@@ -31,10 +31,12 @@ __all__ = [
 ]
 
 INPAINT_METHODS = ("telea", "ns", "fsr_fast", "fsr_best", "shiftmap")
-#: Chosen from the benchmark table in docs/subject_appearance.md (quality per second at 512x512).
-DEFAULT_INPAINT_METHOD = "fsr_fast"
+#: Chosen from the benchmark table in docs/subject_appearance.md: on synthetic 512x512 photos
+#: Telea is within 0.1 dB PSNR / 0.001 SSIM of NS and half-scale FSR_FAST and 5-20x faster (0.2 s);
+#: ShiftMap and FSR_BEST score higher in the hole but take 6-20 s per photo (budget: 5 s).
+DEFAULT_INPAINT_METHOD = "telea"
 #: Default working scale per method: FSR at full size takes ~4 s at 512x512; at half size it is
-#: four times faster and, on the benchmark, as good in the hole (backgrounds are smooth there).
+#: ~3.5x faster and, on the benchmark, no worse in the hole (backgrounds are smooth there).
 _DEFAULT_SCALE = {"telea": 1.0, "ns": 1.0, "fsr_fast": 0.5, "fsr_best": 0.5, "shiftmap": 1.0}
 
 

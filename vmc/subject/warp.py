@@ -32,7 +32,9 @@ def _texture_tensor(texture: SubjectTexture | np.ndarray | torch.Tensor) -> torc
     if isinstance(texture, SubjectTexture):
         t = texture.texture
     else:
-        t = torch.as_tensor(np.asarray(texture) if not isinstance(texture, torch.Tensor) else texture)
+        t = torch.as_tensor(
+            np.asarray(texture) if not isinstance(texture, torch.Tensor) else texture
+        )
     if t.dim() != 3 or t.shape[-1] != 3:
         raise ValueError(f"texture must be [S, S, 3], got {tuple(t.shape)}")
     t = t.float() / 255 if t.dtype == torch.uint8 else t.float()
@@ -148,7 +150,9 @@ def composite(
     Returns:
         ``float32 [N, H, W, 3]`` in [0, 1].
     """
-    bg = torch.as_tensor(np.asarray(background) if not isinstance(background, torch.Tensor) else background)
+    bg = torch.as_tensor(
+        np.asarray(background) if not isinstance(background, torch.Tensor) else background
+    )
     bg = bg.float() / 255 if bg.dtype == torch.uint8 else bg.float()
     if bg.shape[-3:] != rgb.shape[-3:]:
         raise ValueError(f"background {tuple(bg.shape)} does not match frames {tuple(rgb.shape)}")
