@@ -84,10 +84,18 @@ def part_texture(atlas: TextureAtlas, body, colours: dict[str, tuple[float, floa
 
 
 def patterned_texture(atlas: TextureAtlas) -> torch.Tensor:
-    """A smooth, asymmetric-free colour field over the rest-pose surface, ``[3, UV, UV]``."""
+    """A colour field of ~10-20 cm waves over the rest-pose surface, ``[3, UV, UV]`` in [-1, 1].
+
+    Wavelengths of ~7-15 px in the 128 px photos: fine enough that a half-pixel offset in the
+    photo <-> UV mapping costs several dB, smooth enough that two bilinear resamplings do not.
+    """
     p = atlas.rest_points
     col = 0.5 + 0.35 * torch.stack(
-        [torch.sin(6 * p[:, 1]), torch.cos(5 * p[:, 1] + 4 * p[:, 2]), torch.sin(3 * p[:, 0] ** 2)],
+        [
+            torch.sin(16 * p[:, 1]),
+            torch.cos(12 * p[:, 1] + 10 * p[:, 2]),
+            torch.sin(14 * p[:, 0] + 4 * p[:, 1]),
+        ],
         dim=1,
     )
     return atlas.to_image(col).permute(2, 0, 1) * 2 - 1
@@ -193,10 +201,11 @@ def test_texture_reproduces_the_photo_in_the_same_pose(body, layout, front_subje
     assert np.array_equal(alpha[0].numpy() > 0, m)  # same rasterizer, same silhouette
     err = rgb[0].numpy()[m] - s["photos"][0][m] / 255
     psnr = -10 * math.log10(float((err**2).mean()))
-    # Photo -> UV -> photo is two bilinear resamplings of a smooth field plus 8-bit rounding;
-    # measured ~40 dB. 33 dB fails if texels land a pixel off (a wrong pixel-centre or winding
-    # convention costs > 10 dB) or if occluded/unseen colours leak onto visible surfaces.
-    assert psnr > 33, psnr
+    # Photo -> UV (256) -> photo is two bilinear resamplings of a ~10 px wave pattern plus 8-bit
+    # rounding: measured 30.4 dB. Shifting the photo lookup by one pixel gives 23.8 dB, so 27 dB
+    # catches a wrong pixel-centre/winding convention or occluded colours leaking onto visible
+    # surfaces, with room for float32 differences across machines (far below 0.1 dB).
+    assert psnr > 27, psnr
 
 
 def test_no_unfilled_texel_and_confidence(atlas, front_subject) -> None:
