@@ -67,3 +67,45 @@ def test_script_prints_one_line_and_no_traceback(tmp_path):
     text = run.stdout + run.stderr
     assert "unknown config key 'secs'" in text and "Traceback" not in text
     assert list(tmp_path.iterdir()) == []  # no run folder, no output
+
+
+def test_failed_run_leaves_no_run_folder(tmp_path):
+    run = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "infer.py"),
+            "text=a person jumps",
+            "num_frames=1",
+            f"paths.log_dir={tmp_path / 'logs'}",
+            f"out={tmp_path / 'x.npz'}",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert run.returncode == 2 and "num_frames" in run.stdout + run.stderr
+    assert not (tmp_path / "logs").exists() or not list((tmp_path / "logs").rglob("*.yaml"))
+    assert not (tmp_path / "x.npz").exists()
+
+
+def test_discard_keeps_a_resumed_run_folder(tmp_path, monkeypatch):
+    import os
+    import time
+
+    from omegaconf import OmegaConf
+
+    from vmc.tasks.common import RUN_STARTED_ENV, discard_failed_run_dir
+
+    out = tmp_path / "runs" / "old"
+    (out / "checkpoints").mkdir(parents=True)
+    old = out / "checkpoints" / "last.ckpt"
+    old.write_bytes(b"x")
+    os.utime(old, (time.time() - 3600, time.time() - 3600))
+    cfg = OmegaConf.create({"paths": {"output_dir": str(out)}})
+    monkeypatch.setenv(RUN_STARTED_ENV, repr(time.time()))
+    (out / "new.log").write_text("x")
+    assert discard_failed_run_dir(cfg) is None and old.is_file()
+    old.unlink()  # now every file is this run's
+    assert discard_failed_run_dir(cfg) == out and not out.exists()
+    assert not (tmp_path / "runs").exists()  # the emptied runs/ folder goes too

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from vmc.io.atomic import atomic_path
 from vmc.utils.config import ConfigError
+from vmc.utils.console import console
 
 
 def available_choices(group: str) -> list[str]:
@@ -66,6 +70,33 @@ def save_run_config(cfg: DictConfig, output_dir: str | Path) -> Path:
     return path
 
 
+#: Set by :func:`vmc.tasks.entry.check_command_line` before Hydra creates the run folder.
+RUN_STARTED_ENV = "VMC_RUN_STARTED"
+
+
+def discard_failed_run_dir(cfg: DictConfig) -> Path | None:
+    """Remove the run folder Hydra made for a run that failed on a user error.
+
+    Only a folder that this run created: every file in it is newer than the moment the script
+    started (a run resumed in an older folder keeps it whole). Returns the removed folder.
+    """
+    started = os.environ.get(RUN_STARTED_ENV)
+    try:
+        out = Path(str(OmegaConf.select(cfg, "paths.output_dir", default="") or ""))
+    except Exception:  # an unresolvable interpolation: nothing to clean
+        return None
+    if not started or not str(out) or not out.is_dir() or out.resolve() == Path.cwd().resolve():
+        return None
+    files = [p for p in out.rglob("*") if p.is_file()]
+    if any(p.stat().st_mtime < float(started) - 1.0 for p in files):
+        return None
+    shutil.rmtree(out, ignore_errors=True)
+    parent = out.parent  # ".../runs" left empty by the only run in it goes too
+    if parent.name in ("runs", "multiruns") and parent.is_dir() and not any(parent.iterdir()):
+        parent.rmdir()
+    return out
+
+
 def run_task(task: Any, cfg: DictConfig) -> Any:
     """Run ``task(cfg)`` for a command-line script: user errors become one clear line, exit 2.
 
@@ -73,17 +104,14 @@ def run_task(task: Any, cfg: DictConfig) -> Any:
     trace; set ``HYDRA_FULL_ERROR=1`` to see it anyway. Ctrl-C exits with 130; writers are atomic,
     so nothing half-written is left behind.
     """
-    import os
-    import sys
-
-    from vmc.utils.console import console
-
     try:
         return task(cfg)
     except KeyboardInterrupt:
+        discard_failed_run_dir(cfg)
         console.print("[yellow]interrupted[/yellow]: no partial outputs were kept")
         sys.exit(130)
     except (ConfigError, FileNotFoundError, ValueError) as err:
+        discard_failed_run_dir(cfg)  # a failed run leaves no folder that looks like a real run
         if os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
         console.print(f"[bold red]error:[/bold red] {err}", soft_wrap=True)  # one line, any width

@@ -10,8 +10,10 @@ the quoting that works, then exits with status 2.
 from __future__ import annotations
 
 import difflib
+import os
 import re
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
 from omegaconf import DictConfig
 
+from vmc.tasks.common import RUN_STARTED_ENV
 from vmc.utils.console import console
 
 __all__ = ["CONF_DIR", "check_command_line", "command_line_problem", "config_keys"]
@@ -106,6 +109,9 @@ def command_line_problem(config_name: str, overrides: Sequence[str]) -> str | No
 def check_command_line(config_name: str, argv: Sequence[str] | None = None) -> None:
     """Exit with status 2 and one line when the command line of a script has a mistake."""
     args = list(sys.argv[1:] if argv is None else argv)
+    # Before Hydra makes the run folder: a run that then fails on a user error removes only a
+    # folder whose files are all newer than this (vmc.tasks.common.discard_failed_run_dir).
+    os.environ.setdefault(RUN_STARTED_ENV, repr(time.time()))
     if any(a in _INFO_FLAGS for a in args) or any(a.startswith("--cfg") for a in args):
         return  # --help and --cfg show the config; Hydra handles them
     problem = command_line_problem(config_name, args)
