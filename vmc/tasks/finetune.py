@@ -7,6 +7,8 @@ system are built in the fine-tuning issue; until then this checks its inputs and
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from omegaconf import DictConfig
 
 from vmc.tasks.common import available_choices
@@ -25,6 +27,16 @@ def check_finetune_inputs(cfg: DictConfig) -> list[str]:
         raise ConfigError("finetune needs the subject's photos: images=[front.jpg,side.jpg]")
     for path in images:
         read_image(path)  # raises a clear error naming the file
+    init_from = cfg.get("init_from")
+    if init_from and not Path(str(init_from)).expanduser().exists():
+        raise ConfigError(f"init_from={init_from} does not exist (a run folder or weights file)")
+    freeze = cfg.get("freeze")
+    if freeze is not None and (
+        isinstance(freeze, str) or not all(isinstance(name, str) and name for name in freeze)
+    ):
+        raise ConfigError(
+            f"freeze must be a list of sub-network names, e.g. [bg_net]; got {freeze!r}"
+        )
     return images
 
 
