@@ -63,7 +63,7 @@ def group_modes(assets_dir: str | None = None) -> list[tuple[str, str, str]]:
 
 def run_doctor(assets_dir: str | None = None) -> int:
     """Print the report; returns 0 (missing optional assets are not an error)."""
-    import torch  # lazy (module docstring), as the four below
+    import torch  # lazy (module docstring), as the imports below
     from rich.table import Table
 
     from vmc.io.assets import ASSETS, asset_roots, find_asset
