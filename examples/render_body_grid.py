@@ -3,7 +3,8 @@
     python examples/render_body_grid.py [--out docs/embedded_body_grid.png] [--size 224]
 
 Columns are poses (T-pose, walking, arms raised, squat, waving, elbows bent 90 degrees), rows are
-shapes (the mean and three phenotype-derived betas). Uses the project's rasterizer when present.
+shapes (the mean and three phenotype-derived betas). Uses the project's rasterizer unless
+--painter is given (vmc.render.showcase).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from vmc.body.showcase import write_body_grid
+from vmc.render.showcase import write_body_grid
 
 
 def main() -> None:

@@ -53,11 +53,12 @@ def main() -> None:
     parser.add_argument("--motion", default="embedded", help="motion stage (conf/motion)")
     args = parser.parse_args()
 
+    # Imported after argument parsing so that --help answers without loading torch.
     from vmc.body.embedded import load_embedded_body
+    from vmc.body.posing import pose_body
     from vmc.io.video import write_gif, write_video
     from vmc.motion.stage import select_motion_stage
     from vmc.render.preview import render_mesh_frames
-    from vmc.tasks.infer import pose_body
 
     body = load_embedded_body()
     _, rest = body.shaped()

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
-from vmc.__main__ import main
+from vmc.cli import main
 
 
 def test_help_lists_commands(capsys):
@@ -38,3 +42,21 @@ def test_convert_smpl_missing_file_is_a_clear_error(tmp_path, capsys):
     code = main(["body", "convert-smpl", str(tmp_path / "nope.pkl"), str(tmp_path / "o.npz")])
     assert code == 2
     assert "nope.pkl" in capsys.readouterr().err
+
+
+def test_help_loads_neither_torch_nor_numpy():
+    """Building the parser imports no implementation: handlers import what they run."""
+    code = (
+        "import sys\n"
+        "from vmc.cli import main\n"
+        "try:\n"
+        "    main(['--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(sorted(m for m in ('torch', 'lightning', 'numpy') if m in sys.modules))\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip().splitlines()[-1] == "[]"

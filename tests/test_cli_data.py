@@ -11,7 +11,9 @@ import pytest
 import torch
 from conftest import compose_config
 
-from vmc.__main__ import SOURCE_ARGUMENTS, default_feature_cache_dir, main
+from vmc.cli import main
+from vmc.cli.cache import default_feature_cache_dir
+from vmc.cli.data import SOURCE_ARGUMENTS
 from vmc.data.motion_frames import frame_path
 from vmc.data.motion_sources import MOTION_SOURCES, load_folder, load_procedural
 from vmc.io.images import read_image
@@ -41,7 +43,7 @@ def test_every_motion_source_has_its_source_argument():
 
 
 def test_docstring_lists_every_command():
-    import vmc.__main__ as cli
+    import vmc.cli as cli
 
     for command in ("cache clear", "data render-frames", "data synthetic-lwg", "data to-folder"):
         assert command in cli.__doc__

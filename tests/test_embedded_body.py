@@ -280,7 +280,7 @@ def test_forearm_twist_and_knee_flex_stay_plausible(body, rest):
 
 
 def test_poses_do_not_explode(body):
-    from vmc.body.showcase import SHOWCASE_POSES
+    from vmc.render.showcase import SHOWCASE_POSES
 
     poses = torch.as_tensor(np.stack(list(SHOWCASE_POSES.values())), dtype=torch.float32)
     with torch.no_grad():
@@ -325,21 +325,6 @@ def test_rotation_between_and_lbs_global():
     rot[0, 1] = rot[0, 0]
     pv, pj = ac.lbs_global(verts, joints, [-1, 0], rot, np.eye(2))
     assert np.allclose(pj[0, 1], [0, 1, 0]) and np.allclose(pv[0], [[0, 0.5, 0], [0, 1.5, 0]])
-
-
-def test_showcase_grid_renders_a_body():
-    from vmc.body.model import BodyModel
-    from vmc.body.procedural import make_tiny_body
-    from vmc.body.showcase import SHOWCASE_POSES, render_body_grid
-
-    tiny = BodyModel.from_arrays(**make_tiny_body())
-    poses = {k: SHOWCASE_POSES[k] for k in ("T-pose", "squat")}
-    shapes = [("mean", torch.zeros(1, 10)), ("b0", torch.full((1, 10), 1.0))]
-    img = render_body_grid(tiny, poses=poses, shapes=shapes, image_size=64, use_rasterizer=False)
-    assert img.dtype == np.uint8 and img.ndim == 3
-    assert img.shape[1] > 2 * 64 and img.shape[0] > 2 * 64
-    tile = img[4 : 4 + 64, 4 : 4 + 64].astype(int)
-    assert (np.abs(tile - tile[0, 0]).sum(-1) > 30).mean() > 0.05  # a body is drawn
 
 
 @pytest.mark.slow

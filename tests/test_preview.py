@@ -1,4 +1,4 @@
-"""Preview renders (vmc.render.preview) and shading (vmc.render.shading)."""
+"""Preview renders (vmc.render.preview, vmc.render.showcase) and shading (vmc.render.shading)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import pytest
 import torch
 
 from vmc.body.joints import SMPL_PARENTS
+from vmc.body.model import BodyModel
+from vmc.body.procedural import make_tiny_body
 from vmc.render.preview import (
     LEFT_COLOR,
     RIGHT_COLOR,
@@ -18,6 +20,7 @@ from vmc.render.preview import (
     write_preview,
 )
 from vmc.render.shading import face_normals, shading_intensity, vertex_normals
+from vmc.render.showcase import SHOWCASE_POSES, render_body_grid
 
 
 def _box(center, half) -> tuple[np.ndarray, np.ndarray]:
@@ -297,3 +300,14 @@ def test_write_preview(tmp_path):
     sheet = read_image(png)
     assert sheet.shape[1] == 2 * (64 + 4) + 4 and sheet.shape[0] > 2 * (64 + 4)
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["walk.mp4", "walk.png"]
+
+
+def test_showcase_grid_renders_a_body():
+    tiny = BodyModel.from_arrays(**make_tiny_body())
+    poses = {k: SHOWCASE_POSES[k] for k in ("T-pose", "squat")}
+    shapes = [("mean", torch.zeros(1, 10)), ("b0", torch.full((1, 10), 1.0))]
+    img = render_body_grid(tiny, poses=poses, shapes=shapes, image_size=64, use_rasterizer=False)
+    assert img.dtype == np.uint8 and img.ndim == 3
+    assert img.shape[1] > 2 * 64 and img.shape[0] > 2 * 64
+    tile = img[4 : 4 + 64, 4 : 4 + 64].astype(int)
+    assert (np.abs(tile - tile[0, 0]).sum(-1) > 30).mean() > 0.05  # a body is drawn

@@ -5,6 +5,10 @@ half-written target nor the temporary file behind: the target either keeps its p
 (or stays absent) or gets the complete new content. ``os.replace`` is atomic on POSIX when the
 temporary file and the target are on the same file system, which is why the temporary file is
 created in the target's own directory.
+
+One level up, :func:`all_or_nothing` makes a *set* of files atomic in the weaker sense a command
+needs: each file is written atomically, and if the command fails (or is interrupted) before it
+is done, the files it had already written are removed, so a run leaves all its outputs or none.
 """
 
 from __future__ import annotations
@@ -13,9 +17,10 @@ import contextlib
 import os
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["atomic_path", "atomic_write_bytes"]
+__all__ = ["OutputSet", "all_or_nothing", "atomic_path", "atomic_write_bytes"]
 
 
 def _current_umask() -> int:
@@ -67,3 +72,30 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
     return Path(path)
+
+
+@dataclass
+class OutputSet:
+    """Files written by one run; removed together if the run fails or is interrupted."""
+
+    written: list[Path] = field(default_factory=list)
+
+    def add(self, path: str | os.PathLike[str]) -> Path:
+        """Record ``path`` as one of the run's outputs; returns it as a :class:`~pathlib.Path`."""
+        self.written.append(Path(path))
+        return Path(path)
+
+
+@contextlib.contextmanager
+def all_or_nothing() -> Iterator[OutputSet]:
+    """Yield an :class:`OutputSet`; on any exception (Ctrl-C included) delete its files.
+
+    The exception propagates; files recorded in the set that were never created are ignored.
+    """
+    outputs = OutputSet()
+    try:
+        yield outputs
+    except BaseException:
+        for path in outputs.written:
+            path.unlink(missing_ok=True)
+        raise

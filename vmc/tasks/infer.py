@@ -21,22 +21,35 @@ file each, into the folder ``out``.
 
 from __future__ import annotations
 
-import contextlib
+import dataclasses
 import logging
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 from omegaconf import DictConfig
+from PIL import Image
+from tqdm.auto import tqdm
 
+from vmc.body.posing import pose_body
+from vmc.body.select import select_body
+from vmc.io.atomic import all_or_nothing
+from vmc.io.images import read_image
+from vmc.io.video import write_gif, write_video
+from vmc.motion.export import save_amass_npz, save_bvh
+from vmc.motion.generate import read_prompt_file, slugify
+from vmc.motion.limits import MAX_FRAMES
+from vmc.motion.stage import select_motion_stage
+from vmc.render.preview import render_mesh_frames, write_preview
 from vmc.utils.config import ConfigError, as_path_list, check_positive
+from vmc.utils.console import console, print_stage_table
 
 log = logging.getLogger(__name__)
 
 VIDEO_SUFFIXES = (".mp4", ".gif")
 MOTION_SUFFIXES = (".npz", ".bvh")
-MAX_FRAMES = 3600
 
 
 @dataclass
@@ -80,7 +93,6 @@ def check_inputs(cfg: DictConfig, **overrides: object) -> InferRequest:
 
     ``overrides`` replace config keys (``text``, ``images``, ``out``) for one request.
     """
-    from vmc.io.images import read_image
 
     def value(key: str) -> object:
         return overrides[key] if key in overrides else cfg.get(key)
@@ -121,47 +133,8 @@ def check_inputs(cfg: DictConfig, **overrides: object) -> InferRequest:
     )
 
 
-@dataclass
-class OutputSet:
-    """Files written by one run; removed together if the run fails or is interrupted."""
-
-    written: list[Path] = field(default_factory=list)
-
-    def add(self, path: Path) -> Path:
-        self.written.append(Path(path))
-        return Path(path)
-
-
-@contextlib.contextmanager
-def all_or_nothing() -> Iterator[OutputSet]:
-    """Yield an :class:`OutputSet`; on any exception (Ctrl-C included) delete its files."""
-    outputs = OutputSet()
-    try:
-        yield outputs
-    except BaseException:
-        for path in outputs.written:
-            path.unlink(missing_ok=True)
-        raise
-
-
-def pose_body(body, poses: np.ndarray, trans: np.ndarray, batch: int = 32) -> np.ndarray:
-    """Vertices of ``body`` for each frame: ``float32 [T,V,3]`` (body space, metres, Y up)."""
-    import torch
-
-    frames = []
-    with torch.no_grad():
-        for start in range(0, len(poses), batch):
-            aa = torch.from_numpy(np.ascontiguousarray(poses[start : start + batch])).float()
-            tr = torch.from_numpy(np.ascontiguousarray(trans[start : start + batch])).float()
-            out = body(pose_axis_angle=aa.reshape(len(aa), 72), transl=tr)
-            frames.append(out.vertices.numpy())
-    return np.concatenate(frames).astype(np.float32)
-
-
 def photo_panel(image: np.ndarray, size: int) -> np.ndarray:
     """Fit a photo into a ``size``² panel (aspect kept, letterboxed in grey): ``uint8 [S,S,3]``."""
-    from PIL import Image
-
     h, w = image.shape[:2]
     scale = size / max(h, w)
     new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
@@ -174,9 +147,6 @@ def photo_panel(image: np.ndarray, size: int) -> np.ndarray:
 
 def _select_stages(cfg: DictConfig):
     """Body and text → motion stage of the config; returns ``(body, stage, table rows)``."""
-    from vmc.body.select import select_body
-    from vmc.motion.stage import select_motion_stage
-
     body, body_desc, body_why = select_body(
         cfg.body.kind, cfg.body.get("smpl_path"), cfg.body.get("assets_dir")
     )
@@ -195,10 +165,6 @@ def infer(cfg: DictConfig) -> dict[str, str]:
     """Run one inference; returns ``{"out": path, ...}`` of the files written."""
     if cfg.get("prompts"):
         return infer_prompt_file(cfg)
-    import torch
-
-    from vmc.utils.console import console, print_stage_table
-
     # 1. inputs
     request = check_inputs(cfg)
     torch.manual_seed(request.seed)
@@ -231,8 +197,6 @@ def _write_outputs(cfg: DictConfig, request: InferRequest, motion, body, outputs
     # 5. render and write
     body_frames = _render(vertices, body.faces, request.image_size)
     if cfg.get("preview"):
-        from vmc.render.preview import write_preview
-
         stem = request.out.with_name(request.out.stem + ".preview")
         mp4, png = write_preview(stem, body_frames, request.fps, crf=cfg.get("crf", 18))
         result.update(preview_mp4=str(outputs.add(mp4)), preview_png=str(outputs.add(png)))
@@ -252,13 +216,6 @@ def infer_prompt_file(cfg: DictConfig) -> dict[str, str]:
     Each prompt gives ``<out>/<index>_<slug>.<prompts_format>`` (``npz`` or ``bvh``, plus its
     preview when ``preview=true``). The whole batch is all or nothing.
     """
-    import dataclasses
-
-    from tqdm.auto import tqdm
-
-    from vmc.motion.generate import read_prompt_file, slugify
-    from vmc.utils.console import console, print_stage_table
-
     prompts = read_prompt_file(str(cfg.prompts))
     fmt = str(cfg.get("prompts_format", "npz")).lower().lstrip(".")
     if f".{fmt}" not in MOTION_SUFFIXES:
@@ -286,14 +243,10 @@ def infer_prompt_file(cfg: DictConfig) -> dict[str, str]:
 
 
 def _render(vertices: np.ndarray, faces, image_size: int) -> np.ndarray:
-    from vmc.render.preview import render_mesh_frames
-
     return render_mesh_frames(vertices, faces, image_size=image_size, progress=True)
 
 
 def _write_frames(request: InferRequest, frames: np.ndarray, crf: float) -> Path:
-    from vmc.io.video import write_gif, write_video
-
     if request.out.suffix.lower() == ".gif":
         return write_gif(request.out, frames, min(request.fps, 50))
     return write_video(request.out, frames, request.fps, crf=crf, progress=True)
@@ -301,8 +254,6 @@ def _write_frames(request: InferRequest, frames: np.ndarray, crf: float) -> Path
 
 def _write_motion(request: InferRequest, motion) -> Path:
     """Write the motion alone (``.npz`` AMASS-style or ``.bvh``) to ``request.out``."""
-    from vmc.motion.export import save_amass_npz, save_bvh
-
     if request.out.suffix.lower() == ".bvh":
         return Path(save_bvh(request.out, motion.poses, motion.trans, request.fps))
     return Path(

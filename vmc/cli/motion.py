@@ -1,8 +1,7 @@
 """``python -m vmc motion interpolate|arithmetic``: MotionCLIP's latent interpolation and editing.
 
-The MotionCLIP paper edits motions in its latent space (``specs/motionclip.md``; implemented
-by :meth:`vmc.motion.generate.TextToMotion.interpolate` and
-:meth:`~vmc.motion.generate.TextToMotion.arithmetic`):
+The editing itself (items, motion files as model inputs, the latent operations) is
+:mod:`vmc.motion.editing`; this module is the command line and the files it writes:
 
 * ``interpolate A B OUT_DIR --steps N``: decode ``(1 - t) z(A) + t z(B)`` at ``N`` evenly
   spaced ``t`` in ``[0, 1]``, one file each: ``OUT_DIR/{i:02d}_t{t:.2f}.npz`` (the index gets
@@ -11,17 +10,8 @@ by :meth:`vmc.motion.generate.TextToMotion.interpolate` and
   ``z(BASE) + sum z(P) - sum z(M)``, e.g. ``arithmetic "a person walks" out.npz --plus "a person
   waves" --minus "a person stands still"``.
 
-Items (``A``, ``B``, ``BASE``, every ``--plus``/``--minus`` value) are texts or motion files: an
-item ending in ``.npz`` is a motion file and must exist; anything else is a text. A motion file
-(our AMASS-style export, a real AMASS file, or the folder format; :func:`vmc.motion.export.
-load_motion_npz`) is encoded with the model's motion encoder after being brought to what the model
-was trained on (:func:`motion_file_tensor`): resampled to the model's fps, cut to its window
-(or padded by holding the last frame), and turned into the model's world. Supported worlds:
-``up_axis`` ``"y"`` (this project's files and models) and ``"z"`` (AMASS, the paper model); a
-file without ``up_axis`` is Y-up, except real AMASS files, which :func:`~vmc.motion.export.
-load_motion_npz` reports as Z-up. Y↔Z is the fixed world rotation of
-:func:`vmc.motion.export.y_up_to_z_up` (the procedural skeleton's rest pelvis, at the origin).
-The heading is not changed.
+Items (``A``, ``B``, ``BASE``, every ``--plus``/``--minus`` value) are texts or motion files
+(:func:`vmc.motion.editing.parse_item`).
 
 Outputs are written as ``python infer.py ... out=x.npz`` writes them (the stage's conversion):
 SMPL axis-angle in a Y-up world, the person facing +Z at frame 0, at the model's frame rate,
@@ -30,148 +20,151 @@ and ``--preview`` a ``<stem>.preview.mp4`` (+ ``.png`` frame grid) of the embedd
 rest pelvis is at the origin, as the conversion assumes). A command writes all its files or
 none: on any error or Ctrl-C the files it wrote (and the folders it created) are removed.
 
-Editing needs a MotionCLIP model (``--model run/paper/embedded``, or ``auto`` finding one);
-caption retrieval, the fallback of ``infer.py``, has no latent space and is refused.
+Like every ``vmc.cli`` module, this one imports only the standard library at module level;
+everything else (torch through ``vmc.motion``/``vmc.body``/``vmc.render``, numpy through
+``vmc.io``) is imported inside the function that uses it, so that building the parser for
+``python -m vmc --help`` stays instant.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-import numpy as np
-import torch
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from vmc.motion.generate import MotionResult, TextToMotion
+    import numpy as np
+
+    from vmc.body.model import BodyModel
+    from vmc.io.atomic import OutputSet
+    from vmc.motion.generate import MotionResult
     from vmc.motion.stage import MotionCLIPStage
-    from vmc.tasks.infer import OutputSet
 
-__all__ = [
-    "EDIT_MODEL_KINDS",
-    "EditItem",
-    "arithmetic_command",
-    "interpolate_command",
-    "load_edit_stage",
-    "motion_file_tensor",
-    "parse_item",
-]
+__all__ = ["arithmetic_command", "interpolate_command", "register"]
 
-#: ``--model`` choices: the motion stages that have a latent space (no ``retrieval``).
-EDIT_MODEL_KINDS = ("auto", "run", "paper", "embedded")
 #: Preview side in pixels.
 PREVIEW_SIZE = 256
 
-
-@dataclass(frozen=True)
-class EditItem:
-    """One command-line item: a text, or a motion file (``path`` set).
-
-    Attributes:
-        label: how it is described in the outputs' ``texts`` (the text, or the path as given).
-        path: the motion ``.npz`` for a motion item, ``None`` for a text.
-    """
-
-    label: str
-    path: Path | None = None
+_ITEM_HELP = "a text, or a motion .npz file (ours, AMASS or the folder format)"
 
 
-def parse_item(item: str, what: str = "item") -> EditItem:
-    """A text, or (ending in ``.npz``) a motion file, which must exist.
-
-    Raises:
-        FileNotFoundError: a ``.npz`` item that is not a file (the message names it).
-        ValueError: an empty text.
-    """
-    text = item.strip()
-    if text.lower().endswith(".npz"):
-        path = Path(text).expanduser()
-        if not path.is_file():
-            raise FileNotFoundError(f"{what}: motion file not found: {path}")
-        return EditItem(text, path)
-    if not text:
-        raise ValueError(f"{what} is empty: give a text or a motion .npz file")
-    return EditItem(text)
-
-
-def load_edit_stage(
-    model: str = "auto", run: str | None = None, assets: str | None = None
-) -> MotionCLIPStage:
-    """The MotionCLIP stage ``--model``/``--run``/``--assets`` select (as ``infer.py`` would).
-
-    Raises:
-        ValueError: an unknown kind, ``--run`` missing for ``run`` or given for a kind that
-            ignores it, or only caption retrieval available (no latent space to edit).
-        FileNotFoundError: the chosen model's files are missing.
-    """
-    from vmc.motion.stage import MotionCLIPStage, select_motion_stage
-
-    if model not in EDIT_MODEL_KINDS:
-        raise ValueError(f"--model must be one of {', '.join(EDIT_MODEL_KINDS)}, got {model!r}")
-    if model == "run" and not run:
-        raise ValueError("--model run needs --run PATH (export folder, run folder or checkpoint)")
-    if run and model not in ("run", "auto"):
-        raise ValueError(f"--run is used by --model run (or auto), not --model {model}")
-    motion_cfg = {"kind": model, "run": run, "assets_dir": assets}
-    stage = select_motion_stage(motion_cfg, {"assets_dir": assets})
-    if not isinstance(stage, MotionCLIPStage):
-        raise ValueError(
-            "motion editing needs a MotionCLIP model (--model embedded, paper or run --run "
-            f"PATH); only {stage.description} is available here ({stage.why})"
-        )
-    return stage
-
-
-def motion_file_tensor(path: str | os.PathLike[str], generator: TextToMotion) -> torch.Tensor:
-    """A motion file as the model's input: float32 ``[25, 6, W]`` (``W = generator.window``).
-
-    Steps (module docstring): read, turn into the model's world (Y/Z up), resample to
-    ``generator.fps``, cut to ``W`` frames or hold the last one, then
-    :func:`~vmc.motion.convert.smpl_to_motion` with the model's ``translation`` and ``up_axis``.
-
-    Raises:
-        FileNotFoundError, ValueError: unreadable file (from ``load_motion_npz``) or an
-            unsupported ``up_axis``.
-    """
-    from vmc.data.resample import resample_motion
-    from vmc.geometry.rotations import axis_angle_to_matrix
-    from vmc.motion.convert import smpl_to_motion
-    from vmc.motion.export import load_motion_npz, y_up_to_z_up, z_up_to_y_up
-    from vmc.motion.stage import fit_length
-
-    motion = load_motion_npz(path)
-    up = motion.up_axis or "y"
-    if up not in ("y", "z"):
-        raise ValueError(f"{path}: up_axis must be 'y' or 'z', got {up!r}")
-    poses, trans = motion.poses, motion.trans  # [T,72], [T,3]
-    if up != generator.up_axis:
-        poses, trans = (y_up_to_z_up if up == "y" else z_up_to_y_up)(poses, trans)
-    poses = poses.reshape(-1, 24, 3)
-    if abs(motion.fps - generator.fps) > 1e-6:
-        resampled = resample_motion(poses, trans, motion.fps, generator.fps)
-        poses, trans = resampled.poses, resampled.trans
-    poses, trans = fit_length(poses, trans, generator.window)
-    rotations = axis_angle_to_matrix(torch.from_numpy(np.ascontiguousarray(poses)).float())
-    x = smpl_to_motion(
-        rotations[None],  # [1, W, 24, 3, 3]
-        torch.from_numpy(np.ascontiguousarray(trans)).float()[None],  # [1, W, 3]
-        translation=generator.translation,  # type: ignore[arg-type]
-        up_axis=generator.up_axis,
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``motion interpolate`` and ``motion arithmetic`` to the ``python -m vmc`` parser."""
+    motion = subparsers.add_parser(
+        "motion", help="MotionCLIP latent editing (interpolation, arithmetic)"
     )
-    return x[0]
+    motion_sub = motion.add_subparsers(
+        dest="motion_command", metavar="motion-command", required=True
+    )
+    interp = motion_sub.add_parser(
+        "interpolate",
+        help="motions along the latent segment between two texts or motion files",
+        description="Decode (1 - t) z(A) + t z(B) at --steps evenly spaced t in [0, 1] (the "
+        "MotionCLIP paper's interpolation) into OUT_DIR/{i:02d}_t{t:.2f}.npz, in the frame "
+        "infer.py writes (Y-up, facing +Z at frame 0). All files or none.",
+    )
+    interp.add_argument("a", metavar="A", help=_ITEM_HELP)
+    interp.add_argument("b", metavar="B", help=_ITEM_HELP)
+    interp.add_argument("out_dir", metavar="OUT_DIR", help="output folder")
+    interp.add_argument("--steps", type=int, default=5, help="motions, ends included (5; >= 2)")
+    _add_motion_model_options(interp)
+    interp.set_defaults(func=_interpolate)
+
+    arith = motion_sub.add_parser(
+        "arithmetic",
+        help="decode z(BASE) + z(plus ...) - z(minus ...) (the paper's motion editing)",
+        description="Latent arithmetic (the MotionCLIP paper's editing), e.g. arithmetic "
+        '"a person walks" out.npz --plus "a person waves" --minus "a person stands still". '
+        "Writes OUT.npz in the frame infer.py writes. All files or none.",
+    )
+    arith.add_argument("base", metavar="BASE", help=_ITEM_HELP)
+    arith.add_argument("out", metavar="OUT.npz", help="output motion file")
+    arith.add_argument(
+        "--plus",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="ITEM",
+        help="items whose latents are added (repeatable)",
+    )
+    arith.add_argument(
+        "--minus",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="ITEM",
+        help="items whose latents are subtracted (repeatable)",
+    )
+    _add_motion_model_options(arith)
+    arith.set_defaults(func=_arithmetic)
 
 
-def _latent_source(item: EditItem, generator: TextToMotion) -> str | torch.Tensor:
-    """What ``TextToMotion`` takes: the text, or the motion ``[25, 6, W]``."""
-    return item.label if item.path is None else motion_file_tensor(item.path, generator)
+def _add_motion_model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--frames", type=int, default=60, help="frames per motion, at the model's fps (60)"
+    )
+    parser.add_argument(
+        "--model",
+        # vmc.motion.editing.EDIT_MODEL_KINDS, spelled out: importing it would load torch.
+        choices=("auto", "run", "paper", "embedded"),
+        default="auto",
+        help="MotionCLIP model, as infer.py's motion=...: auto = --run if given, else the paper "
+        "checkpoint with CLIP when found, else the embedded model (default: auto)",
+    )
+    parser.add_argument(
+        "--run", default=None, metavar="PATH", help="trained model: export/run folder or checkpoint"
+    )
+    parser.add_argument(
+        "--assets",
+        default=None,
+        metavar="DIR",
+        help="assets folder searched first (default: $VMC_ASSETS, ./assets)",
+    )
+    parser.add_argument("--bvh", action="store_true", help="also write a .bvh beside each .npz")
+    parser.add_argument(
+        "--preview",
+        action="store_true",
+        help="also render <stem>.preview.mp4 (+ .png grid) with the embedded body",
+    )
+
+
+def _interpolate(args: argparse.Namespace) -> int:
+    interpolate_command(
+        args.a,
+        args.b,
+        args.out_dir,
+        steps=args.steps,
+        frames=args.frames,
+        model=args.model,
+        run=args.run,
+        assets=args.assets,
+        bvh=args.bvh,
+        preview=args.preview,
+    )
+    return 0
+
+
+def _arithmetic(args: argparse.Namespace) -> int:
+    arithmetic_command(
+        args.base,
+        args.out,
+        plus=args.plus,
+        minus=args.minus,
+        frames=args.frames,
+        model=args.model,
+        run=args.run,
+        assets=args.assets,
+        bvh=args.bvh,
+        preview=args.preview,
+    )
+    return 0
 
 
 def _check_frames(frames: int) -> int:
-    from vmc.tasks.infer import MAX_FRAMES
+    from vmc.motion.limits import MAX_FRAMES  # lazy: vmc.motion loads torch (module docstring)
 
     if isinstance(frames, bool) or not isinstance(frames, int) or not 1 <= frames <= MAX_FRAMES:
         raise ValueError(f"--frames must be an int in [1, {MAX_FRAMES}], got {frames!r}")
@@ -190,8 +183,8 @@ def _new_dirs(path: Path) -> list[Path]:
 
 @contextlib.contextmanager
 def _written_or_none(folder: Path) -> Iterator[OutputSet]:
-    """:func:`vmc.tasks.infer.all_or_nothing`, also removing the folders it had to create."""
-    from vmc.tasks.infer import all_or_nothing
+    """:func:`vmc.io.atomic.all_or_nothing`, also removing the folders it had to create."""
+    from vmc.io.atomic import all_or_nothing  # lazy: vmc.io loads numpy (module docstring)
 
     created = _new_dirs(folder)
     try:
@@ -212,11 +205,13 @@ class _Writer:
         self.outputs = outputs
         self.bvh = bvh
         self.preview = preview
-        self._body: Any = None
+        self._body: BodyModel | None = None
 
     def __call__(self, path: Path, result: MotionResult, index: int, text: str) -> Path:
         """Write sample ``index`` of ``result`` (``rotations [B, T, 24, 3, 3]``,
         ``trans [B, T, 3]``) to ``path`` (``.npz``; ``.bvh``/preview beside it)."""
+        import numpy as np  # lazy, as the imports below (module docstring)
+
         from vmc.geometry.rotations import matrix_to_axis_angle
         from vmc.motion.export import save_amass_npz, save_bvh
 
@@ -255,8 +250,8 @@ class _Writer:
     def _write_preview(self, path: Path, poses: np.ndarray, trans: np.ndarray, fps: float) -> None:
         """``<stem>.preview.mp4``/``.png`` of the embedded body posed with ``poses [T, 24, 3]``,
         ``trans [T, 3]``."""
+        from vmc.body.posing import pose_body
         from vmc.render.preview import render_mesh_frames, write_preview
-        from vmc.tasks.infer import pose_body
 
         if self._body is None:
             from vmc.body.select import select_body
@@ -294,6 +289,8 @@ def interpolate_command(
         ValueError, FileNotFoundError: bad options or items, no MotionCLIP model (checked before
             anything is written).
     """
+    from vmc.motion.editing import interpolate_items, load_edit_stage, parse_item  # lazy: torch
+
     if isinstance(steps, bool) or not isinstance(steps, int) or not 2 <= steps <= 1000:
         raise ValueError(f"--steps must be an int in [2, 1000], got {steps!r}")
     frames = _check_frames(frames)
@@ -304,13 +301,7 @@ def interpolate_command(
     stage = load_edit_stage(model, run, assets)
     gen = stage.generator
     print(f"model: {stage.description}")
-    result = gen.interpolate(
-        _latent_source(item_a, gen),
-        _latent_source(item_b, gen),
-        steps=steps,
-        num_frames=frames,
-        generator=torch.Generator().manual_seed(0),
-    )
+    result = interpolate_items(gen, item_a, item_b, steps=steps, num_frames=frames)
     width = max(2, len(str(steps - 1)))
     written: list[Path] = []
     with _written_or_none(folder) as outputs:
@@ -349,6 +340,8 @@ def arithmetic_command(
         ValueError, FileNotFoundError: bad options or items, no MotionCLIP model (checked before
             anything is written).
     """
+    from vmc.motion.editing import arithmetic_items, load_edit_stage, parse_item  # lazy: torch
+
     frames = _check_frames(frames)
     path = Path(out).expanduser()
     if path.suffix.lower() != ".npz":
@@ -361,13 +354,7 @@ def arithmetic_command(
     stage = load_edit_stage(model, run, assets)
     gen = stage.generator
     print(f"model: {stage.description}")
-    result = gen.arithmetic(
-        _latent_source(item_base, gen),
-        [_latent_source(item, gen) for item in items_plus],
-        [_latent_source(item, gen) for item in items_minus],
-        num_frames=frames,
-        generator=torch.Generator().manual_seed(0),
-    )
+    result = arithmetic_items(gen, item_base, items_plus, items_minus, num_frames=frames)
     text = item_base.label
     text += "".join(f" + {item.label}" for item in items_plus)
     text += "".join(f" - {item.label}" for item in items_minus)

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from vmc.__main__ import main
+from vmc.cli import main
 from vmc.geometry.rotations import axis_angle_to_matrix, matrix_to_rot6d_rows
 from vmc.io.checkpoints import export_inference
-from vmc.motion.edit_cli import motion_file_tensor
+from vmc.motion.editing import motion_file_tensor
 from vmc.motion.export import load_motion_npz, save_amass_npz, y_up_to_z_up
 from vmc.motion.model import MotionCLIP
 from vmc.motion.procedural import generate_motion

@@ -2,8 +2,10 @@
 
 :func:`render_body_grid` poses a :class:`~vmc.body.model.BodyModel` (by default the embedded
 body) in :data:`SHOWCASE_POSES` x a few shapes and tiles shaded renders into one image. It uses
-the project's rasterizer and shading (``vmc.render.preview.render_mesh_frames``) when
-``vmc.render.rasterizer`` is importable, else a small painter's-algorithm fallback here.
+the project's rasterizer and shading (:func:`vmc.render.preview.render_mesh_frames`), or a small
+painter's-algorithm renderer here (``use_rasterizer=False``, or when the rasterizer cannot be
+loaded). It lives in ``render/`` because it renders: ``body/`` sits below ``render/`` and must
+not import it.
 
 Poses are SMPL axis-angle ``[24, 3]`` in the body frame (Y up, facing +Z, the body's left at +X):
 a rotation about +X swings a hanging limb backwards, so hip flexion is negative and knee flexion
@@ -16,11 +18,17 @@ import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
+from PIL import Image, ImageDraw
 
+from vmc.body.embedded import betas_from_phenotype, load_embedded_body
 from vmc.body.joints import SMPL_JOINT_NAMES
+from vmc.body.model import BodyModel
+from vmc.io.images import write_image
+from vmc.render.preview import frame_grid, render_mesh_frames
 
 __all__ = ["SHOWCASE_POSES", "render_body_grid", "showcase_pose", "write_body_grid"]
 
@@ -109,12 +117,10 @@ SHOWCASE_POSES: dict[str, np.ndarray] = {
 """Named SMPL poses (axis-angle ``[24, 3]``) for the showcase grid."""
 
 
-def _default_shapes(body) -> list[tuple[str, torch.Tensor]]:
+def _default_shapes(body: BodyModel) -> list[tuple[str, torch.Tensor]]:
     """Mean shape plus a few phenotype-derived ones when the body file maps phenotypes."""
     shapes = [("mean shape", torch.zeros(1, body.num_betas))]
     try:
-        from vmc.body.embedded import betas_from_phenotype
-
         path = getattr(body, "source", None)
         for label, pheno in (
             ("male, muscular", {"gender": 0.0, "muscle": 0.9, "weight": 0.5, "height": 0.55}),
@@ -132,7 +138,9 @@ def _default_shapes(body) -> list[tuple[str, torch.Tensor]]:
     return shapes
 
 
-def _pose_all(body, poses: Sequence[np.ndarray], shapes: Sequence[torch.Tensor]) -> np.ndarray:
+def _pose_all(
+    body: BodyModel, poses: Sequence[np.ndarray], shapes: Sequence[torch.Tensor]
+) -> np.ndarray:
     """Posed vertices ``[S*P, V, 3]`` (shape-major), each standing on y = 0."""
     pose_t = torch.as_tensor(np.stack(poses), dtype=body.dtype)
     out = []
@@ -150,8 +158,6 @@ def _paint_fallback(verts: np.ndarray, faces: np.ndarray, size: int) -> np.ndarr
 
     Orthographic front view, one shared scale for all frames, faces sorted back to front.
     """
-    from PIL import Image, ImageDraw
-
     lo = verts.reshape(-1, 3).min(0)
     hi = verts.reshape(-1, 3).max(0)
     centre = (lo + hi) / 2
@@ -180,7 +186,7 @@ def _paint_fallback(verts: np.ndarray, faces: np.ndarray, size: int) -> np.ndarr
 
 
 def render_body_grid(
-    body=None,
+    body: BodyModel | None = None,
     poses: dict[str, np.ndarray] | None = None,
     shapes: Sequence[tuple[str, torch.Tensor]] | None = None,
     image_size: int = 256,
@@ -198,12 +204,10 @@ def render_body_grid(
         image_size: side of each tile in pixels.
         azimuth_deg: camera turn around the vertical axis (0 = straight in front).
         supersample: anti-aliasing factor of the rasterizer path.
-        use_rasterizer: force (True) or forbid (False) the ``vmc.render`` path; None = use it
-            when importable.
+        use_rasterizer: force (True) or forbid (False) the rasterizer path; None = use it
+            unless it cannot be loaded (the rasterizer imports its backend on first use).
     """
     if body is None:
-        from vmc.body.embedded import load_embedded_body
-
         body = load_embedded_body()
     poses = dict(SHOWCASE_POSES if poses is None else poses)
     shapes = list(_default_shapes(body) if shapes is None else shapes)
@@ -212,8 +216,6 @@ def render_body_grid(
     frames = None
     if use_rasterizer is not False:
         try:
-            from vmc.render.preview import frame_grid, render_mesh_frames
-
             frames = render_mesh_frames(
                 verts,
                 faces,
@@ -231,13 +233,13 @@ def render_body_grid(
         c, s = math.cos(math.radians(azimuth_deg)), math.sin(math.radians(azimuth_deg))
         rot = np.array([[c, 0, -s], [0, 1, 0], [s, 0, c]])
         frames = _paint_fallback(verts @ rot.T, faces, image_size)
-        from vmc.render.preview import frame_grid
     labels = [f"{shape}: {pose}" for shape, _ in shapes for pose in poses]
     return frame_grid(frames, cols=len(poses), labels=labels)
 
 
-def write_body_grid(out_path: str | os.PathLike[str], **kwargs) -> Path:
-    """Render :func:`render_body_grid` and write it as a PNG (atomically). Returns the path."""
-    from vmc.io.images import write_image
+def write_body_grid(out_path: str | os.PathLike[str], **kwargs: Any) -> Path:
+    """Render :func:`render_body_grid` and write it as a PNG (atomically). Returns the path.
 
+    ``kwargs`` are :func:`render_body_grid`'s arguments.
+    """
     return Path(write_image(Path(out_path), render_body_grid(**kwargs)))

@@ -1,15 +1,18 @@
-"""``python -m vmc doctor``: versions, devices, found/missing assets, each group's mode."""
+"""``python -m vmc doctor``: versions, devices, found/missing assets, each group's mode.
+
+Like every ``vmc.cli`` module, this one imports only the standard library at module level: the
+report's imports (rich, ``vmc.io`` with numpy and Pillow, torch for the devices) happen when it
+runs, so that building the parser for ``python -m vmc --help`` stays instant.
+"""
 
 from __future__ import annotations
 
+import argparse
 import importlib.metadata as md
 import os
 import platform
 
-from rich.table import Table
-
-from vmc.io.assets import ASSETS, asset_roots, find_asset
-from vmc.utils.console import console
+__all__ = ["group_modes", "register", "run_doctor"]
 
 _PACKAGES = (
     "torch", "lightning", "hydra-core", "openai-clip", "smplx", "roma", "wandb", "torchmetrics",
@@ -27,6 +30,8 @@ def _version(name: str) -> str:
 
 def group_modes(assets_dir: str | None = None) -> list[tuple[str, str, str]]:
     """Which implementation each stage group would use with the assets found now."""
+    from vmc.io.assets import ASSETS, find_asset  # lazy (module docstring)
+
     found = {key: find_asset(key, root=assets_dir) for key in ASSETS}
     rows = []
     if found["clip"] and found["motionclip"]:
@@ -58,7 +63,11 @@ def group_modes(assets_dir: str | None = None) -> list[tuple[str, str, str]]:
 
 def run_doctor(assets_dir: str | None = None) -> int:
     """Print the report; returns 0 (missing optional assets are not an error)."""
-    import torch
+    import torch  # lazy (module docstring), as the imports below
+    from rich.table import Table
+
+    from vmc.io.assets import ASSETS, asset_roots, find_asset
+    from vmc.utils.console import console
 
     console.print(
         f"[bold]vmc doctor[/bold]  python {platform.python_version()} on {platform.machine()}"
@@ -94,3 +103,16 @@ def run_doctor(assets_dir: str | None = None) -> int:
         modes.add_row(*row)
     console.print(modes)
     return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``doctor`` to the ``python -m vmc`` parser."""
+    doctor = subparsers.add_parser("doctor", help="check the installation and list missing assets")
+    doctor.add_argument(
+        "--assets", default=None, help="assets folder (default: $VMC_ASSETS, ./assets)"
+    )
+    doctor.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    return run_doctor(assets_dir=args.assets)
