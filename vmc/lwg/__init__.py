@@ -19,10 +19,8 @@ from vmc.lwg.generator import (
     composite,
 )
 from vmc.lwg.loading import (
-    StateDictMismatchError,
     load_discriminator,
     load_generator,
-    read_checkpoint,
     save_discriminator,
     save_generator,
 )
@@ -36,13 +34,11 @@ __all__ = [
     "GlobalDiscriminator",
     "PatchDiscriminator",
     "SourceFeatures",
-    "StateDictMismatchError",
     "average_logits",
     "composite",
     "crop_and_resize",
     "load_discriminator",
     "load_generator",
-    "read_checkpoint",
     "save_discriminator",
     "save_generator",
 ]

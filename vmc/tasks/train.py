@@ -13,6 +13,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from vmc.io.checkpoints import check_lightning_checkpoint
 from vmc.tasks.common import available_choices, instantiate_group, save_run_config
 from vmc.utils.config import ConfigError
 
@@ -20,7 +21,14 @@ log = logging.getLogger(__name__)
 
 
 def resolve_ckpt_path(ckpt_path: str | None, output_dir: str | Path) -> str | None:
-    """``"last"`` → ``<output_dir>/checkpoints/last.ckpt``; other paths must exist."""
+    """``"last"`` → ``<output_dir>/checkpoints/last.ckpt``; other paths must exist.
+
+    The file is checked to be a Lightning training checkpoint first: Lightning itself fails on
+    anything else with a bare ``KeyError: 'pytorch-lightning_version'``.
+
+    Raises:
+        ConfigError: no such file. CheckpointError: not a resumable Lightning checkpoint.
+    """
     if ckpt_path in (None, ""):
         return None
     if ckpt_path == "last":
@@ -30,10 +38,12 @@ def resolve_ckpt_path(ckpt_path: str | None, output_dir: str | Path) -> str | No
                 f"ckpt_path=last but {path} does not exist: rerun in the same run directory "
                 "(hydra.run.dir=<previous run>) or pass the checkpoint's path"
             )
-        return str(path)
-    if not Path(ckpt_path).is_file():
-        raise ConfigError(f"ckpt_path {ckpt_path} does not exist")
-    return str(ckpt_path)
+    else:
+        path = Path(ckpt_path)
+        if not path.is_file():
+            raise ConfigError(f"ckpt_path {ckpt_path} does not exist")
+    check_lightning_checkpoint(path)
+    return str(path)
 
 
 def check_train_config(cfg: DictConfig) -> None:
