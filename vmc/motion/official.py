@@ -11,9 +11,10 @@ direction, as ``from_pretrained`` does in the Hugging Face libraries). Here:
 * sizes the weights imply (``latent_dim``, ``ff_size``, ``num_layers``, ``njoints * nfeats``,
   the positional-table length) are taken from the weights; everything else from ``opt.yaml``
   (``yaml.safe_load``) and keyword overrides that use opt.yaml's key names;
-* an opt.yaml or override that contradicts the weights, and any missing, extra or mis-shaped key,
-  is one error listing every difference;
-* the ``pe`` buffers are rebuilt from their formula when absent and checked when present.
+* an opt.yaml or override that contradicts the weights is one error listing every difference
+  (``from_official`` then loads strictly: missing, extra or mis-shaped keys, all listed);
+* the ``pe`` buffers are checked against their formula when present (``from_official`` takes the
+  model's own, built from the formula, when absent).
 """
 
 from __future__ import annotations
