@@ -6,6 +6,7 @@ import pickle
 
 import pytest
 import torch
+from safetensors.torch import load_file, save_file
 from torch import nn
 
 from vmc.io.assets import find_asset, missing_asset_message
@@ -18,6 +19,7 @@ from vmc.io.checkpoints import (
     load_state_dict_strict,
     save_checkpoint,
 )
+from vmc.tasks.train import resolve_ckpt_path
 
 
 def test_asset_lookup_order(tmp_path, monkeypatch):
@@ -74,8 +76,6 @@ def test_extract_state_dict_unwraps_and_strips_prefixes():
 
 
 def test_export_inference_roundtrip(tmp_path):
-    from safetensors.torch import load_file
-
     model = nn.Linear(3, 2)
     weights = export_inference(model, tmp_path / "export", {"model": {"in": 3}}, half=True)
     loaded = load_file(str(weights))
@@ -132,8 +132,6 @@ def test_not_a_mapping(tmp_path):
 
 
 def test_truncated_and_corrupt_safetensors(tmp_path):
-    from safetensors.torch import save_file
-
     whole = tmp_path / "w.safetensors"
     save_file(_tiny_state(), str(whole))
     cut = tmp_path / "cut.safetensors"
@@ -203,8 +201,6 @@ def test_save_checkpoint_round_trip_is_atomic(tmp_path, suffix):
 
 
 def test_train_resume_checks_the_checkpoint_first(tmp_path):
-    from vmc.tasks.train import resolve_ckpt_path
-
     plain = tmp_path / "model.pt"
     torch.save(_tiny_state(), plain)
     with pytest.raises(CheckpointError, match="not a Lightning training checkpoint"):

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import reference_file
+from safetensors.torch import save_file
 
 import vmc.motion.official
 from vmc.io.checkpoints import CheckpointError
@@ -145,8 +146,6 @@ def test_parity_decode_text_latent_and_root_overwrite(parity_model, parity) -> N
 
 
 def test_parity_from_safetensors(parity, tmp_path) -> None:
-    from safetensors.torch import save_file
-
     path = tmp_path / "model.safetensors"
     save_file(_fixture_state(parity), str(path))
     model = MotionCLIP.from_official(path)  # no opt.yaml: defaults (num_heads 4) + weights

@@ -11,6 +11,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import lightning.pytorch as pl
+from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from vmc.io.checkpoints import check_lightning_checkpoint
@@ -57,9 +59,6 @@ def check_train_config(cfg: DictConfig) -> None:
 
 def train(cfg: DictConfig) -> dict[str, float]:
     """Train the system the config describes; returns the final logged metrics as floats."""
-    import lightning.pytorch as pl
-    from hydra.utils import instantiate
-
     check_train_config(cfg)
     pl.seed_everything(cfg.seed, workers=True)
     output_dir = Path(cfg.paths.output_dir)
