@@ -68,6 +68,7 @@ def render_smpl_params(
     return points, rasterize(points, body.faces, int(image_size), backend=backend)
 
 
+# R_x(pi) = diag(1, -1, -1): Y-up world (person facing +Z) -> HMR image frame (y down).
 _R_X_PI = torch.diag(torch.tensor([1.0, -1.0, -1.0]))
 
 

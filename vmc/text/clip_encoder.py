@@ -113,7 +113,7 @@ def read_clip_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor
                     f"{path}: cannot read the TorchScript archive ({err})"
                 ) from err
         return {k: v.detach().clone() for k, v in scripted.state_dict().items()}
-    return extract_state_dict(load_checkpoint_file(path))
+    return extract_state_dict(load_checkpoint_file(path), source=str(path))
 
 
 def _count_prefix(state: Mapping[str, Any], pattern: str) -> int:
