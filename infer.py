@@ -6,6 +6,7 @@ from omegaconf import DictConfig
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="infer")
 def main(cfg: DictConfig) -> None:
+    # vmc (torch, Lightning) loads only after Hydra has parsed the command line: --help stays fast.
     from vmc.tasks.common import run_task
     from vmc.tasks.infer import infer
 

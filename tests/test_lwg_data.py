@@ -12,11 +12,15 @@ import pickle
 import numpy as np
 import pytest
 import torch
+from conftest import compose_config
+from hydra.utils import instantiate
 from PIL import Image
 from scipy.spatial.transform import Rotation
 
 from vmc.body.model import BodyModel
 from vmc.body.procedural import make_tiny_body
+from vmc.data.backgrounds import BackgroundSource, procedural_background, random_resized_crop
+from vmc.data.lwg_datamodule import LWGDataModule
 from vmc.data.lwg_dataset import LWGSampleBuilder, LWGVideoDataset, SyntheticLWGDataset
 from vmc.data.lwg_layouts import (
     find_videos,
@@ -28,21 +32,12 @@ from vmc.data.lwg_layouts import (
     safe_load_pickle,
     write_processed_video,
 )
-from vmc.lwg.synthetic import (
-    ROLE_NAMES,
-    BackgroundSource,
-    Outfit,
-    face_roles,
-    make_clothing_texture,
-    procedural_background,
-    random_resized_crop,
-    render_smpl_params,
-    render_synthetic_clip,
-    render_textured,
-    uv_render,
-)
+from vmc.data.synthetic_clips import render_synthetic_clip
+from vmc.render.body_render import render_smpl_params, render_textured
+from vmc.render.clothing import ROLE_NAMES, Outfit, face_roles, make_clothing_texture
 from vmc.render.correspondence import UVLayout
 from vmc.render.flow import warp
+from vmc.render.texture import uv_render
 
 S = 64
 
@@ -402,8 +397,6 @@ def test_video_dataset_from_disk(tmp_path, body, builder):
 
 
 def test_datamodule_batches(tmp_path):
-    from vmc.data.lwg_datamodule import LWGDataModule
-
     make_synthetic_dataset(
         tmp_path,
         2,
@@ -438,9 +431,6 @@ def test_datamodule_batches(tmp_path):
 
 
 def test_data_configs_compose_and_instantiate(tmp_path):
-    from conftest import compose_config
-    from hydra.utils import instantiate
-
     for name in ("lwg_synthetic", "lwg_processed", "lwg_iper"):
         cfg = compose_config("train", [f"data={name}"], output_dir=tmp_path)
         assert cfg.data._target_ == "vmc.data.lwg_datamodule.LWGDataModule"

@@ -14,11 +14,11 @@ import pytest
 import torch
 from conftest import reference_file
 
+from vmc.io.checkpoints import CheckpointError
 from vmc.lwg import (
     GlobalBodyHeadDiscriminator,
     GlobalDiscriminator,
     PatchDiscriminator,
-    StateDictMismatchError,
     average_logits,
     crop_and_resize,
     load_discriminator,
@@ -176,5 +176,5 @@ def test_discriminator_loader_is_strict(tmp_path):
     sd = {f"module.{k}": v for k, v in GlobalDiscriminator(ndf=4, n_layers=2).state_dict().items()}
     sd["module.global_model.model.5.bias"] = torch.zeros(3)
     torch.save(sd, tmp_path / "D.pth")
-    with pytest.raises(StateDictMismatchError, match="global_model.model.5.bias"):
+    with pytest.raises(CheckpointError, match="global_model.model.5.bias"):
         load_discriminator(tmp_path / "D.pth")

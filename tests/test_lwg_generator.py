@@ -15,11 +15,11 @@ import pytest
 import torch
 from conftest import reference_file
 
+from vmc.io.checkpoints import CheckpointError
 from vmc.lwg import (
     PAPER_GENERATOR_CONFIG,
     AttentionLWBGenerator,
     GeneratorOutput,
-    StateDictMismatchError,
     composite,
     load_generator,
     save_generator,
@@ -313,7 +313,7 @@ def test_strict_loading_lists_every_problem(tmp_path):
     sd["extra.weight"] = torch.zeros(1)
     sd["tsf_img_reg.0.weight"] = torch.zeros(3, 4, 3, 3)
     torch.save(sd, tmp_path / "bad.pth")
-    with pytest.raises(StateDictMismatchError) as err:
+    with pytest.raises(CheckpointError) as err:
         load_generator(tmp_path / "bad.pth")
     msg = str(err.value)
     for key in ("res_attlwbs.2.fk.bias", "extra.weight", "tsf_img_reg.0.weight", "bad.pth"):
@@ -334,7 +334,7 @@ def test_loader_errors(tmp_path):
     assert load_generator(tmp_path / "two.ckpt", prefix="b.").config == g.config
     with pytest.raises(ValueError, match="unknown GeneratorConfig"):
         load_generator(tmp_path / "two.ckpt", prefix="b.", widths=3)
-    with pytest.raises(StateDictMismatchError):
+    with pytest.raises(CheckpointError):
         load_generator(tmp_path / "two.ckpt", prefix="b.", spade_hidden=16)
     torch.save({"state_dict": {}, "obj": Path("x")}, tmp_path / "pickled.pth")
     with pytest.raises(ValueError, match="pickled.pth"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 from pathlib import Path
 
@@ -9,10 +10,12 @@ import numpy as np
 import pytest
 import torch
 from conftest import reference_file
+from safetensors.torch import save_file
 
+import vmc.motion.official
 from vmc.io.checkpoints import CheckpointError
 from vmc.motion import MotionCLIP, MotionCLIPConfig, lengths_to_mask, overwrite_root_orientation
-from vmc.motion.official import PE_KEYS, load_official_motionclip
+from vmc.motion.official import PE_KEYS, read_official_checkpoint
 from vmc.motion.positional import sinusoidal_table
 
 # Float arithmetic compared against references: CI reruns these under a second CPU kernel set
@@ -143,8 +146,6 @@ def test_parity_decode_text_latent_and_root_overwrite(parity_model, parity) -> N
 
 
 def test_parity_from_safetensors(parity, tmp_path) -> None:
-    from safetensors.torch import save_file
-
     path = tmp_path / "model.safetensors"
     save_file(_fixture_state(parity), str(path))
     model = MotionCLIP.from_official(path)  # no opt.yaml: defaults (num_heads 4) + weights
@@ -311,9 +312,21 @@ def test_official_loading_rejects_contradicting_options(parity, tmp_path) -> Non
     with pytest.raises(ValueError, match="divisible by num_heads"):
         MotionCLIP.from_official(path, num_heads=5)
     with pytest.raises(FileNotFoundError, match="missing.pth.tar"):
-        load_official_motionclip(tmp_path / "missing.pth.tar")
+        MotionCLIP.from_official(tmp_path / "missing.pth.tar")
     model = MotionCLIP.from_official(path, dropout=0.0, activation="gelu")
     assert model.config.dropout == 0.0 and model.official_opt["num_frames"] == 60
+
+
+def test_official_reader_builds_nothing(parity, tmp_path) -> None:
+    """The reader returns (config, state dict, options); only MotionCLIP.from_official builds."""
+    path = _write_checkpoint(tmp_path / "a", _fixture_state(parity), SMALL_OPT_YAML)
+    found = read_official_checkpoint(path, MotionCLIPConfig().to_dict())
+    model = MotionCLIP.from_official(path)
+    assert found.config == model.config.to_dict() and found.opt == model.official_opt
+    assert set(found.state_dict) | set(PE_KEYS) == set(model.state_dict())
+    tree = ast.parse(Path(vmc.motion.official.__file__).read_text())
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert "vmc.motion.model" not in imported and "vmc.motion" not in imported
 
 
 @pytest.mark.gpu

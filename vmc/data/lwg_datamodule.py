@@ -24,9 +24,13 @@ import torch
 from lightning import LightningDataModule
 from torch.utils.data import DataLoader
 
+from vmc.body.model import BodyModel
+from vmc.body.procedural import make_tiny_body
+from vmc.body.select import select_body
+from vmc.data.backgrounds import BackgroundSource
 from vmc.data.lwg_dataset import LWGSampleBuilder, LWGVideoDataset, SyntheticLWGDataset
 from vmc.data.lwg_layouts import VideoRecord, find_videos
-from vmc.lwg.synthetic import BackgroundSource
+from vmc.io.assets import find_asset, missing_asset_message
 from vmc.render.correspondence import UVLayout
 
 __all__ = ["LWGDataModule", "load_body_and_layout"]
@@ -51,18 +55,11 @@ def load_body_and_layout(
     if kind not in BODY_CHOICES:
         raise ValueError(f"body kind must be one of {BODY_CHOICES}, got {kind!r}")
     if kind == "tiny":
-        from vmc.body.model import BodyModel
-        from vmc.body.procedural import make_tiny_body
-
         body = BodyModel.from_arrays(**make_tiny_body())
         return body, UVLayout.from_body(body), "tiny"
-    from vmc.body.select import select_body
-
     body, desc, _ = select_body(kind, smpl_path, assets_dir)
     if body.vt is not None:
         return body, UVLayout.from_body(body), "embedded" if "embedded" in desc else "custom"
-    from vmc.io.assets import find_asset, missing_asset_message
-
     enc = find_asset("smpl_fim_enc", root=assets_dir)
     uv = find_asset("smpl_uv", root=assets_dir)
     for key, path in (("smpl_fim_enc", enc), ("smpl_uv", uv)):

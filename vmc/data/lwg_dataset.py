@@ -1,8 +1,8 @@
 """Torch datasets that turn processed videos (or fresh synthetic clips) into LWG training samples.
 
-One sample follows iPERCore's pretraining (``specs/lwg.md`` §4): ``ns`` source frames and ``nt``
-target frames of one video. Sources come from the video's frontal candidates with the first
-candidate always first (``source_sampling="front"``, iPERCore's rule) or uniformly at random;
+One sample follows iPERCore's pretraining (docs/lwg_data.md, "Samples"): ``ns`` source frames
+and ``nt`` target frames of one video. Sources come from the video's frontal candidates with the
+first candidate always first (``source_sampling="front"``, iPERCore's rule) or uniformly at random;
 targets are ``nt`` distinct random frames, sorted. Each frame's own SMPL parameters are rendered
 with the body model (weak-perspective camera, the LWG rasterizer), and the generator's inputs are
 built with ``vmc.lwg.inputs`` (morph images with ``out_dilate_ks = 9`` as in the training config,
@@ -48,19 +48,16 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
+from vmc.body.shape import fit_betas
+from vmc.data.backgrounds import BackgroundSource
 from vmc.data.lwg_layouts import VideoRecord, load_frames, load_masks
+from vmc.data.synthetic_clips import render_synthetic_clip
 from vmc.lwg.inputs import make_bg_inputs, prepare_sources, prepare_targets
-from vmc.lwg.synthetic import (
-    ROLE_NAMES,
-    BackgroundSource,
-    face_roles,
-    fit_betas,
-    render_smpl_params,
-    render_synthetic_clip,
-    uv_render,
-)
+from vmc.render.body_render import render_smpl_params
+from vmc.render.clothing import ROLE_NAMES, face_roles
 from vmc.render.correspondence import UVLayout
 from vmc.render.flow import source_to_target_flows
+from vmc.render.texture import uv_render
 
 __all__ = ["LWGSampleBuilder", "LWGVideoDataset", "SyntheticLWGDataset", "pixel_rects"]
 
@@ -367,7 +364,7 @@ class SyntheticLWGDataset(_SamplingMixin, Dataset):
 
     Each item draws a motion of ``clip_frames`` frames, a body shape, an outfit, a camera and a
     background, then renders only the chosen source and target frames
-    (``vmc.lwg.synthetic.render_synthetic_clip``). Sources are random frames.
+    (``vmc.data.synthetic_clips.render_synthetic_clip``). Sources are random frames.
 
     Args:
         builder: :class:`LWGSampleBuilder` (its body is the one rendered).

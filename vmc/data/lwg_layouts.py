@@ -51,9 +51,15 @@ import numpy as np
 import torch
 from PIL import Image
 from scipy.spatial.transform import Rotation
+from tqdm import tqdm
 
+from vmc.body.embedded import load_embedded_body
 from vmc.body.smpl_files import SMPLUnpickler, UnsafePickleError
+from vmc.data.backgrounds import BackgroundSource
+from vmc.data.synthetic_clips import render_synthetic_clip
 from vmc.io.images import IMAGE_SUFFIXES, read_image
+from vmc.render.correspondence import UVLayout
+from vmc.render.texture import uv_render
 
 __all__ = [
     "LAYOUT_FORMAT",
@@ -653,7 +659,7 @@ def make_synthetic_dataset(
     overwrite: bool = False,
     progress: bool = False,
 ) -> list[Path]:
-    """Render ``num_clips`` synthetic clips (``vmc.lwg.synthetic``) into our processed layout.
+    """Render ``num_clips`` clips (``vmc.data.synthetic_clips``) into the processed layout.
 
     Clip ``i`` is ``<out_root>/clip_{i:05d}`` and is drawn from its own child seed of ``seed``
     (same arguments -> same files). With ``val_fraction > 0`` the last clips are listed in
@@ -668,16 +674,12 @@ def make_synthetic_dataset(
     Returns:
         The clip folders.
     """
-    from vmc.lwg.synthetic import BackgroundSource, render_synthetic_clip, uv_render
-    from vmc.render.correspondence import UVLayout
 
     if num_clips < 1:
         raise ValueError(f"num_clips must be >= 1, got {num_clips}")
     if not 0.0 <= val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
     if body is None:
-        from vmc.body.embedded import load_embedded_body
-
         body, default_name = load_embedded_body(), "embedded"
     else:
         src = str(getattr(body, "source", "") or "")
@@ -692,8 +694,6 @@ def make_synthetic_dataset(
     paths = []
     it = range(num_clips)
     if progress:
-        from tqdm import tqdm
-
         it = tqdm(it, desc="synthetic clips", unit="clip")
     for i in it:
         rng = np.random.default_rng(seeds[i])

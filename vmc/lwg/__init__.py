@@ -1,6 +1,8 @@
 """Liquid Warping GAN with attention (iPERCore "AttLWB-SPADE"): networks and their weights.
 
-Plain ``nn.Module``s (no Lightning / Hydra). See ``specs/lwg.md`` §1, §4 and §7.
+Plain ``nn.Module``s (no Lightning / Hydra): the generator (``vmc.lwg.generator``), the
+discriminators (``vmc.lwg.discriminator``) and their weight files (``vmc.lwg.loading``, on top of
+``vmc.io.checkpoints``). The maps they consume follow docs/conventions.md.
 """
 
 from vmc.lwg.discriminator import (
@@ -19,10 +21,8 @@ from vmc.lwg.generator import (
     composite,
 )
 from vmc.lwg.loading import (
-    StateDictMismatchError,
     load_discriminator,
     load_generator,
-    read_checkpoint,
     save_discriminator,
     save_generator,
 )
@@ -36,13 +36,11 @@ __all__ = [
     "GlobalDiscriminator",
     "PatchDiscriminator",
     "SourceFeatures",
-    "StateDictMismatchError",
     "average_logits",
     "composite",
     "crop_and_resize",
     "load_discriminator",
     "load_generator",
-    "read_checkpoint",
     "save_discriminator",
     "save_generator",
 ]

@@ -1,11 +1,11 @@
-"""Safe, strict loading and saving of LWG generator / discriminator weights.
+"""LWG generator / discriminator weights: widths read from shapes, rebuilt, loaded strictly.
 
-Readable files (never unpickled without restriction):
+Reading, extraction, strict loading and atomic saving are :mod:`vmc.io.checkpoints`; this module
+adds what is specific to the generator and discriminators. Readable files:
 
 * iPERCore's ``AttLWB-SPADE_id_G_*.pth`` (a bare ``state_dict``; keys with or without the
-  ``module.`` prefix of DataParallel/DDP), read with ``torch.load(weights_only=True)``;
-* **vmc checkpoints** (this module's format, written by :func:`save_generator` /
-  :func:`save_discriminator`)::
+  ``module.`` prefix of DataParallel/DDP);
+* **vmc checkpoints** written by :func:`save_generator` / :func:`save_discriminator`::
 
       {"format": "vmc.lwg.generator" | "vmc.lwg.discriminator", "format_version": 1,
        "config": {...constructor kwargs, informative only...},
@@ -13,48 +13,47 @@ Readable files (never unpickled without restriction):
 
   This is deliberately the layout of a Lightning checkpoint of a module holding the networks
   as attributes ``generator`` / ``discriminator``, so the same loader reads both (other
-  entries of a wrapped ``state_dict``, e.g. the discriminator beside the generator, are
-  ignored). Lightning checkpoints must hold only plain Python / tensors to pass
-  ``weights_only=True``;
+  entries of the ``state_dict``, e.g. the discriminator beside the generator, are ignored);
 * ``.safetensors`` files (keys optionally prefixed the same way);
 * ``.npz`` archives such as the parity fixtures (``w::<key>`` arrays; non-weight arrays ignored).
 
 The key prefix is found automatically from an anchor key (``tsf_net_enc.layers.0.0.weight`` for
 the generator, ``global_model.model.0.weight`` for discriminators); pass ``prefix=`` when a file
 holds several candidates. Architectures are rebuilt from the weight shapes alone, then loaded
-strictly: missing, unexpected or mis-shaped keys raise :class:`StateDictMismatchError` listing
-them.
+strictly: missing, unexpected or mis-shaped keys raise one
+:class:`~vmc.io.checkpoints.CheckpointError` listing them.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-import pickle
 import re
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
+from vmc.io.checkpoints import (
+    CheckpointError,
+    StateDict,
+    extract_state_dict,
+    load_checkpoint_file,
+    load_state_dict_strict,
+    save_checkpoint,
+)
 from vmc.lwg.discriminator import GlobalBodyHeadDiscriminator, GlobalDiscriminator
 from vmc.lwg.generator import AttentionLWBGenerator, GeneratorConfig
 
 __all__ = [
-    "GENERATOR_FORMAT",
     "DISCRIMINATOR_FORMAT",
-    "StateDictMismatchError",
+    "GENERATOR_FORMAT",
     "discriminator_kwargs_from_state_dict",
-    "extract_state_dict",
     "generator_config_from_state_dict",
     "load_discriminator",
     "load_generator",
-    "load_state_dict_strict",
-    "read_checkpoint",
     "save_discriminator",
     "save_generator",
 ]
@@ -64,144 +63,17 @@ DISCRIMINATOR_FORMAT = "vmc.lwg.discriminator"
 FORMAT_VERSION = 1
 _GENERATOR_ANCHOR = "tsf_net_enc.layers.0.0.weight"
 _DISCRIMINATOR_ANCHOR = "global_model.model.0.weight"
-_MAX_LISTED = 25
-
-StateDict = dict[str, torch.Tensor]
-
-
-class StateDictMismatchError(ValueError):
-    """Weights do not fit the architecture; the message lists every difference."""
+# Wrappers that may nest each network: Lightning/vmc "state_dict", GAN trainers' netG / netD.
+_GENERATOR_WRAPPERS = ("state_dict", "model", "net", "netG")
+_DISCRIMINATOR_WRAPPERS = ("state_dict", "model", "net", "netD")
 
 
-# --------------------------------------------------------------------------- reading
-def read_checkpoint(path: str | os.PathLike[str]) -> tuple[StateDict, bool]:
-    """Read tensors from a checkpoint file without executing arbitrary pickled code.
-
-    Args:
-        path: ``.pth``/``.pt``/``.ckpt`` (torch, ``weights_only=True``), ``.safetensors`` or
-            ``.npz`` (``allow_pickle=False``).
-
-    Returns:
-        ``(tensors, wrapped)``: ``wrapped`` is True when the tensors came from a container that
-        may hold other modules' weights too (a ``{"state_dict": ...}`` checkpoint or an ``.npz``
-        archive); keys outside the selected prefix are then ignored rather than reported.
-
-    Raises:
-        FileNotFoundError: no such file.
-        ValueError: unreadable, unsafe or not a mapping of tensors.
-    """
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {p}")
-    suffix = p.suffix.lower()
-    if suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        try:
-            return dict(load_file(str(p), device="cpu")), False
-        except Exception as err:  # safetensors raises its own error types
-            raise ValueError(f"{p}: not a readable safetensors file ({err})") from err
-    if suffix == ".npz":
-        try:
-            with np.load(p, allow_pickle=False) as z:
-                arrays = {k: z[k] for k in z.files}
-            tensors = {k: torch.from_numpy(a) for k, a in arrays.items() if a.dtype.kind in "fiub"}
-        except Exception as err:
-            raise ValueError(f"{p}: not a readable .npz archive ({err})") from err
-        return tensors, True
-    try:
-        obj = torch.load(p, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
-        raise ValueError(
-            f"{p}: refused to unpickle (weights_only=True): it stores Python objects besides "
-            f"tensors. Re-save only the state_dict (e.g. with vmc.lwg.save_generator). ({err})"
-        ) from err
-    except Exception as err:
-        raise ValueError(f"{p}: not a readable torch checkpoint ({err})") from err
-    wrapped = False
-    if isinstance(obj, Mapping) and isinstance(obj.get("state_dict"), Mapping):
-        obj, wrapped = obj["state_dict"], True
-    if not isinstance(obj, Mapping) or not obj:
-        raise ValueError(f"{p}: expected a state_dict (mapping of names to tensors)")
-    tensors = {k: v for k, v in obj.items() if isinstance(v, torch.Tensor)}
-    if not wrapped and len(tensors) != len(obj):
-        others = sorted(str(k) for k, v in obj.items() if not isinstance(v, torch.Tensor))
-        raise ValueError(f"{p}: state_dict entries that are not tensors: {others[:_MAX_LISTED]}")
-    return {str(k): v for k, v in tensors.items()}, wrapped
-
-
-def extract_state_dict(
-    tensors: Mapping[str, torch.Tensor],
-    anchor: str,
-    *,
-    prefix: str | None = None,
-    wrapped: bool = False,
-    source: str = "checkpoint",
+def _read(
+    path: str | os.PathLike[str], anchor: str, prefix: str | None, wrappers: tuple[str, ...]
 ) -> StateDict:
-    """Select one network's weights and strip their key prefix.
-
-    Args:
-        tensors: all tensors of a file (see :func:`read_checkpoint`).
-        anchor: a key every candidate network has (its prefix is what precedes it).
-        prefix: explicit prefix (``""`` for none); found from ``anchor`` when ``None``.
-        wrapped: keys outside the prefix are ignored (True) or an error (False).
-        source: file name for error messages.
-    """
-    if prefix is None:
-        found = sorted({k[: -len(anchor)] for k in tensors if k.endswith(anchor)})
-        if not found:
-            raise ValueError(f"{source}: no key ending in {anchor!r}; is this the right network?")
-        if len(found) > 1:
-            raise ValueError(
-                f"{source}: several candidate networks (key prefixes {found}); pass prefix=..."
-            )
-        prefix = found[0]
-    selected = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
-    if not selected:
-        raise ValueError(f"{source}: no key starts with prefix {prefix!r}")
-    if not wrapped:
-        outside = sorted(k for k in tensors if not k.startswith(prefix))
-        if outside:
-            raise StateDictMismatchError(
-                f"{source}: keys without the prefix {prefix!r}: {_listing(outside)}"
-            )
-    return selected
-
-
-def _listing(keys: list[str]) -> str:
-    shown = ", ".join(keys[:_MAX_LISTED])
-    more = f" ... and {len(keys) - _MAX_LISTED} more" if len(keys) > _MAX_LISTED else ""
-    return f"[{shown}{more}] ({len(keys)} in all)"
-
-
-def load_state_dict_strict(
-    module: nn.Module, state_dict: Mapping[str, torch.Tensor], source: str = "checkpoint"
-) -> None:
-    """``module.load_state_dict(strict=True)`` with one error listing every difference.
-
-    Raises:
-        StateDictMismatchError: missing, unexpected and mis-shaped keys, all listed.
-    """
-    expected = module.state_dict()
-    missing = sorted(set(expected) - set(state_dict))
-    unexpected = sorted(set(state_dict) - set(expected))
-    mismatched = sorted(
-        f"{k}: file {tuple(state_dict[k].shape)} vs model {tuple(expected[k].shape)}"
-        for k in set(expected) & set(state_dict)
-        if tuple(state_dict[k].shape) != tuple(expected[k].shape)
+    return extract_state_dict(
+        load_checkpoint_file(path), prefix, anchor=anchor, wrappers=wrappers, source=str(path)
     )
-    problems = []
-    if missing:
-        problems.append(f"missing keys {_listing(missing)}")
-    if unexpected:
-        problems.append(f"unexpected keys {_listing(unexpected)}")
-    if mismatched:
-        problems.append(f"mis-shaped keys {_listing(mismatched)}")
-    if problems:
-        raise StateDictMismatchError(
-            f"{source} does not fit {type(module).__name__}: " + "; ".join(problems)
-        )
-    module.load_state_dict(dict(state_dict), strict=True)
 
 
 def _indexed(sd: Mapping[str, torch.Tensor], pattern: str) -> dict[int, torch.Tensor]:
@@ -214,32 +86,47 @@ def _indexed(sd: Mapping[str, torch.Tensor], pattern: str) -> dict[int, torch.Te
     return dict(sorted(out.items()))
 
 
-def _contiguous(found: dict[int, torch.Tensor], what: str) -> list[torch.Tensor]:
+def _contiguous(found: dict[int, torch.Tensor], what: str, source: str) -> list[torch.Tensor]:
     if list(found) != list(range(len(found))):
-        raise StateDictMismatchError(f"{what}: indices {list(found)} are not 0..n-1")
+        raise CheckpointError(
+            f"{source}: {what} layer indices {list(found)} are not 0..n-1, so the widths cannot "
+            "be read; fix: pass an unmodified generator checkpoint"
+        )
     return list(found.values())
 
 
 # --------------------------------------------------------------------------- generator
-def generator_config_from_state_dict(sd: Mapping[str, torch.Tensor]) -> GeneratorConfig:
+def generator_config_from_state_dict(
+    sd: Mapping[str, torch.Tensor], *, source: str = "state dict"
+) -> GeneratorConfig:
     """Infer :class:`GeneratorConfig` from weight shapes (prefix already stripped).
 
+    Args:
+        sd: the generator's weights, e.g. ``bg_net.main.0.weight`` ``[C0, C_in, 7, 7]``.
+        source: the file, for error messages.
+
     Raises:
-        StateDictMismatchError: an anchor weight is missing or the layout is inconsistent.
+        CheckpointError: an anchor weight is missing or the layout is inconsistent.
     """
     try:
         stem = sd["bg_net.main.0.weight"]
         src_enc = _contiguous(
-            _indexed(sd, r"src_net\.encoders\.layers\.(\d+)\.0\.weight"), "src_net.encoders"
+            _indexed(sd, r"src_net\.encoders\.layers\.(\d+)\.0\.weight"), "src_net.encoders", source
         )
-        tsf_enc = _contiguous(_indexed(sd, r"tsf_net_enc\.layers\.(\d+)\.0\.weight"), "tsf_net_enc")
+        tsf_enc = _contiguous(
+            _indexed(sd, r"tsf_net_enc\.layers\.(\d+)\.0\.weight"), "tsf_net_enc", source
+        )
         spade = sd["enc_attlwbs.0.spade.mlp_shared.0.weight"]
     except KeyError as err:
-        raise StateDictMismatchError(
-            f"not an AttLWB-SPADE generator state_dict: missing {err.args[0]!r}"
+        raise CheckpointError(
+            f"{source}: not an AttLWB-SPADE generator state dict (missing {err.args[0]!r}); "
+            "fix: pass an iPERCore AttLWB-SPADE or vmc generator checkpoint"
         ) from err
     if not src_enc or not tsf_enc:
-        raise StateDictMismatchError("no SIDNet/TSFNet encoder weights found")
+        raise CheckpointError(
+            f"{source}: no SIDNet/TSFNet encoder weights found; fix: pass an iPERCore "
+            "AttLWB-SPADE or vmc generator checkpoint"
+        )
     top = _indexed(sd, r"bg_net\.main\.(\d+)\.weight")
     # Top-level BGNet 3x3 convs are the down-samplings (stem 7x7, up-convs 4x4, output 7x7).
     downs = [w for i, w in top.items() if i > 0 and w.dim() == 4 and w.shape[-1] == 3]
@@ -272,13 +159,13 @@ def load_generator(
         The generator on the CPU in ``eval()`` mode.
 
     Raises:
-        FileNotFoundError, ValueError, StateDictMismatchError.
+        FileNotFoundError: no such file.
+        CheckpointError: unreadable file, no (or several) generators in it, or weights that do
+            not fit (every difference listed).
+        ValueError: an override that is not a :class:`GeneratorConfig` field.
     """
-    tensors, wrapped = read_checkpoint(path)
-    sd = extract_state_dict(
-        tensors, _GENERATOR_ANCHOR, prefix=prefix, wrapped=wrapped, source=str(path)
-    )
-    cfg = generator_config_from_state_dict(sd)
+    sd = _read(path, _GENERATOR_ANCHOR, prefix, _GENERATOR_WRAPPERS)
+    cfg = generator_config_from_state_dict(sd, source=str(path))
     unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(GeneratorConfig)})
     if unknown:
         raise ValueError(f"load_generator: unknown GeneratorConfig fields {unknown}")
@@ -288,39 +175,12 @@ def load_generator(
     return model.eval()
 
 
-def _atomic_save(obj: Any, path: Path, saver) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        saver(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _save(
     module: nn.Module, path: str | os.PathLike[str], key: str, fmt: str, config: dict[str, Any]
 ) -> Path:
-    p = Path(path)
-    sd = {f"{key}.{k}": v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
-    if p.suffix.lower() == ".safetensors":
-        import json
-
-        from safetensors.torch import save_file
-
-        meta = {"format": fmt, "format_version": str(FORMAT_VERSION), "config": json.dumps(config)}
-        _atomic_save(sd, p, lambda obj, f: save_file(obj, f, metadata=meta))
-    else:
-        payload = {
-            "format": fmt,
-            "format_version": FORMAT_VERSION,
-            "config": config,
-            "state_dict": sd,
-        }
-        _atomic_save(payload, p, torch.save)
-    return p
+    state = {f"{key}.{k}": v for k, v in module.state_dict().items()}
+    info = {"format": fmt, "format_version": FORMAT_VERSION, "config": config}
+    return save_checkpoint(state, path, info)
 
 
 def save_generator(model: AttentionLWBGenerator, path: str | os.PathLike[str]) -> Path:
@@ -329,10 +189,13 @@ def save_generator(model: AttentionLWBGenerator, path: str | os.PathLike[str]) -
 
 
 # --------------------------------------------------------------------------- discriminators
-def _patch_kwargs(sd: Mapping[str, torch.Tensor], head: str) -> dict[str, int]:
+def _patch_kwargs(sd: Mapping[str, torch.Tensor], head: str, source: str) -> dict[str, int]:
     convs = list(_indexed(sd, rf"{head}\.model\.(\d+)\.weight").values())
     if len(convs) < 3:
-        raise StateDictMismatchError(f"{head}: expected >= 3 conv layers, found {len(convs)}")
+        raise CheckpointError(
+            f"{source}: {head} has {len(convs)} conv layers, a patch discriminator has >= 3; "
+            "fix: pass an LWG discriminator checkpoint"
+        )
     ndf, n_layers = convs[0].shape[0], len(convs) - 2
     widths = [w.shape[0] for w in convs[1:-1]]
     max_mult = 2**n_layers
@@ -349,10 +212,14 @@ def _patch_kwargs(sd: Mapping[str, torch.Tensor], head: str) -> dict[str, int]:
 
 
 def discriminator_kwargs_from_state_dict(
-    sd: Mapping[str, torch.Tensor],
+    sd: Mapping[str, torch.Tensor], *, source: str = "state dict"
 ) -> tuple[type[nn.Module], dict[str, Any]]:
-    """Pick the discriminator class and constructor kwargs from weight names and shapes."""
-    kw = _patch_kwargs(sd, "global_model")
+    """Pick the discriminator class and constructor kwargs from weight names and shapes.
+
+    Raises:
+        CheckpointError: fewer than three ``global_model`` conv layers.
+    """
+    kw = _patch_kwargs(sd, "global_model", source)
     if not any(k.startswith("body_model.") or k.startswith("head_model.") for k in sd):
         return GlobalDiscriminator, kw
     use_bg = any(k.startswith("bg_model.") for k in sd)
@@ -367,11 +234,8 @@ def load_discriminator(
 
     Same file kinds and prefix rules as :func:`load_generator`. Returns it on the CPU, ``eval()``.
     """
-    tensors, wrapped = read_checkpoint(path)
-    sd = extract_state_dict(
-        tensors, _DISCRIMINATOR_ANCHOR, prefix=prefix, wrapped=wrapped, source=str(path)
-    )
-    cls, kwargs = discriminator_kwargs_from_state_dict(sd)
+    sd = _read(path, _DISCRIMINATOR_ANCHOR, prefix, _DISCRIMINATOR_WRAPPERS)
+    cls, kwargs = discriminator_kwargs_from_state_dict(sd, source=str(path))
     model = cls(**kwargs)
     load_state_dict_strict(model, sd, source=str(path))
     return model.eval()

@@ -1,6 +1,6 @@
 """MotionCLIP encoder and decoder (Tevet et al. 2022), key-for-key with the paper checkpoint.
 
-Tensor conventions (``specs/motionclip.md`` §1):
+Tensor conventions:
 
 * motion ``x``: float ``[B, J=25, F=6, T]``. Rows 0..23 are SMPL joint rotations in 6D (first two
   ROWS of the rotation matrix, row-major; row 0 is the global orientation), row 24 is the
@@ -23,6 +23,8 @@ from typing import Any, NamedTuple
 import torch
 from torch import nn
 
+from vmc.io.checkpoints import load_state_dict_strict
+from vmc.motion.official import PE_KEYS, read_official_checkpoint
 from vmc.motion.positional import PositionalEncoding
 
 #: 6D (first two rows) of R_x(pi) = diag(1, -1, -1): the root orientation the reference's
@@ -219,14 +221,34 @@ class MotionCLIP(nn.Module):
     def from_official(cls, path: str | os.PathLike[str], **overrides: Any) -> MotionCLIP:
         """Load the released checkpoint (e.g. ``checkpoint_0100.pth.tar`` + sibling ``opt.yaml``).
 
-        Sizes come from the weights, the rest from opt.yaml and ``overrides`` (opt.yaml key names:
-        ``num_heads``, ``dropout``, ``activation``, ``njoints``, ``nfeats``, ...). Loading is
-        strict. Returns the model in eval mode on the CPU. See :func:`vmc.motion.official.
-        load_official_motionclip` for the full contract.
-        """
-        from vmc.motion.official import load_official_motionclip
+        :func:`vmc.motion.official.read_official_checkpoint` reads and checks the files: sizes
+        come from the weights, the rest from opt.yaml and ``overrides`` (opt.yaml key names:
+        ``num_heads``, ``dropout``, ``activation``, ``njoints``, ``nfeats``, and
+        ``max_positions``); this builds the model and loads it strictly.
 
-        return load_official_motionclip(path, model_cls=cls, **overrides)
+        Returns:
+            The model in eval mode on the CPU, with ``official_opt`` holding the opt.yaml
+            contents (empty dict when there was none).
+
+        Raises:
+            FileNotFoundError: ``path`` does not exist.
+            CheckpointError / ValueError: the file, opt.yaml or overrides do not match (all
+                differences listed).
+        """
+        found = read_official_checkpoint(path, MotionCLIPConfig().to_dict(), **overrides)
+        try:
+            config = MotionCLIPConfig(**found.config)
+        except ValueError as err:
+            raise ValueError(f"{found.source}: {err}") from err
+        model = cls.from_config(config)
+        state = dict(found.state_dict)
+        own = model.state_dict()
+        for key in PE_KEYS:
+            if key not in state:  # rebuilt from the formula by the constructor
+                state[key] = own[key]
+        load_state_dict_strict(model, state, source=f"{found.source} (as {config})")
+        model.official_opt = found.opt
+        return model.eval().cpu()
 
     @property
     def latent_dim(self) -> int:

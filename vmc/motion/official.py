@@ -1,16 +1,20 @@
-"""Strict loading of the released MotionCLIP checkpoint (``checkpoint_0100.pth.tar``, ``opt.yaml``).
+"""Reader of the released MotionCLIP checkpoint (``checkpoint_0100.pth.tar`` + ``opt.yaml``).
 
 The released file is a flat state dict (249 keys, float32) written with ``torch.save`` after
-removing every ``clip_model.*`` key; the configuration lives in the sibling ``opt.yaml``
-(``specs/motionclip.md`` §5). Here:
+removing every ``clip_model.*`` key; the configuration lives in the sibling ``opt.yaml`` (the
+reference's command-line options). This module only reads and checks them -- it builds no
+network: :func:`read_official_checkpoint` returns the configuration, the state dict and the
+options, and :meth:`vmc.motion.model.MotionCLIP.from_official` builds and loads the model (one
+direction, as ``from_pretrained`` does in the Hugging Face libraries). Here:
 
 * the file is read with ``torch.load(weights_only=True)`` or safetensors (never plain pickle);
 * sizes the weights imply (``latent_dim``, ``ff_size``, ``num_layers``, ``njoints * nfeats``,
   the positional-table length) are taken from the weights; everything else from ``opt.yaml``
   (``yaml.safe_load``) and keyword overrides that use opt.yaml's key names;
-* an opt.yaml or override that contradicts the weights, and any missing, extra or mis-shaped key,
-  is one error listing every difference;
-* the ``pe`` buffers are rebuilt from their formula when absent and checked when present.
+* an opt.yaml or override that contradicts the weights is one error listing every difference
+  (``from_official`` then loads strictly: missing, extra or mis-shaped keys, all listed);
+* the ``pe`` buffers are checked against their formula when present (``from_official`` takes the
+  model's own, built from the formula, when absent).
 """
 
 from __future__ import annotations
@@ -19,17 +23,12 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
+import yaml
 
-from vmc.io.checkpoints import (
-    CheckpointError,
-    diff_state_dict,
-    extract_state_dict,
-    load_checkpoint_file,
-)
-from vmc.motion.model import MotionCLIP, MotionCLIPConfig
+from vmc.io.checkpoints import CheckpointError, StateDict, extract_state_dict, load_checkpoint_file
 from vmc.motion.positional import sinusoidal_table
 
 #: Keys of opt.yaml (and of ``from_official`` overrides) that configure the networks.
@@ -61,8 +60,6 @@ def read_opt_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
     Raises:
         ValueError: the file is not valid YAML or not a mapping.
     """
-    import yaml
-
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text())
@@ -122,12 +119,23 @@ def sizes_from_state_dict(state: Mapping[str, torch.Tensor]) -> dict[str, int]:
 
 def resolve_official_config(
     state: Mapping[str, torch.Tensor],
+    defaults: Mapping[str, Any],
     opt: Mapping[str, Any] | None = None,
     overrides: Mapping[str, Any] | None = None,
     *,
     source: str = "checkpoint",
-) -> MotionCLIPConfig:
-    """Combine paper defaults <- opt.yaml <- overrides, then check them against the weights.
+) -> dict[str, Any]:
+    """Combine ``defaults`` <- opt.yaml <- overrides, then check them against the weights.
+
+    Args:
+        state: the MotionCLIP state dict (``clip_model.*`` removed).
+        defaults: a value for every key of :data:`OPT_MODEL_KEYS` and ``max_positions`` (the
+            model's own defaults, e.g. ``MotionCLIPConfig().to_dict()``).
+        opt: opt.yaml contents; ``overrides``: keyword overrides with opt.yaml's key names.
+        source: the file(s), for error messages.
+
+    Returns:
+        The constructor kwargs of the model (sizes taken from the weights).
 
     Raises:
         ValueError: unknown override keys, unsupported opt.yaml options, or any value that
@@ -152,7 +160,7 @@ def resolve_official_config(
         raise ValueError(f"{source}: opt.yaml uses unsupported options: " + "; ".join(unsupported))
 
     sizes = sizes_from_state_dict(state)
-    chosen: dict[str, Any] = MotionCLIPConfig().to_dict()
+    chosen: dict[str, Any] = dict(defaults)
     origin = {key: "default" for key in chosen}
     for layer_name, layer in (("opt.yaml", opt), ("override", overrides)):
         for key in OPT_MODEL_KEYS + EXTRA_OVERRIDE_KEYS:
@@ -180,10 +188,7 @@ def resolve_official_config(
         raise ValueError(
             f"{source}: configuration contradicts the weights: " + "; ".join(conflicts)
         )
-    try:
-        return MotionCLIPConfig(**chosen)
-    except ValueError as err:
-        raise ValueError(f"{source}: {err}") from err
+    return chosen
 
 
 def check_positional_buffers(
@@ -209,25 +214,28 @@ def check_positional_buffers(
             )
 
 
-def load_official_motionclip(
-    path: str | os.PathLike[str],
-    *,
-    model_cls: type[MotionCLIP] = MotionCLIP,
-    **overrides: Any,
-) -> MotionCLIP:
-    """Load a released MotionCLIP checkpoint strictly.
+class OfficialCheckpoint(NamedTuple):
+    """What :func:`read_official_checkpoint` found (nothing built yet)."""
+
+    config: dict[str, Any]  # constructor kwargs: defaults <- opt.yaml <- overrides, sizes checked
+    state_dict: StateDict  # without clip_model.*; pe buffers checked when present
+    opt: dict[str, Any]  # opt.yaml contents ({} when there was none)
+    source: str  # "<file>" or "<file> (+ opt.yaml)", for messages
+
+
+def read_official_checkpoint(
+    path: str | os.PathLike[str], defaults: Mapping[str, Any], **overrides: Any
+) -> OfficialCheckpoint:
+    """Read a released MotionCLIP checkpoint and its sibling ``opt.yaml``, and check them.
 
     Args:
         path: checkpoint file: a flat state dict saved by ``torch.save`` (``.pth.tar``/``.pt``)
-            or a ``.safetensors`` file. ``clip_model.*`` keys, if any, are ignored (that is the
+            or a ``.safetensors`` file. ``clip_model.*`` keys, if any, are dropped (that is the
             frozen CLIP, which the reference strips before saving).
-        model_cls: class to build (subclasses of :class:`MotionCLIP`).
+        defaults: the model's defaults for every configurable key (see
+            :func:`resolve_official_config`).
         **overrides: opt.yaml keys (``num_heads``, ``dropout``, ``activation``, ``njoints``,
             ``nfeats``; size keys must agree with the weights) and ``max_positions``.
-
-    Returns:
-        The model in eval mode on the CPU, with ``official_opt`` holding the opt.yaml contents
-        (empty dict when there was none).
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
@@ -235,26 +243,11 @@ def load_official_motionclip(
             differences listed).
     """
     path = Path(path)
-    state = extract_state_dict(load_checkpoint_file(path))
+    state = extract_state_dict(load_checkpoint_file(path), source=str(path))
     state = {k: v for k, v in state.items() if not k.startswith(EXCLUDED_PREFIXES)}
     opt_path = path.parent / "opt.yaml"
     opt = read_opt_yaml(opt_path) if opt_path.is_file() else {}
     source = str(path) + (f" (+ {opt_path.name})" if opt else "")
-
-    config = resolve_official_config(state, opt, overrides, source=source)
+    config = resolve_official_config(state, defaults, opt, overrides, source=source)
     check_positional_buffers(state, source=source)
-    model = model_cls.from_config(config)
-
-    full = dict(state)
-    own = model.state_dict()
-    for key in PE_KEYS:
-        if key not in full:  # rebuilt from the formula by the model's constructor
-            full[key] = own[key]
-    problems = diff_state_dict(model, full)
-    if problems:
-        raise CheckpointError(
-            f"{source} does not match MotionCLIP({config}): " + "; ".join(problems)
-        )
-    model.load_state_dict(full, strict=True)
-    model.official_opt = opt
-    return model.eval().cpu()
+    return OfficialCheckpoint(config=config, state_dict=state, opt=opt, source=source)

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import yaml
 
 from vmc.io.checkpoints import (
     CheckpointError,
@@ -51,8 +52,6 @@ _DEFAULT_INFO: dict[str, Any] = {
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
-    import yaml
-
     try:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as err:
@@ -90,7 +89,9 @@ def _load_export(weights: Path) -> tuple[MotionCLIP, dict[str, Any]]:
             f"expected {EXPORT_FORMAT!r} with a 'model' mapping)"
         )
     model = _model_from(config["model"], str(config_path))
-    model = _finish(model, extract_state_dict(load_checkpoint_file(weights)), str(weights))
+    model = _finish(
+        model, extract_state_dict(load_checkpoint_file(weights), source=str(weights)), str(weights)
+    )
     info = {**_DEFAULT_INFO, **{k: v for k, v in config.items() if k != "format"}}
     info["source"] = str(weights)
     bank = weights.parent / BANK_FILENAME
@@ -107,7 +108,7 @@ def _load_lightning(path: Path) -> tuple[MotionCLIP, dict[str, Any]]:
             f"{path} is not a MotionCLIP training checkpoint (no hyper_parameters.net_config)"
         )
     model = _model_from(dict(hparams["net_config"]), str(path))
-    state = extract_state_dict(ckpt, prefix="net.")
+    state = extract_state_dict(ckpt, "net.", source=str(path))
     model = _finish(model, state, str(path))
     info = dict(_DEFAULT_INFO)
     info.update(

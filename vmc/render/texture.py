@@ -1,29 +1,37 @@
-"""UV textures from source images, multi-source merge, and the synthesized target image.
+"""UV renders, UV textures from source images, multi-source merge, the synthesized target image.
 
-specs/lwg.md §2.6-2.7 (the reference's ``make_uv_img`` and ``make_tsf_inputs``) and the
-box-filter morphology they use (``morph``, with the semantics of the spec's addenda).
+The reference's ``make_uv_img`` and ``make_tsf_inputs`` (iPERCore), with the box-filter
+morphology they use (its ``morph``: erosion keeps a pixel when its whole box sums to ``ks^2``,
+dilation when the box sum reaches 1; see :func:`erode`, :func:`dilate`). Conventions:
+docs/conventions.md, "UV layout, UV renders and textures" and "Flows".
 
 Shapes: images are float ``[B, ns, 3, H, W]`` in [-1, 1]; the UV image has its own size
 ``[Hu, Wu]`` (the reference uses the image size); UV renders ``uv_fim [Hu, Wu]`` or
 ``[N, Hu, Wu]`` and ``uv_wim [..., Hu, Wu, 3]`` come from rasterizing ``UVLayout.uv_points()``
-with ``UVLayout.enc_ft``. Any body topology. No Lightning/Hydra imports.
+with ``UVLayout.enc_ft`` (:func:`uv_render`). Any body topology. No Lightning/Hydra imports.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 
+from vmc.render.correspondence import UVLayout
 from vmc.render.flow import bc_transform, warp
+from vmc.render.rasterizer import rasterize
 
 __all__ = [
-    "erode",
+    "UVRender",
     "dilate",
-    "source_uv_textures",
-    "uv_visibility",
-    "merge_uv_textures",
+    "erode",
     "make_uv_texture",
+    "merge_uv_textures",
+    "source_uv_textures",
     "synthesize_target",
+    "uv_render",
+    "uv_visibility",
 ]
 
 
@@ -110,7 +118,7 @@ def uv_visibility(
     dilate_ks: int = 13,
     src_size: tuple[int, int] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-source UV visibility: ``dilate(grid_sample(ones, Ts2uv_visible), 13)`` (§2.6).
+    """Per-source UV visibility: ``dilate(grid_sample(ones, Ts2uv_visible), 13)``.
 
     Args:
         only_vis_obj_f2pts: ``[B, ns, F, 3, 2]`` enc-winding corners with invisible faces at -2
@@ -191,7 +199,7 @@ def make_uv_texture(
 def synthesize_target(
     uv_texture: torch.Tensor, f_uvs2img: torch.Tensor, tgt_fim: torch.Tensor, tgt_wim: torch.Tensor
 ) -> torch.Tensor:
-    """Re-render the UV texture in each target pose: ``I_syn`` (§2.7), 0 outside the body.
+    """Re-render the UV texture in each target pose: ``I_syn``, 0 outside the body.
 
     Args:
         uv_texture: ``[B, 3, Hu, Wu]``.
@@ -217,3 +225,32 @@ def synthesize_target(
         .reshape(b * nt, *uv_texture.shape[1:])
     )
     return warp(src, t).view(b, nt, uv_texture.shape[1], h, w)
+
+
+@dataclass(frozen=True)
+class UVRender:
+    """The body's UV layout rasterized into a ``size x size`` UV image (enc winding).
+
+    Attributes:
+        fim: ``[size, size]`` long, face per texel (-1 = no face).
+        wim: ``[size, size, 3]`` barycentrics in the enc winding's corner order.
+    """
+
+    fim: torch.Tensor
+    wim: torch.Tensor
+
+    @property
+    def size(self) -> int:
+        """Side of the square UV image."""
+        return int(self.fim.shape[-1])
+
+
+def uv_render(layout: UVLayout, size: int) -> UVRender:
+    """Rasterize ``layout``'s UV triangles (enc winding) into a ``size x size`` UV image.
+
+    Returns:
+        :class:`UVRender` with ``fim [size, size]`` and ``wim [size, size, 3]`` (the reference's
+        ``uv_fim``/``uv_wim``).
+    """
+    frag = rasterize(layout.uv_points(), layout.enc_ft, int(size))
+    return UVRender(fim=frag.fim[0], wim=frag.wim[0])

@@ -11,9 +11,12 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import lightning.pytorch as pl
 import torch
+from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from vmc.io.checkpoints import check_lightning_checkpoint
 from vmc.tasks.common import available_choices, instantiate_group, save_run_config
 from vmc.utils.config import ConfigError
 
@@ -21,7 +24,14 @@ log = logging.getLogger(__name__)
 
 
 def resolve_ckpt_path(ckpt_path: str | None, output_dir: str | Path) -> str | None:
-    """``"last"`` → ``<output_dir>/checkpoints/last.ckpt``; other paths must exist."""
+    """``"last"`` → ``<output_dir>/checkpoints/last.ckpt``; other paths must exist.
+
+    The file is checked to be a Lightning training checkpoint first: Lightning itself fails on
+    anything else with a bare ``KeyError: 'pytorch-lightning_version'``.
+
+    Raises:
+        ConfigError: no such file. CheckpointError: not a resumable Lightning checkpoint.
+    """
     if ckpt_path in (None, ""):
         return None
     if ckpt_path == "last":
@@ -31,10 +41,12 @@ def resolve_ckpt_path(ckpt_path: str | None, output_dir: str | Path) -> str | No
                 f"ckpt_path=last but {path} does not exist: rerun in the same run directory "
                 "(hydra.run.dir=<previous run>) or pass the checkpoint's path"
             )
-        return str(path)
-    if not Path(ckpt_path).is_file():
-        raise ConfigError(f"ckpt_path {ckpt_path} does not exist")
-    return str(ckpt_path)
+    else:
+        path = Path(ckpt_path)
+        if not path.is_file():
+            raise ConfigError(f"ckpt_path {ckpt_path} does not exist")
+    check_lightning_checkpoint(path)
+    return str(path)
 
 
 def _int_key(cfg: DictConfig, key: str, minimum: int, maximum: int | None = None) -> int | None:
@@ -99,9 +111,6 @@ def check_train_config(cfg: DictConfig) -> None:
 
 def train(cfg: DictConfig) -> dict[str, float]:
     """Train the system the config describes; returns the final logged metrics as floats."""
-    import lightning.pytorch as pl
-    from hydra.utils import instantiate
-
     check_train_config(cfg)
     pl.seed_everything(cfg.seed, workers=True)
     output_dir = Path(cfg.paths.output_dir)
@@ -147,8 +156,6 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
 def _has_val_data(datamodule: Any) -> bool:
     """Whether the datamodule offers a validation loader (Lightning's base class raises)."""
-    import lightning.pytorch as pl
-
     hook = getattr(type(datamodule), "val_dataloader", None)
     return hook is not None and hook is not pl.LightningDataModule.val_dataloader
 

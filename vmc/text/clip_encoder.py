@@ -226,7 +226,7 @@ def read_clip_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor
         raise FileNotFoundError(f"CLIP weights file not found: {path}")
     if is_torchscript_archive(path):
         return _load_trusted_torchscript(path)
-    state = extract_state_dict(load_checkpoint_file(path))
+    state = extract_state_dict(load_checkpoint_file(path), source=str(path))
     if is_hf_clip_state_dict(state):
         return hf_clip_to_openai(state, source=str(path))
     return state

@@ -203,7 +203,7 @@ def load_torchvision_features(
         FileNotFoundError: missing file. CheckpointError: unsafe file or mismatching keys.
     """
     path = Path(path)
-    state = extract_state_dict(load_checkpoint_file(path))
+    state = extract_state_dict(load_checkpoint_file(path), source=str(path))
     state = {k: v for k, v in state.items() if not k.startswith("classifier.")}
     if arch is None:
         arch = detect_backbone_arch(state)

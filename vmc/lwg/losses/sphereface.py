@@ -1,4 +1,4 @@
-"""Face-identity loss with SphereFace-20a (``specs/lwg.md`` §4, "L_face").
+"""Face-identity loss ``L_face`` of LWG training, with the SphereFace-20a face network.
 
 The network is rebuilt by hand in the key layout of ``sphere20a_20171020.pth`` (the file
 iPERCore ships): ``conv{s}_{k}.weight/bias`` (3x3 convs), ``relu{s}_{k}.weight`` (PReLU slopes)
@@ -94,7 +94,7 @@ def load_sphere20a(path: str | os.PathLike[str]) -> Sphere20a:
         FileNotFoundError, vmc.io.checkpoints.CheckpointError (listing mismatching keys).
     """
     path = Path(path)
-    state = extract_state_dict(load_checkpoint_file(path))
+    state = extract_state_dict(load_checkpoint_file(path), source=str(path))
     state = {k: v for k, v in state.items() if not k.startswith("fc6.")}
     net = Sphere20a()
     load_state_dict_strict(net, state, source=f"{path} (SphereFace-20a)")
