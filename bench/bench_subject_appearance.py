@@ -1,6 +1,6 @@
 """Benchmark of the subject's appearance: background inpainting and texture warping.
 
-Synthetic subjects with ground truth (``vmc.lwg.synthetic``: the embedded body in procedural
+Synthetic subjects with ground truth (``vmc.data.synthetic_clips``: the embedded body in procedural
 clothes over procedural backgrounds, known betas/poses/cameras and clean background plates):
 
 1. Inpainting (512x512): the dilated person region of a rendered photo is inpainted with every
@@ -32,16 +32,13 @@ import torch.nn.functional as F  # noqa: N812
 from torchmetrics.functional import structural_similarity_index_measure as ssim_fn
 
 from vmc.body.embedded import load_embedded_body
+from vmc.data.synthetic_clips import render_synthetic_clip
 from vmc.geometry.camera import cam_from_bbox
 from vmc.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from vmc.io.images import write_image
-from vmc.lwg.synthetic import (
-    render_smpl_params,
-    render_synthetic_clip,
-    render_textured,
-    uv_render,
-)
+from vmc.render.body_render import render_smpl_params, render_textured
 from vmc.render.correspondence import UVLayout
+from vmc.render.texture import uv_render
 from vmc.subject.background import hole_mask, inpaint_background
 from vmc.subject.texture import TextureAtlas, texture_from_photos
 from vmc.subject.warp import SubjectRenderer, composite

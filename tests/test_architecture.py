@@ -42,11 +42,6 @@ _MOTION_IMPORTS_DATA = pytest.mark.xfail(
     "vmc.data.resample (moved below data by the Motion-type/frame-module branch)",
 )
 #: Fixed by the branch that makes vmc.motion.official pure (checkpoint loading unified).
-_MOTION_OFFICIAL_CYCLE = pytest.mark.xfail(
-    strict=True,
-    reason="vmc.motion.model <-> vmc.motion.official (model imports official inside a "
-    "function; removed by the checkpoint-loading branch that makes official.py pure)",
-)
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +85,6 @@ def test_no_upward_import(graph: ImportGraph, layer: str) -> None:
     assert not bad, f"{layer} imports a higher layer:\n{_listing(bad)}"
 
 
-@_MOTION_OFFICIAL_CYCLE
 def test_no_import_cycle(graph: ImportGraph) -> None:
     """(c) strongly connected components over module- and function-level imports."""
     found = cycles(graph)

@@ -1,7 +1,7 @@
 """The subject's appearance: cut-out, background plate, UV texture (texture warping), warp render.
 
 Synthetic subjects come from the embedded body rendered with known parameters
-(``vmc.lwg.synthetic``), so every check compares with a ground truth.
+(``vmc.render.body_render``), so every check compares with a ground truth.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import torch
 from vmc.body.embedded import load_embedded_body
 from vmc.geometry.camera import cam_from_bbox
 from vmc.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
-from vmc.lwg.synthetic import render_smpl_params, render_textured
+from vmc.render.body_render import render_smpl_params, render_textured
 from vmc.render.correspondence import UVLayout
 from vmc.subject.background import (
     align_background,

@@ -45,9 +45,10 @@ import torch.nn.functional as F  # noqa: N812
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
-from vmc.lwg.synthetic import render_smpl_params, uv_render
+from vmc.render.body_render import render_smpl_params
 from vmc.render.correspondence import UVLayout
 from vmc.render.shading import vertex_normals
+from vmc.render.texture import uv_render
 
 __all__ = [
     "SOURCE_NAMES",

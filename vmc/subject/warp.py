@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812
 
-from vmc.lwg.synthetic import render_smpl_params
+from vmc.render.body_render import render_smpl_params
 from vmc.render.correspondence import UVLayout
 from vmc.render.flow import bc_transform
 from vmc.subject.texture import SubjectTexture
