@@ -15,20 +15,20 @@ Items (``A``, ``B``, ``BASE``, every ``--plus``/``--minus`` value) are texts or 
 item ending in ``.npz`` is a motion file and must exist; anything else is a text. A motion file
 (our AMASS-style export, a real AMASS file, or the folder format; :func:`vmc.motion.export.
 load_motion_npz`) is encoded with the model's motion encoder after being brought to what the model
-was trained on (:func:`motion_file_tensor`): resampled to the model's fps, cut to its window
-(or padded by holding the last frame), and turned into the model's world. Supported worlds:
-``up_axis`` ``"y"`` (this project's files and models) and ``"z"`` (AMASS, the paper model); a
-file without ``up_axis`` is Y-up, except real AMASS files, which :func:`~vmc.motion.export.
-load_motion_npz` reports as Z-up. Y↔Z is the fixed world rotation of
-:func:`vmc.motion.export.y_up_to_z_up` (the procedural skeleton's rest pelvis, at the origin).
-The heading is not changed.
+was trained on (:func:`motion_file_tensor`): turned into the model's world, resampled to the
+model's fps, cut to its window (or padded by holding the last frame). The file's frame is its
+``up_axis`` key (``"z"`` for files of this version, ``"y"`` for older vmc files; without the
+key: Z-up for real AMASS files, else Y-up), converted with :mod:`vmc.geometry.frames` about the
+file's ``root_rest``. The heading is not changed.
 
-Outputs are written as ``python infer.py ... out=x.npz`` writes them (the stage's conversion):
-SMPL axis-angle in a Y-up world, the person facing +Z at frame 0, at the model's frame rate,
-``up_axis="y"``, the item descriptions in ``texts``. ``--bvh`` adds a ``.bvh`` beside each file
-and ``--preview`` a ``<stem>.preview.mp4`` (+ ``.png`` frame grid) of the embedded body (whose
-rest pelvis is at the origin, as the conversion assumes). A command writes all its files or
-none: on any error or Ctrl-C the files it wrote (and the folders it created) are removed.
+Outputs are written as ``python infer.py ... out=x.npz`` writes them: the stage's conversion
+(:meth:`vmc.motion.stage.MotionCLIPStage.canonical`: facing front and above the origin at frame
+0) at the model's frame rate, the item descriptions in ``texts``, through the one writer
+:func:`vmc.motion.writing.write_motion_files` (AMASS ``.npz`` in Z-up; ``.bvh`` in Y-up).
+``--bvh`` adds a ``.bvh`` beside each file (``bvh_units``: ``cm`` or ``m``) and ``--preview`` a
+``<stem>.preview.mp4`` (+ ``.png`` frame grid) of the embedded body. A command writes all its
+files or none: on any error or Ctrl-C the files it wrote (and the folders it created) are
+removed.
 
 Editing needs a MotionCLIP model (``--model run/paper/embedded``, or ``auto`` finding one);
 caption retrieval, the fallback of ``infer.py``, has no latent space and is refused.
@@ -43,12 +43,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import torch
+
+from vmc.motion.export import check_bvh_units
 
 if TYPE_CHECKING:
     from vmc.motion.generate import MotionResult, TextToMotion
     from vmc.motion.stage import MotionCLIPStage
+    from vmc.motion.types import Motion
     from vmc.tasks.infer import OutputSet
 
 __all__ = [
@@ -134,31 +136,20 @@ def motion_file_tensor(path: str | os.PathLike[str], generator: TextToMotion) ->
     :func:`~vmc.motion.convert.smpl_to_motion` with the model's ``translation`` and ``up_axis``.
 
     Raises:
-        FileNotFoundError, ValueError: unreadable file (from ``load_motion_npz``) or an
-            unsupported ``up_axis``.
+        FileNotFoundError, ValueError: unreadable file (from ``load_motion_npz``).
     """
-    from vmc.data.resample import resample_motion
-    from vmc.geometry.rotations import axis_angle_to_matrix
     from vmc.motion.convert import smpl_to_motion
-    from vmc.motion.export import load_motion_npz, y_up_to_z_up, z_up_to_y_up
-    from vmc.motion.stage import fit_length
+    from vmc.motion.export import load_motion_npz
+    from vmc.motion.resample import fit_length, resample_motion
 
-    motion = load_motion_npz(path)
-    up = motion.up_axis or "y"
-    if up not in ("y", "z"):
-        raise ValueError(f"{path}: up_axis must be 'y' or 'z', got {up!r}")
-    poses, trans = motion.poses, motion.trans  # [T,72], [T,3]
-    if up != generator.up_axis:
-        poses, trans = (y_up_to_z_up if up == "y" else z_up_to_y_up)(poses, trans)
-    poses = poses.reshape(-1, 24, 3)
+    motion = load_motion_npz(path).to_frame(f"{generator.up_axis}_up")
     if abs(motion.fps - generator.fps) > 1e-6:
-        resampled = resample_motion(poses, trans, motion.fps, generator.fps)
-        poses, trans = resampled.poses, resampled.trans
-    poses, trans = fit_length(poses, trans, generator.window)
-    rotations = axis_angle_to_matrix(torch.from_numpy(np.ascontiguousarray(poses)).float())
+        motion = resample_motion(motion, generator.fps).motion
+    motion = fit_length(motion, generator.window)
+    _, trans = motion.tensors()
     x = smpl_to_motion(
-        rotations[None],  # [1, W, 24, 3, 3]
-        torch.from_numpy(np.ascontiguousarray(trans)).float()[None],  # [1, W, 3]
+        motion.rotations()[None],  # [1, W, 24, 3, 3]
+        trans[None],  # [1, W, 3]
         translation=generator.translation,  # type: ignore[arg-type]
         up_axis=generator.up_axis,
     )
@@ -207,33 +198,35 @@ def _written_or_none(folder: Path) -> Iterator[OutputSet]:
 class _Writer:
     """Writes one motion (``.npz``, optional ``.bvh`` and preview) in ``infer.py``'s frame."""
 
-    def __init__(self, stage: MotionCLIPStage, outputs: OutputSet, bvh: bool, preview: bool):
+    def __init__(
+        self,
+        stage: MotionCLIPStage,
+        outputs: OutputSet,
+        bvh: bool,
+        preview: bool,
+        bvh_units: str = "cm",
+    ):
         self.stage = stage
         self.outputs = outputs
         self.bvh = bvh
         self.preview = preview
+        self.bvh_units = bvh_units
         self._body: Any = None
 
     def __call__(self, path: Path, result: MotionResult, index: int, text: str) -> Path:
-        """Write sample ``index`` of ``result`` (``rotations [B, T, 24, 3, 3]``,
-        ``trans [B, T, 3]``) to ``path`` (``.npz``; ``.bvh``/preview beside it)."""
-        from vmc.geometry.rotations import matrix_to_axis_angle
-        from vmc.motion.export import save_amass_npz, save_bvh
+        """Write sample ``index`` of ``result`` to ``path`` (``.npz``; ``.bvh``/preview beside
+        it) with :func:`vmc.motion.writing.write_motion_files`."""
+        from dataclasses import replace
 
-        rotations, trans = self.stage.to_y_up_facing_z(
-            result.rotations[index : index + 1], result.trans[index : index + 1]
+        from vmc.motion.writing import write_motion_files
+
+        motion = self.stage.canonical(result.motions[index])
+        motion = replace(motion, texts=[text])
+        write_motion_files(
+            path, motion, bvh=self.bvh, bvh_units=self.bvh_units, outputs=self.outputs
         )
-        poses = matrix_to_axis_angle(rotations[0]).numpy().astype(np.float32)  # [T, 24, 3]
-        trans_np = trans[0].numpy().astype(np.float32)  # [T, 3]
-        fps = self.stage.model_fps
-        with self._tracked(path):
-            save_amass_npz(path, poses, trans_np, fps=fps, texts=[text], up_axis="y")
-        if self.bvh:
-            bvh = path.with_suffix(".bvh")
-            with self._tracked(bvh):
-                save_bvh(bvh, poses, trans_np, fps=fps)
         if self.preview:
-            self._write_preview(path, poses, trans_np, fps)
+            self._write_preview(path, motion)
         return path
 
     @contextlib.contextmanager
@@ -252,9 +245,8 @@ class _Writer:
         for p in existing:
             self.outputs.add(p)
 
-    def _write_preview(self, path: Path, poses: np.ndarray, trans: np.ndarray, fps: float) -> None:
-        """``<stem>.preview.mp4``/``.png`` of the embedded body posed with ``poses [T, 24, 3]``,
-        ``trans [T, 3]``."""
+    def _write_preview(self, path: Path, motion: Motion) -> None:
+        """``<stem>.preview.mp4``/``.png`` of the embedded body posed with ``motion``."""
         from vmc.render.preview import render_mesh_frames, write_preview
         from vmc.tasks.infer import pose_body
 
@@ -262,11 +254,12 @@ class _Writer:
             from vmc.body.select import select_body
 
             self._body = select_body("embedded", None, None)[0]
-        vertices = pose_body(self._body, poses, trans)  # [T, V, 3]
+        posed = motion.rebased(self._body.shaped()[1][0, 0].numpy())  # smplx: pelvis = J0 + trans
+        vertices = pose_body(self._body, posed.poses, posed.trans)  # [T, V, 3]
         frames = render_mesh_frames(vertices, self._body.faces, image_size=PREVIEW_SIZE)
         stem = path.with_name(path.stem + ".preview")
         with self._tracked(*(stem.with_name(stem.name + s) for s in (".mp4", ".png"))):
-            write_preview(stem, frames, fps)
+            write_preview(stem, frames, posed.fps)
 
 
 def interpolate_command(
@@ -281,6 +274,7 @@ def interpolate_command(
     assets: str | None = None,
     bvh: bool = False,
     preview: bool = False,
+    bvh_units: str = "cm",
 ) -> list[Path]:
     """``motion interpolate``: ``steps`` motions of ``frames`` frames from ``A`` to ``B``.
 
@@ -297,6 +291,7 @@ def interpolate_command(
     if isinstance(steps, bool) or not isinstance(steps, int) or not 2 <= steps <= 1000:
         raise ValueError(f"--steps must be an int in [2, 1000], got {steps!r}")
     frames = _check_frames(frames)
+    check_bvh_units(bvh_units)
     item_a, item_b = parse_item(a, "A"), parse_item(b, "B")
     folder = Path(out_dir).expanduser()
     if folder.exists() and not folder.is_dir():
@@ -315,7 +310,7 @@ def interpolate_command(
     written: list[Path] = []
     with _written_or_none(folder) as outputs:
         folder.mkdir(parents=True, exist_ok=True)
-        write = _Writer(stage, outputs, bvh, preview)
+        write = _Writer(stage, outputs, bvh, preview, bvh_units)
         for i in range(steps):
             t = i / (steps - 1)
             text = f"{item_a.label} -> {item_b.label} ({t:.2f})"
@@ -336,6 +331,7 @@ def arithmetic_command(
     assets: str | None = None,
     bvh: bool = False,
     preview: bool = False,
+    bvh_units: str = "cm",
 ) -> Path:
     """``motion arithmetic``: decode ``z(BASE) + sum z(plus) - sum z(minus)`` into ``out``.
 
@@ -350,6 +346,7 @@ def arithmetic_command(
             anything is written).
     """
     frames = _check_frames(frames)
+    check_bvh_units(bvh_units)
     path = Path(out).expanduser()
     if path.suffix.lower() != ".npz":
         raise ValueError(f"OUT must be a .npz file, got {path}")
@@ -372,6 +369,6 @@ def arithmetic_command(
     text += "".join(f" + {item.label}" for item in items_plus)
     text += "".join(f" - {item.label}" for item in items_minus)
     with _written_or_none(path.parent) as outputs:
-        _Writer(stage, outputs, bvh, preview)(path, result, 0, text)
+        _Writer(stage, outputs, bvh, preview, bvh_units)(path, result, 0, text)
     print(f"wrote {path} ({text}; {frames} frames at {gen.fps:g} fps)")
     return path
