@@ -6,9 +6,8 @@ from omegaconf import DictConfig
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="infer")
 def main(cfg: DictConfig) -> None:
-    from vmc.tasks.infer import infer
-
     from vmc.tasks.common import run_task
+    from vmc.tasks.infer import infer
 
     run_task(infer, cfg)
 

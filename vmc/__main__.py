@@ -191,7 +191,9 @@ def _cmd_render_frames(args: argparse.Namespace) -> int:
     records = _load_source(args.kind, args.source, args.arg)
     body, description, _why = select_body(args.body, args.smpl, args.assets)
     out_dir = Path(args.out_dir)
-    existing = 0 if args.overwrite else sum(frame_path(out_dir, r.name).is_file() for r in records)
+    existing = (
+        0 if args.overwrite else sum(frame_path(out_dir, r.motion.name).is_file() for r in records)
+    )
     paths = render_clip_frames(
         records,
         out_dir,
