@@ -44,8 +44,8 @@ def retrieval_baseline(encoder, per_action: int, seed: int) -> float:
     heldout = [m.captions_heldout[rng.integers(len(m.captions_heldout))] for m in motions]
     captions, labels = [], []
     for m in sample_motions(4 * len(actions), 2, 30.0, 0):  # every training wording variant
-        captions += m.captions
-        labels += [m.action] * len(m.captions)
+        captions += m.motion.texts
+        labels += [m.action] * len(m.motion.texts)
     index = CaptionIndex(captions, labels, encoder)
     hits = [match.label == m.action for match, m in zip(index.query(heldout), motions, strict=True)]
     return float(np.mean(hits))
@@ -96,8 +96,8 @@ def main() -> None:
     actions = list_actions()
     model = t2m.model
     refs = sample_motions(4 * len(actions), t2m.window, t2m.fps, args.seed + 1)
-    poses = torch.from_numpy(np.stack([m.poses for m in refs])).double()
-    trans = torch.from_numpy(np.stack([m.trans for m in refs])).double()
+    poses = torch.from_numpy(np.stack([m.motion.poses for m in refs])).double()
+    trans = torch.from_numpy(np.stack([m.motion.trans for m in refs])).double()
     x = smpl_to_motion(
         axis_angle_to_matrix(poses), trans, translation=t2m.translation, up_axis="y"
     ).float()

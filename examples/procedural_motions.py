@@ -25,7 +25,7 @@ def render_sheet(
     tiles, labels = [], []
     for i, action in enumerate(actions):
         m = generate_motion(action, num_frames=60, fps=30, seed=seed + i)
-        joints, _ = forward_kinematics(m.poses, m.trans)
+        joints, _ = forward_kinematics(m.motion.poses, m.motion.trans)
         idx = np.linspace(0, m.num_frames - 1, frames).round().astype(int)
         video = render_skeleton_frames(
             joints[idx], SMPL_PARENTS, size, azimuth_deg=azimuth, elevation_deg=15.0

@@ -62,11 +62,12 @@ def main() -> None:
 
     body = load_embedded_body()
     _, rest = body.shaped()
-    stage = select_motion_stage({"kind": args.motion}, {"kind": "sentence"}, rest[0, 0])
+    stage = select_motion_stage({"kind": args.motion}, {"kind": "sentence"})
     print(f"motion stage: {stage.description} ({stage.why})")
     columns = []
     for prompt in args.prompts:
         motion = stage.generate([prompt], args.frames, 30.0, seed=0)
+        motion = motion.rebased(rest[0, 0].numpy())  # smplx: pelvis = J0 + trans
         vertices = pose_body(body, motion.poses, motion.trans)
         frames = render_mesh_frames(vertices, body.faces, image_size=args.size, progress=True)
         bar = title_bar(prompt, args.size)

@@ -26,7 +26,7 @@ def _yawed(poses: np.ndarray, trans: np.ndarray, degrees: float, offset: np.ndar
 
 
 def test_features_ignore_where_and_which_way_the_motion_is_performed() -> None:
-    motion = generate_motion("walk_forward", 40, 30.0, seed=3)
+    motion = generate_motion("walk_forward", 40, 30.0, seed=3).motion
     base = motion_features(motion.poses[None], motion.trans[None])
     poses, trans = _yawed(motion.poses, motion.trans, 130.0, np.array([2.0, 0.0, -1.0]))
     moved = motion_features(poses[None], trans[None])
@@ -39,7 +39,7 @@ def test_judge_recognises_fresh_procedural_motions(judge: ActionJudge) -> None:
 
 
 def test_judge_tells_a_motion_from_its_time_reversal(judge: ActionJudge) -> None:
-    sit = generate_motion("sit_down", 40, 30.0, seed=11)
+    sit = generate_motion("sit_down", 40, 30.0, seed=11).motion
     pred = judge.predict(
         np.stack([sit.poses, sit.poses[::-1]]), np.stack([sit.trans, sit.trans[::-1]])
     )

@@ -35,14 +35,6 @@ from vmc.utils.import_graph import (
 
 VMC = Path(__file__).resolve().parents[1] / "vmc"
 
-#: Fixed by the branch that moves resampling into the motion layer (``data/resample.py``).
-_MOTION_IMPORTS_DATA = pytest.mark.xfail(
-    strict=True,
-    reason="motion -> data: vmc.motion.stage and vmc.motion.editing import "
-    "vmc.data.resample (moved below data by the Motion-type/frame-module branch)",
-)
-#: Fixed by the branch that makes vmc.motion.official pure (checkpoint loading unified).
-
 
 @pytest.fixture(scope="module")
 def graph() -> ImportGraph:
@@ -58,11 +50,7 @@ def test_every_module_is_in_a_layer(graph: ImportGraph) -> None:
     assert not [m for m in graph.modules if layer_of(m) is None]
 
 
-@pytest.mark.parametrize(
-    "layer",
-    [pytest.param(name, marks=_MOTION_IMPORTS_DATA) if name == "motion" else name
-     for name in PURE_LAYERS],
-)  # fmt: skip
+@pytest.mark.parametrize("layer", PURE_LAYERS)
 def test_pure_layers_import_no_framework(graph: ImportGraph, layer: str) -> None:
     """(a) geometry/body/text/motion/render/lwg/io/subject: plain modules and functions."""
     bad = [
@@ -74,11 +62,7 @@ def test_pure_layers_import_no_framework(graph: ImportGraph, layer: str) -> None
     assert not bad, f"{layer} imports the framework side:\n{_listing(bad)}"
 
 
-@pytest.mark.parametrize(
-    "layer",
-    [pytest.param(name, marks=_MOTION_IMPORTS_DATA) if name == "motion" else name
-     for name in LAYERS],
-)  # fmt: skip
+@pytest.mark.parametrize("layer", LAYERS)
 def test_no_upward_import(graph: ImportGraph, layer: str) -> None:
     """(b) a layer imports itself and the layers below only."""
     bad = [i for i in upward_imports(graph) if layer_of(i.source) == layer]

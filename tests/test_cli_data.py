@@ -121,7 +121,7 @@ def test_render_frames_procedural_and_folder(tmp_path, capsys):
     code = main(["data", "render-frames", "3", str(out), "--kind", "procedural", *args])
     assert code == 0
     assert f"3 clip frames in {out} (3 rendered, 0 already there" in capsys.readouterr().out
-    names = [r.name for r in load_procedural(3, num_frames=10, seed=3)]
+    names = [r.motion.name for r in load_procedural(3, num_frames=10, seed=3)]
     for name in names:
         image = read_image(frame_path(out, name))
         assert image.shape == (64, 64, 3) and image.std() > 0  # a body, not a blank frame
@@ -142,7 +142,7 @@ def test_render_frames_procedural_and_folder(tmp_path, capsys):
     assert main(["data", "render-frames", str(clips), str(out2), "--size", "32"]) == 0
     assert "2 clip frames" in capsys.readouterr().out
     assert sorted(p.name for p in out2.iterdir()) == sorted(
-        frame_path(out2, r.name).name for r in load_folder(clips)
+        frame_path(out2, r.motion.name).name for r in load_folder(clips)
     )
 
 
@@ -187,15 +187,17 @@ def test_to_folder_converts_a_source(tmp_path, capsys):
     out = tmp_path / "clips"
     argv = ["data", "to-folder", "procedural", "3", str(out)]
     extra = ["--arg", "num_frames=12", "--arg", "fps=20", "--arg", "actions=[wave, squat]"]
-    assert main([*argv, *extra, "--y-up"]) == 0
+    assert main([*argv, *extra]) == 0
     assert f"wrote 3 clips to {out}" in capsys.readouterr().out
     expected = load_procedural(3, num_frames=12, fps=20, actions=["wave", "squat"])
-    back = {r.name: r for r in load_folder(out, fps=20)}
-    assert sorted(back) == sorted(r.name for r in expected)
+    back = {r.motion.name: r for r in load_folder(out, fps=20)}
+    assert sorted(back) == sorted(r.motion.name for r in expected)
     for rec in expected:
-        got = back[rec.name]
-        assert got.up_axis == "y" and got.num_frames == 12 and got.texts == rec.texts
-        np.testing.assert_allclose(got.poses, rec.poses, atol=1e-6)
+        got = back[rec.motion.name]
+        assert got.motion.frame == "z_up"  # folder files are written in AMASS's frame
+        got = got.to_frame("y_up").motion
+        assert got.num_frames == 12 and got.texts == rec.motion.texts
+        np.testing.assert_allclose(got.poses, rec.motion.poses, atol=1e-5)
     assert main(["data", "to-folder", "folder", str(tmp_path / "nope"), str(out)]) == 2
     assert str(tmp_path / "nope") in capsys.readouterr().err
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +15,12 @@ from vmc.cli import main
 from vmc.geometry.rotations import axis_angle_to_matrix, matrix_to_rot6d_rows
 from vmc.io.checkpoints import export_inference
 from vmc.motion.editing import motion_file_tensor
-from vmc.motion.export import load_motion_npz, save_amass_npz, y_up_to_z_up
+from vmc.motion.export import load_motion_npz, save_amass_npz
 from vmc.motion.model import MotionCLIP
 from vmc.motion.procedural import generate_motion
 from vmc.motion.runs import EXPORT_FORMAT
 from vmc.motion.stage import MotionCLIPStage, select_motion_stage
+from vmc.motion.types import Motion
 
 WALK, JUMP = "a person walks", "a person jumps"
 
@@ -56,10 +58,10 @@ def stage(tiny_run: Path) -> MotionCLIPStage:
 
 @pytest.fixture(scope="module")
 def walk_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A procedural walk at 20 fps, 30 frames (Y-up): resampled and padded by the CLI."""
-    motion = generate_motion("walk_forward", num_frames=30, fps=20.0, seed=0)
+    """A procedural walk at 20 fps, 30 frames (written Z-up): resampled and padded by the CLI."""
+    motion = generate_motion("walk_forward", num_frames=30, fps=20.0, seed=0).motion
     path = tmp_path_factory.mktemp("items") / "walk.npz"
-    return save_amass_npz(path, motion.poses, motion.trans, fps=20.0, texts=["walk"])
+    return save_amass_npz(path, replace(motion, texts=["walk"]))
 
 
 def _matrices(poses: np.ndarray) -> torch.Tensor:
@@ -67,10 +69,13 @@ def _matrices(poses: np.ndarray) -> torch.Tensor:
     return axis_angle_to_matrix(torch.from_numpy(np.asarray(poses).reshape(-1, 24, 3)).double())
 
 
-def _assert_same_motion(path: Path, poses: np.ndarray, trans: np.ndarray) -> None:
+def _assert_same_motion(path: Path, motion: Motion) -> None:
+    """The file (Z-up) holds ``motion`` (the stage's Y-up output)."""
     written = load_motion_npz(path)
-    torch.testing.assert_close(_matrices(written.poses), _matrices(poses), atol=1e-4, rtol=0)
-    np.testing.assert_allclose(written.trans, trans, atol=1e-4)
+    assert written.frame == "z_up"
+    back = written.to_frame("y_up")
+    torch.testing.assert_close(_matrices(back.poses), _matrices(motion.poses), atol=1e-4, rtol=0)
+    np.testing.assert_allclose(back.trans, motion.trans, atol=1e-4)
 
 
 def test_motion_help_lists_both_commands(capsys: pytest.CaptureFixture[str]) -> None:
@@ -90,19 +95,19 @@ def test_interpolate_writes_each_step_and_its_ends_are_plain_generations(
     names = sorted(p.name for p in out_dir.iterdir())
     assert names == [f"{i:02d}_t{t}.{ext}" for i, t in enumerate(("0.00", "0.50", "1.00"))
                      for ext in ("bvh", "npz")]  # fmt: skip
-    motions = [load_motion_npz(out_dir / f"{i:02d}_t{t}.npz") for i, t in
+    motions = [load_motion_npz(out_dir / f"{i:02d}_t{t}.npz").to_frame("y_up") for i, t in
                enumerate(("0.00", "0.50", "1.00"))]  # fmt: skip
     for motion in motions:
-        assert motion.poses.shape == (60, 72) and motion.trans.shape == (60, 3)
-        assert math.isclose(motion.fps, 30.0) and motion.up_axis == "y"
+        assert motion.poses.shape == (60, 24, 3) and motion.trans.shape == (60, 3)
+        assert math.isclose(motion.fps, 30.0)
         forward = _matrices(motion.poses)[0, 0, :, 2]  # infer.py's frame: facing +Z at frame 0
         assert abs(float(forward[0])) < 1e-4 and float(forward[2]) > 0
     assert motions[1].texts == [f"{WALK} -> {JUMP} (0.50)"]
     # The ends are exactly what infer.py generates for A and B; the middle is neither.
     walk = stage.generate([WALK], 60, 30.0, seed=0)
     jump = stage.generate([JUMP], 60, 30.0, seed=0)
-    _assert_same_motion(out_dir / "00_t0.00.npz", walk.poses, walk.trans)
-    _assert_same_motion(out_dir / "02_t1.00.npz", jump.poses, jump.trans)
+    _assert_same_motion(out_dir / "00_t0.00.npz", walk)
+    _assert_same_motion(out_dir / "02_t1.00.npz", jump)
     middle = _matrices(motions[1].poses)
     assert (middle - _matrices(walk.poses)).abs().max() > 1e-3
     assert (middle - _matrices(jump.poses)).abs().max() > 1e-3
@@ -116,14 +121,14 @@ def test_arithmetic_with_text_and_motion_file_items(
     out = tmp_path / "edit" / "same.npz"
     argv = ["motion", "arithmetic", WALK, str(out), "--run", str(tiny_run), "--frames", "2"]
     assert main([*argv, "--plus", str(walk_file), "--minus", str(walk_file), "--preview"]) == 0
-    _assert_same_motion(out, base.poses, base.trans)
+    _assert_same_motion(out, base)
     assert load_motion_npz(out).texts == [f"{WALK} + {walk_file} - {walk_file}"]
     assert (out.parent / "same.preview.mp4").stat().st_size > 0
     # A real edit (a motion file added, a text removed) changes the motion.
     edited = tmp_path / "edited.npz"
     argv = ["motion", "arithmetic", WALK, str(edited), "--run", str(tiny_run), "--frames", "2"]
     assert main([*argv, "--plus", str(walk_file), "--minus", "a person stands still"]) == 0
-    changed = _matrices(load_motion_npz(edited).poses) - _matrices(base.poses)
+    changed = _matrices(load_motion_npz(edited).to_frame("y_up").poses) - _matrices(base.poses)
     assert changed.abs().max() > 1e-3
 
 
@@ -136,14 +141,17 @@ def test_motion_file_is_brought_to_the_models_rate_window_and_world(
     # 30 frames at 20 fps span 1.45 s = 44 frames at 30 fps; the rest holds the last pose.
     torch.testing.assert_close(x[:24, :, 43:], x[:24, :, 43:44].expand(-1, -1, 17))
     assert (x[:24, :, 43] - x[:24, :, 42]).abs().max() > 1e-4  # frame 43 is still moving
-    # The frame-0 pose is the file's (resampling copies integer positions).
-    first = matrix_to_rot6d_rows(_matrices(load_motion_npz(walk_file).poses[:1]))[0].float()
-    torch.testing.assert_close(x[:24, :, 0], first, atol=1e-5, rtol=0)
-    # The same motion stored Z-up (AMASS's world) is turned back into the model's Y-up world.
+    # The frame-0 pose is the file's, turned from its Z-up into the model's Y-up world
+    # (resampling copies integer positions).
     src = load_motion_npz(walk_file)
-    poses_z, trans_z = y_up_to_z_up(src.poses, src.trans)
-    z_file = save_amass_npz(tmp_path / "walk_z.npz", poses_z, trans_z, fps=20.0, up_axis="z")
-    torch.testing.assert_close(motion_file_tensor(z_file, gen), x, atol=1e-4, rtol=0)
+    assert src.frame == "z_up"
+    first = matrix_to_rot6d_rows(_matrices(src.to_frame("y_up").poses[:1]))[0].float()
+    torch.testing.assert_close(x[:24, :, 0], first, atol=1e-5, rtol=0)
+    # The same motion in an older vmc file (written Y-up, up_axis="y") gives the same tensor.
+    y = src.to_frame("y_up")
+    y_file = tmp_path / "walk_y.npz"
+    np.savez(y_file, poses=y.poses72, trans=y.trans, mocap_framerate=20.0, up_axis="y")
+    torch.testing.assert_close(motion_file_tensor(y_file, gen), x, atol=1e-4, rtol=0)
 
 
 def test_bad_items_and_models_are_exit_2_errors(
@@ -192,9 +200,9 @@ def test_failure_midway_removes_what_the_command_wrote(
     monkeypatch: pytest.MonkeyPatch,
     failure: type[BaseException],
 ) -> None:
-    import vmc.motion.export as export
+    import vmc.motion.writing as writing
 
-    real_save_bvh = export.save_bvh
+    real_save_bvh = writing.save_bvh
     calls = []
 
     def flaky_save_bvh(path: Path, *args: Any, **kwargs: Any) -> Path:
@@ -203,7 +211,7 @@ def test_failure_midway_removes_what_the_command_wrote(
             raise failure("disk full")
         return real_save_bvh(path, *args, **kwargs)
 
-    monkeypatch.setattr(export, "save_bvh", flaky_save_bvh)
+    monkeypatch.setattr(writing, "save_bvh", flaky_save_bvh)
     out_dir = tmp_path / "new" / "interp"
     argv = ["motion", "interpolate", WALK, JUMP, str(out_dir), "--run", str(tiny_run)]
     code = main([*argv, "--steps", "4", "--frames", "8", "--bvh"])

@@ -39,11 +39,23 @@ def test_text_to_motion_file_without_images(tmp_path, suffix):
     assert out.is_file()
     if suffix == ".npz":
         motion = load_motion_npz(out)
-        assert motion.poses.shape == (30, 72)
-        # A walk travels: the root moves more than 30 cm in one second.
-        assert np.linalg.norm(motion.trans[-1, [0, 2]] - motion.trans[0, [0, 2]]) > 0.3
+        assert motion.poses.shape == (30, 24, 3) and motion.frame == "z_up"  # AMASS's frame
+        # A walk travels: the root moves more than 30 cm in one second (horizontal: X, Y).
+        assert np.linalg.norm(motion.trans[-1, :2] - motion.trans[0, :2]) > 0.3
     else:
         assert out.read_text().startswith("HIERARCHY")
+
+
+def test_bvh_units_key_writes_metres(tmp_path):
+    """``bvh_units=m``: the same BVH as ``cm``, lengths divided by 100 (Blender: scale 1)."""
+    rows = {}
+    for units in ("cm", "m"):
+        out = tmp_path / f"walk_{units}.bvh"
+        infer(_cfg(tmp_path, out=str(out), bvh_units=units, preview="false"))
+        text = out.read_text()
+        offset = text.split("OFFSET")[2].split()[:3]  # the first child's offset
+        rows[units] = np.array([float(v) for v in offset])
+    np.testing.assert_allclose(rows["cm"], 100 * rows["m"], atol=1e-4)
 
 
 @pytest.mark.parametrize(
@@ -54,6 +66,7 @@ def test_text_to_motion_file_without_images(tmp_path, suffix):
         ({"num_frames": 1}, "num_frames"),
         ({"fps": 0}, "fps"),
         ({"image_size": 10}, "image_size"),
+        ({"bvh_units": "mm"}, "bvh_units must be cm or m"),
     ],
 )
 def test_bad_inputs_are_clear_errors(tmp_path, overrides, message):

@@ -57,7 +57,7 @@ def test_joint_activity_is_zero_for_a_frozen_pose_and_positive_for_a_wave():
     from vmc.motion.evaluate import joint_activity
     from vmc.motion.procedural import generate_motion
 
-    wave = generate_motion("wave", 30, 30.0, seed=0)
+    wave = generate_motion("wave", 30, 30.0, seed=0).motion
     poses = torch.from_numpy(wave.poses[None]).double()
     trans = torch.from_numpy(wave.trans[None]).double()
     x = smpl_to_motion(axis_angle_to_matrix(poses), trans, translation="root", up_axis="y")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -84,12 +85,13 @@ def test_shapes_and_fields(t2m: TextToMotion) -> None:
     res = t2m(["a person walks", "someone jumps"], 24)
     assert isinstance(res, MotionResult)
     assert res.x.shape == (2, 25, 6, 24)
-    assert res.rotations.shape == (2, 24, 24, 3, 3)
-    assert res.poses_aa.shape == (2, 24, 24, 3)
-    assert res.trans.shape == (2, 24, 3)
-    assert res.latents.shape == (2, DIM)
-    assert res.fps == 30.0 and res.texts == ["a person walks", "someone jumps"]
-    assert torch.allclose(axis_angle_to_matrix(res.poses_aa), res.rotations, atol=1e-5)
+    assert len(res.motions) == 2 and res.latents.shape == (2, DIM)
+    for motion, text in zip(res.motions, ["a person walks", "someone jumps"], strict=True):
+        assert motion.poses.shape == (24, 24, 3) and motion.trans.shape == (24, 3)
+        assert motion.fps == 30.0 and motion.texts == [text] and motion.frame == "y_up"
+        assert motion.segments == [] and motion.root_rest is None  # not given to TextToMotion
+    rot = rot6d_rows_to_matrix(res.x[0, :24].permute(2, 0, 1))
+    assert torch.allclose(res.motions[0].rotations(), rot, atol=1e-5)
 
 
 def test_single_window_equals_plain_decode(t2m: TextToMotion, model: MotionCLIP) -> None:
@@ -100,7 +102,8 @@ def test_single_window_equals_plain_decode(t2m: TextToMotion, model: MotionCLIP)
     res = t2m(texts)
     assert torch.equal(res.x, expected)
     assert torch.equal(res.latents, z)
-    assert torch.equal(res.trans, expected[:, 24, :3].permute(0, 2, 1))
+    trans = torch.stack([torch.from_numpy(m.trans) for m in res.motions])
+    assert torch.equal(trans, expected[:, 24, :3].permute(0, 2, 1))
 
 
 def test_reference_behaviour_options(model: MotionCLIP) -> None:
@@ -110,7 +113,7 @@ def test_reference_behaviour_options(model: MotionCLIP) -> None:
     res = ref(["wave"])
     root = torch.tensor(REFERENCE_GENERATE_ROOT_6D)
     assert torch.equal(res.x[0, 0], root[:, None].expand(6, WINDOW))
-    assert torch.count_nonzero(res.trans) == 0  # the reference row is not a trajectory
+    assert np.count_nonzero(res.motions[0].trans) == 0  # the reference row is no trajectory
     normed = TextToMotion(
         model, StubEncoder(), translation="root", fps=30.0, window=WINDOW, normalize_text=True
     )
@@ -140,20 +143,21 @@ def test_chaining_is_continuous(t2m: TextToMotion, model: MotionCLIP) -> None:
         first = model.decode(res.latents, num_frames=WINDOW)
     keep = WINDOW - t2m.overlap
     r_first = rot6d_rows_to_matrix(first[0, :24, :, :keep].permute(2, 0, 1))
-    assert torch.allclose(res.rotations[0, :keep], r_first, atol=1e-5)
+    assert torch.allclose(res.motions[0].rotations()[:keep], r_first, atol=1e-5)
     jumps = _frame_jumps(res.x)
     within = _frame_jumps(first).max()
     # seams: no jump larger than the model's own frame-to-frame motion (plus a little slack) ...
     assert jumps.max() <= 1.5 * within, (jumps.max(), within)
     # ... which plain concatenation of windows would break (the bound can fail)
     assert _frame_jumps(torch.cat([first, first], dim=-1))[WINDOW - 1] > 1.5 * within
-    steps = (res.trans[0, 1:] - res.trans[0, :-1]).norm(dim=-1)
+    trans = torch.from_numpy(res.motions[0].trans)
+    steps = (trans[1:] - trans[:-1]).norm(dim=-1)
     first_steps = (first[0, 24, :3, 1:] - first[0, 24, :3, :-1]).norm(dim=0)
     assert steps.max() <= 1.5 * first_steps.max() + 1e-4
 
 
 def _procedural_window(action: str, frames: int) -> torch.Tensor:
-    m = generate_motion(action, frames, seed=0)
+    m = generate_motion(action, frames, seed=0).motion
     rot = axis_angle_to_matrix(torch.tensor(m.poses))[None]
     return smpl_to_motion(rot, torch.tensor(m.trans)[None], translation="root")[0]
 
@@ -206,7 +210,9 @@ def test_sequence_lengths_and_segments(t2m: TextToMotion) -> None:
     res = t2m.sequence(["walk", "jump", "sit down"], [40, 50, 25], transition=8)
     assert res.x.shape == (1, 25, 6, 115)
     assert res.latents.shape == (3, DIM)
-    assert res.segments == [("walk", 0, 40), ("jump", 40, 90), ("sit down", 90, 115)]
+    (motion,) = res.motions  # one chained sample performing the three prompts
+    assert motion.segments == [("walk", 0, 40), ("jump", 40, 90), ("sit down", 90, 115)]
+    assert motion.texts == ["walk", "jump", "sit down"] and motion.num_frames == 115
     with torch.no_grad():
         plain = t2m.model.decode(res.latents, num_frames=WINDOW)
     within = max(_frame_jumps(plain[i : i + 1]).max() for i in range(3))
@@ -227,7 +233,7 @@ def test_sequence_starts_with_first_prompt(t2m: TextToMotion, model: MotionCLIP)
         first = model.decode(StubEncoder().encode(["walk"]), num_frames=WINDOW)
     keep = WINDOW - t2m.overlap
     r_first = rot6d_rows_to_matrix(first[0, :24, :, :keep].permute(2, 0, 1))
-    assert torch.allclose(res.rotations[0, :keep], r_first, atol=1e-5)
+    assert torch.allclose(res.motions[0].rotations()[:keep], r_first, atol=1e-5)
 
 
 # ---------------------------------------------------------------- editing
@@ -260,7 +266,7 @@ def test_arithmetic(t2m: TextToMotion, model: MotionCLIP) -> None:
     assert torch.allclose(res.latents[0], expected_z, atol=1e-6)
     with torch.no_grad():
         assert torch.allclose(res.x, model.decode(expected_z[None], num_frames=20), atol=1e-6)
-    assert res.texts == ["walk + jump - stand"]
+    assert res.motions[0].texts == ["walk + jump - stand"]
     with pytest.raises(ValueError, match="lists"):
         t2m.arithmetic("walk", plus="jump")  # type: ignore[arg-type]
 
@@ -282,13 +288,14 @@ def test_generate_from_file(t2m: TextToMotion, tmp_path) -> None:
     ]
     for path, text in zip(paths, ["a person walks", "someone waves", "kick"], strict=True):
         loaded = load_motion_npz(path)
-        assert loaded.poses.shape == (40, 72) and loaded.trans.shape == (40, 3)
-        assert loaded.texts == [text] and loaded.fps == 30.0 and loaded.up_axis == "y"
+        assert loaded.poses.shape == (40, 24, 3) and loaded.trans.shape == (40, 3)
+        assert loaded.texts == [text] and loaded.fps == 30.0
+        assert loaded.frame == "z_up"  # written in AMASS's frame by the one writer
         assert path.with_suffix(".bvh").is_file()
-    direct = t2m(["someone waves"], 40)
-    assert torch.allclose(
-        torch.tensor(load_motion_npz(paths[1]).poses), direct.poses_aa[0].reshape(40, 72), atol=1e-5
-    )
+    direct = t2m(["someone waves"], 40).motions[0]
+    back = load_motion_npz(paths[1]).to_frame("y_up")  # the model's world
+    assert torch.allclose(back.rotations(), direct.rotations(), atol=1e-5)
+    np.testing.assert_allclose(back.trans, direct.trans, atol=1e-5)
     with pytest.raises(FileNotFoundError, match="prompt file not found"):
         t2m.generate_from_file(tmp_path / "missing.txt", tmp_path / "o2")
     empty = tmp_path / "empty.txt"

@@ -10,6 +10,7 @@ import csv
 import json
 import os
 import pickle
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -37,8 +38,9 @@ from vmc.data.motion_sources import (
 from vmc.data.motion_sources.babel import babel_frame_labels
 from vmc.data.motion_sources.humanml3d import mirror_record, parse_humanml3d_texts
 from vmc.data.motion_sources.motionclip_db import UnsafeDatabaseError, read_motionclip_db
-from vmc.data.resample import FpsMismatchError, resample_motion
 from vmc.motion.export import load_motion_npz, save_amass_npz
+from vmc.motion.resample import FpsMismatchError, fit_length, resample_motion
+from vmc.motion.types import Motion
 
 # ------------------------------------------------------------------------------ helpers
 
@@ -78,11 +80,17 @@ def tiny_body() -> BodyModel:
     return BodyModel.from_arrays(**make_tiny_body())
 
 
+def _rec(poses, trans, fps, texts, source, up_axis, name, **kwargs) -> MotionRecord:
+    """A record from the old positional fields (the motion's frame from ``up_axis``)."""
+    motion = Motion(poses, trans, fps, frame=f"{up_axis}_up", texts=texts, source=source, name=name)
+    return MotionRecord(motion, **kwargs)
+
+
 def _joints(body: BodyModel, rec: MotionRecord) -> np.ndarray:
     with torch.no_grad():
         out = body(
-            pose_axis_angle=torch.from_numpy(rec.poses72.astype(np.float32)),
-            transl=torch.from_numpy(rec.trans),
+            pose_axis_angle=torch.from_numpy(rec.motion.poses72.astype(np.float32)),
+            transl=torch.from_numpy(rec.motion.trans),
         )
     return out.joints.numpy().astype(np.float64)
 
@@ -98,49 +106,66 @@ def test_resample_sinusoid_slerp_50_to_30_fps():
     poses = np.zeros((100, 24, 3))
     poses[:, 5] = angle[:, None] * axis
     trans = np.stack([np.sin(2 * np.pi * freq * t), t, np.zeros_like(t)], axis=1)
-    out = resample_motion(poses, trans, src, dst)
-    assert out.fps == dst
-    assert out.poses.shape == (60, 24, 3)  # floor(99 * 30 / 50) + 1
+    out = resample_motion(Motion(poses, trans, src), dst)
+    assert out.motion.fps == dst
+    assert out.motion.poses.shape == (60, 24, 3)  # floor(99 * 30 / 50) + 1
     t_out = np.arange(60) / dst
     expected = amp * np.sin(2 * np.pi * freq * t_out)
-    got = out.poses[:, 5] @ axis  # rotation stays about the same axis
+    got = out.motion.poses[:, 5] @ axis  # rotation stays about the same axis
     # slerp about a fixed axis = linear interpolation of the angle: error <= h^2/8 max|θ''|
     bound = (1 / src) ** 2 / 8 * amp * (2 * np.pi * freq) ** 2 + 1e-6
     assert np.abs(got - expected).max() <= bound
     assert np.abs(got - expected).max() > 1e-6  # really interpolated, not copied
-    assert np.allclose(np.cross(out.poses[:, 5], axis), 0, atol=1e-6)
-    assert np.allclose(out.poses[:, 0], 0)
-    assert np.abs(out.trans[:, 0] - np.sin(2 * np.pi * freq * t_out)).max() <= 0.01
-    assert np.allclose(out.trans[:, 1], t_out, atol=1e-6)
-    up = resample_motion(poses, trans, src, 100.0)
-    assert up.poses.shape[0] == 199 and np.allclose(up.poses[::2], poses, atol=1e-6)
+    assert np.allclose(np.cross(out.motion.poses[:, 5], axis), 0, atol=1e-6)
+    assert np.allclose(out.motion.poses[:, 0], 0)
+    assert np.abs(out.motion.trans[:, 0] - np.sin(2 * np.pi * freq * t_out)).max() <= 0.01
+    assert np.allclose(out.motion.trans[:, 1], t_out, atol=1e-6)
+    up = resample_motion(Motion(poses, trans, src), 100.0)
+    assert up.motion.poses.shape[0] == 199 and np.allclose(up.motion.poses[::2], poses, atol=1e-6)
 
 
 def test_resample_integer_ratio_equals_frame_dropping_and_subsample_rules():
     poses = _amass_poses(250, 72, seed=1).reshape(250, 24, 3)
     trans = np.random.default_rng(0).normal(size=(250, 3))
-    slerp = resample_motion(poses, trans, 120, 30)
-    sub = resample_motion(poses, trans, 120, 30, method="subsample")
-    assert np.array_equal(slerp.poses, poses[::4].astype(np.float32))
-    assert np.array_equal(sub.poses, slerp.poses) and np.array_equal(sub.trans, slerp.trans)
+    slerp = resample_motion(Motion(poses, trans, 120), 30)
+    sub = resample_motion(Motion(poses, trans, 120), 30, method="subsample")
+    assert np.array_equal(slerp.motion.poses, poses[::4].astype(np.float32))
+    assert np.array_equal(sub.motion.poses, slerp.motion.poses) and np.array_equal(
+        sub.motion.trans, slerp.motion.trans
+    )
     assert np.array_equal(slerp.source_index, np.arange(0, 250, 4))
-    odd = resample_motion(poses, trans, 100, 30, method="subsample", max_fps_dist=5)
-    assert odd.fps == pytest.approx(100 / 3) and np.array_equal(odd.source_index[:3], [0, 3, 6])
+    odd = resample_motion(Motion(poses, trans, 100), 30, method="subsample", max_fps_dist=5)
+    assert odd.motion.fps == pytest.approx(100 / 3) and np.array_equal(
+        odd.source_index[:3], [0, 3, 6]
+    )
     with pytest.raises(FpsMismatchError, match="every 3th"):
-        resample_motion(poses, trans, 100, 30, method="subsample", max_fps_dist=2)
+        resample_motion(Motion(poses, trans, 100), 30, method="subsample", max_fps_dist=2)
     with pytest.raises(ValueError, match="method"):
-        resample_motion(poses, trans, 100, 30, method="cubic")  # type: ignore[arg-type]
+        resample_motion(Motion(poses, trans, 100), 30, method="cubic")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="trans"):
-        resample_motion(poses, trans[:10], 100, 30)
+        resample_motion(Motion(poses, trans[:10], 100), 30)
 
 
 def test_slerp_takes_the_short_arc():
     poses = np.zeros((2, 24, 3))
     poses[0, 0] = [0, 0, np.deg2rad(170)]
     poses[1, 0] = [0, 0, np.deg2rad(-170)]  # 20 degrees away through 180
-    out = resample_motion(poses, np.zeros((2, 3)), 2.0, 4.0)  # frames at 0, 0.5, 1
-    mid = Rotation.from_rotvec(out.poses[1, 0]).as_matrix()
+    out = resample_motion(Motion(poses, np.zeros((2, 3)), 2.0), 4.0)  # frames at 0, 0.5, 1
+    mid = Rotation.from_rotvec(out.motion.poses[1, 0]).as_matrix()
     assert np.allclose(mid, Rotation.from_euler("z", 180, degrees=True).as_matrix(), atol=1e-5)
+
+
+def test_fit_length_cuts_or_holds_and_resample_keeps_fields():
+    poses = np.random.default_rng(0).normal(scale=0.3, size=(10, 24, 3))
+    m = Motion(poses, np.arange(30.0).reshape(10, 3), 30.0, texts=["a"], segments=[("a", 0, 10)])
+    cut = fit_length(m, 4)
+    assert cut.num_frames == 4 and cut.segments == [("a", 0, 4)] and cut.texts == ["a"]
+    held = fit_length(m, 13)
+    assert held.num_frames == 13 and np.array_equal(held.poses[10:], np.repeat(m.poses[-1:], 3, 0))
+    assert fit_length(m, 10) is m
+    half = resample_motion(m, 15.0)
+    assert half.motion.num_frames == 5 and half.motion.texts == ["a"]
+    assert half.motion.segments == [("a", 0, 5)] and half.motion.frame == "y_up"
 
 
 # ------------------------------------------------------------------------------ AMASS
@@ -151,18 +176,18 @@ def test_amass_reader_joint_maps_and_resampling(tmp_path):
     smplx = _write_amass(tmp_path / "KIT" / "3" / "walk_poses.npz", 61, 60.0, 165, seed=3)
     smpl = _write_amass(tmp_path / "X" / "s" / "a.npz", 30, 30.0, 72, seed=4, rate_key="fps")
     np.savez(tmp_path / "CMU" / "01" / "shape.npz", betas=np.zeros(16))  # skipped
-    recs = {r.name: r for r in load_amass(tmp_path, fps=30)}
+    recs = {r.motion.name: r for r in load_amass(tmp_path, fps=30)}
     assert sorted(recs) == ["CMU/01/01_01_poses", "KIT/3/walk_poses", "X/s/a"]
     r = recs["CMU/01/01_01_poses"]
-    assert r.poses.shape == (63, 24, 3) and r.trans.shape == (63, 3)
-    assert r.poses.dtype == np.float32 and r.fps == 30 and r.up_axis == "z"
-    assert r.source == "amass" and r.texts == [] and r.betas.shape == (16,)
-    assert np.allclose(r.poses, _smplh_to_24(smplh["poses"])[::4], atol=1e-6)
-    assert np.allclose(r.trans, smplh["trans"][::4], atol=1e-6)
+    assert r.motion.poses.shape == (63, 24, 3) and r.motion.trans.shape == (63, 3)
+    assert r.motion.poses.dtype == np.float32 and r.motion.fps == 30 and r.motion.frame == "z_up"
+    assert r.motion.source == "amass" and r.motion.texts == [] and r.motion.betas.shape == (16,)
+    assert np.allclose(r.motion.poses, _smplh_to_24(smplh["poses"])[::4], atol=1e-6)
+    assert np.allclose(r.motion.trans, smplh["trans"][::4], atol=1e-6)
     x = recs["KIT/3/walk_poses"]
     expect_x = smplx["poses"].reshape(61, 55, 3)[::2][:, list(range(22)) + [25, 40]]
-    assert x.poses.shape == (31, 24, 3) and np.allclose(x.poses, expect_x, atol=1e-6)
-    assert np.allclose(recs["X/s/a"].poses72, smpl["poses"], atol=1e-6)
+    assert x.motion.poses.shape == (31, 24, 3) and np.allclose(x.motion.poses, expect_x, atol=1e-6)
+    assert np.allclose(recs["X/s/a"].motion.poses72, smpl["poses"], atol=1e-6)
 
 
 def test_amass_errors(tmp_path):
@@ -263,28 +288,31 @@ def test_amass_babel_chunks_labels_and_splits(tmp_path):
     amass, babel = _babel_fixture(tmp_path)
     chunks = load_amass_babel(amass, babel, split="train")
     # CMU: 1000 @120 -> 250 @30 -> 2 chunks; KIT: 300 @60 -> 150 -> 1; ACCAD short: < 60 frames
-    assert [c.name for c in chunks] == [
+    assert [c.motion.name for c in chunks] == [
         "CMU/01/01_01_poses#chunk000",
         "CMU/01/01_01_poses#chunk001",
         "KIT/3/kick_poses#chunk000",
     ]
-    assert all(c.num_frames == 100 and c.fps == 30 and c.up_axis == "z" for c in chunks)
-    assert all(c.source == "amass_babel" for c in chunks)
+    assert all(
+        c.motion.num_frames == 100 and c.motion.fps == 30 and c.motion.frame == "z_up"
+        for c in chunks
+    )
+    assert all(c.motion.source == "amass_babel" for c in chunks)
     c0, c1, k0 = chunks
-    assert set(c0.frame_labels) == {"walk"} and c0.texts == ["walk"]
+    assert set(c0.frame_labels) == {"walk"} and c0.motion.texts == ["walk"]
     # walk covers source frames [0, 480) = output frames [0, 120): chunk 1 holds both labels
     assert list(c1.frame_labels[:20]) == ["walk"] * 20 and set(c1.frame_labels[20:]) == {"jump"}
-    assert c1.texts == ["jump and walk"] and window_text(c1.frame_labels[25:85]) == "jump"
-    assert k0.texts == ["kickand stand"]
+    assert c1.motion.texts == ["jump and walk"] and window_text(c1.frame_labels[25:85]) == "jump"
+    assert k0.motion.texts == ["kickand stand"]
     src = np.load(amass / "CMU" / "01" / "01_01_poses.npz")
-    assert np.allclose(c1.poses, _smplh_to_24(src["poses"])[400:800:4], atol=1e-6)
+    assert np.allclose(c1.motion.poses, _smplh_to_24(src["poses"])[400:800:4], atol=1e-6)
     whole = load_amass_babel(amass, babel, split="train", chunk_len=None)
-    assert [w.num_frames for w in whole] == [250, 150]
+    assert [w.motion.num_frames for w in whole] == [250, 150]
     vald = load_amass_babel(amass, babel, split="vald")
-    assert [c.name for c in vald] == ["HumanEva/S1/box_poses#chunk000"]
-    assert vald[0].texts == ["box"]
+    assert [c.motion.name for c in vald] == ["HumanEva/S1/box_poses#chunk000"]
+    assert vald[0].motion.texts == ["box"]
     by_babel = load_amass_babel(amass, babel, split="vald", split_by="babel", chunk_len=None)
-    assert [r.name for r in by_babel] == ["HumanEva/S1/box_poses"]
+    assert [r.motion.name for r in by_babel] == ["HumanEva/S1/box_poses"]
     paper = load_amass_babel(amass, babel, split="all", method="subsample", max_fps_dist=5)
     assert len(paper) == 4
 
@@ -310,14 +338,14 @@ def test_amass_babel_errors(tmp_path):
 
 
 def test_chunk_counts():
-    rec = MotionRecord(
+    rec = _rec(
         np.zeros((250, 24, 3)), np.zeros((250, 3)), 30.0, ["x"], "t", "y", "r",
         frame_labels=np.array(["a"] * 120 + ["b"] * 130),
     )  # fmt: skip
-    assert [c.name for c in chunk_records([rec])] == ["r#chunk000", "r#chunk001"]
+    assert [c.motion.name for c in chunk_records([rec])] == ["r#chunk000", "r#chunk001"]
     assert len(chunk_records([rec], chunk_len=50)) == 5
     assert chunk_records([rec.slice(0, 99)]) == []
-    assert [c.texts for c in chunk_records([rec])] == [["a"], ["a and b"]]
+    assert [c.motion.texts for c in chunk_records([rec])] == [["a"], ["a and b"]]
     with pytest.raises(ValueError, match="chunk_len"):
         chunk_records([rec], chunk_len=0)
 
@@ -352,34 +380,39 @@ def test_motionclip_db_joblib_roundtrip(tmp_path, compress):
     joblib.dump(db, tmp_path / "amass_30fps_train.pt", compress=compress)
     chunks = load_motionclip_db(tmp_path / "amass_30fps_db.pt", split="train")
     # 230 -> 2 chunks, 120 -> 1, 80 -> 0
-    assert [c.name for c in chunks] == [
+    assert [c.motion.name for c in chunks] == [
         "CMU_00_seq0_poses#chunk000",
         "CMU_00_seq0_poses#chunk001",
         "CMU_01_seq1_poses#chunk000",
     ]
-    assert all(c.up_axis == "z" and c.fps == 30 and c.source == "motionclip_db" for c in chunks)
-    assert np.allclose(chunks[1].poses72, db["thetas"][0][100:200], atol=1e-6)
+    assert all(
+        c.motion.frame == "z_up" and c.motion.fps == 30 and c.motion.source == "motionclip_db"
+        for c in chunks
+    )
+    assert np.allclose(chunks[1].motion.poses72, db["thetas"][0][100:200], atol=1e-6)
     assert np.array_equal(chunks[1].frame_labels, db["text_raw_labels"][0][100:200].astype(str))
-    assert chunks[1].texts == ["sit down and walk"] and chunks[0].texts == ["walk"]
-    assert np.all(chunks[0].trans == 0)
+    assert chunks[1].motion.texts == ["sit down and walk"] and chunks[0].motion.texts == ["walk"]
+    assert np.all(chunks[0].motion.trans == 0)
     whole = load_motionclip_db(
         tmp_path / "amass_30fps_train.pt", chunk_len=None, translation="ankle",
         skip_first_sequence=True,
     )  # fmt: skip
-    assert [w.num_frames for w in whole] == [120, 80]
+    assert [w.motion.num_frames for w in whole] == [120, 80]
     ankle = db["joints3d"][1][:, 0]
-    assert np.allclose(whole[0].trans, ankle - ankle[0], atol=1e-6)
-    assert whole[0].texts == [" and sit down and walk"]
+    assert np.allclose(whole[0].motion.trans, ankle - ankle[0], atol=1e-6)
+    assert whole[0].motion.texts == [" and sit down and walk"]
     slow = load_motionclip_db(tmp_path / "amass_30fps_train.pt", fps=15, chunk_len=None)
-    assert slow[0].num_frames == 115 and slow[0].fps == 15
+    assert slow[0].motion.num_frames == 115 and slow[0].motion.fps == 15
 
 
 def test_motionclip_db_torch_zip_format(tmp_path):
     db = _db(1)
     torch.save(db, tmp_path / "resaved.pt")
     (rec,) = load_motionclip_db(tmp_path / "resaved.pt", chunk_len=None)
-    assert rec.num_frames == 230 and np.allclose(rec.poses72, db["thetas"][0], atol=1e-6)
-    assert rec.texts == [" and sit down and walk"]
+    assert rec.motion.num_frames == 230 and np.allclose(
+        rec.motion.poses72, db["thetas"][0], atol=1e-6
+    )
+    assert rec.motion.texts == [" and sit down and walk"]
 
 
 class _Evil:
@@ -441,36 +474,38 @@ def _humanml3d_fixture(tmp_path: Path) -> tuple[Path, Path, dict, dict]:
 
 def test_humanml3d_index_crop_segments_and_mirror(tmp_path):
     amass, h3d, kick, hdm = _humanml3d_fixture(tmp_path)
-    recs = {r.name: r for r in load_humanml3d(h3d, amass, split="train", fps=30)}
+    recs = {r.motion.name: r for r in load_humanml3d(h3d, amass, split="train", fps=30)}
     assert sorted(recs) == ["000000", "000000#10-20", "000001", "M000000"]
     r0 = recs["000000"]
-    assert r0.texts == ["a person kicks", "someone kicks with the left leg"]
-    assert r0.up_axis == "z" and r0.fps == 30 and r0.source == "humanml3d"
+    assert r0.motion.texts == ["a person kicks", "someone kicks with the left leg"]
+    assert r0.motion.frame == "z_up" and r0.motion.fps == 30 and r0.motion.source == "humanml3d"
     # 100 fps, step int(100/20) = 5 -> 20 fps; frames [0:30] -> 30 frames -> 44 at 30 fps
-    assert r0.num_frames == 44
+    assert r0.motion.num_frames == 44
     src20 = _smplh_to_24(kick["poses"])[::5][:30]
-    assert np.allclose(r0.poses[::3], src20[::2], atol=1e-5)  # t = 0.1 s grid is shared
+    assert np.allclose(r0.motion.poses[::3], src20[::2], atol=1e-5)  # t = 0.1 s grid is shared
     seg = recs["000000#10-20"]
-    assert seg.texts == ["the person stands still"] and seg.num_frames == 14
-    assert np.allclose(seg.poses[0], src20[10], atol=1e-6)
+    assert seg.motion.texts == ["the person stands still"] and seg.motion.num_frames == 14
+    assert np.allclose(seg.motion.poses[0], src20[10], atol=1e-6)
     r1 = recs["000001"]
     # 120 fps, step 6; MPI_HDM05 crop 3 s = 60 frames; then [10:-1]
     n20 = len(range(0, 1200, 6)) - 60 - 10 - 1
-    assert r1.num_frames == int(np.floor((n20 - 1) * 1.5)) + 1 and r1.texts == ["a person dances"]
-    assert np.allclose(r1.poses[0], _smplh_to_24(hdm["poses"])[(60 + 10) * 6], atol=1e-6)
+    assert r1.motion.num_frames == int(np.floor((n20 - 1) * 1.5)) + 1 and r1.motion.texts == [
+        "a person dances"
+    ]
+    assert np.allclose(r1.motion.poses[0], _smplh_to_24(hdm["poses"])[(60 + 10) * 6], atol=1e-6)
     m = recs["M000000"]
-    assert m.texts == ["someone kicks with the right leg"]
-    assert np.allclose(mirror_record(m).poses, r0.poses, atol=1e-6)
-    assert not np.allclose(m.poses, r0.poses)
+    assert m.motion.texts == ["someone kicks with the right leg"]
+    assert np.allclose(mirror_record(m).motion.poses, r0.motion.poses, atol=1e-6)
+    assert not np.allclose(m.motion.poses, r0.motion.poses)
     test = load_humanml3d(h3d, amass, split="test", include_mirrored=False)
-    assert [r.name for r in test] == ["000001"]
+    assert [r.motion.name for r in test] == ["000001"]
     no_seg = load_humanml3d(h3d, amass, split=None, segment_captions=False)
-    assert sorted(r.name for r in no_seg) == ["000000", "000001", "M000000"]
+    assert sorted(r.motion.name for r in no_seg) == ["000000", "000001", "M000000"]
 
 
 def test_mirror_record_matches_mirrored_body(tiny_body):
     rng = np.random.default_rng(3)
-    rec = MotionRecord(
+    rec = _rec(
         rng.normal(scale=0.4, size=(4, 24, 3)), rng.normal(size=(4, 3)), 30.0, [], "t", "y", "m"
     )
     a = _joints(tiny_body, rec)
@@ -502,28 +537,35 @@ def test_humanml3d_errors(tmp_path):
 
 def test_folder_roundtrip_from_procedural(tmp_path):
     recs = load_motion_records("procedural", num=3, num_frames=40, fps=20, seed=4)
-    assert all(r.fps == 20 and r.up_axis == "y" and r.num_frames == 40 for r in recs)
     assert all(
-        r.texts and r.texts_heldout and not set(r.texts) & set(r.texts_heldout) for r in recs
+        r.motion.fps == 20 and r.motion.frame == "y_up" and r.motion.num_frames == 40 for r in recs
+    )
+    assert all(
+        r.motion.texts and r.texts_heldout and not set(r.motion.texts) & set(r.texts_heldout)
+        for r in recs
     )
     labelled = recs[0].slice(0, 40)
     labelled.frame_labels = np.array(["wave"] * 20 + [""] * 20)
-    labelled.name = "same"
-    twin = MotionRecord(recs[1].poses, recs[1].trans, 20.0, ["b"], "x", "z", "same")
+    labelled.motion.name = "same"
+    twin = _rec(recs[1].motion.poses, recs[1].motion.trans, 20.0, ["b"], "x", "z", "same")
     paths = convert_records_to_folder([*recs, labelled, twin], tmp_path / "clips")
     assert [p.name for p in paths[-2:]] == ["same.npz", "same-1.npz"]
     plain = load_motion_npz(paths[0])  # the shared export format reads it
-    assert plain.texts == recs[0].texts and plain.up_axis == "y" and plain.fps == 20
-    back = {r.name: r for r in load_folder(tmp_path / "clips", fps=20)}
+    assert plain.texts == recs[0].motion.texts and plain.fps == 20
+    assert plain.frame == "z_up"  # written in AMASS's frame; read back as Y-up below
+    back = {r.motion.name: r for r in load_folder(tmp_path / "clips", fps=20)}
     assert len(back) == 5
-    r = back[recs[0].name]
-    assert np.allclose(r.poses, recs[0].poses) and np.allclose(r.trans, recs[0].trans)
-    assert r.texts == recs[0].texts and r.texts_heldout == recs[0].texts_heldout
-    assert r.source == "folder"
+    r = back[recs[0].motion.name].to_frame("y_up")
+    assert np.allclose(r.motion.poses, recs[0].motion.poses, atol=1e-5)
+    assert np.allclose(r.motion.trans, recs[0].motion.trans, atol=1e-5)
+    assert r.motion.texts == recs[0].motion.texts and r.texts_heldout == recs[0].texts_heldout
+    assert r.motion.source == "folder"
     assert list(back["same"].frame_labels) == ["wave"] * 20 + [""] * 20
-    assert back["same-1"].up_axis == "z"
+    assert back["same-1"].motion.frame == "z_up"
     at30 = load_folder(tmp_path / "clips", fps=30)
-    assert all(x.fps == 30 and x.num_frames == 59 for x in at30)  # floor(39 * 1.5) + 1
+    assert all(
+        x.motion.fps == 30 and x.motion.num_frames == 59 for x in at30
+    )  # floor(39 * 1.5) + 1
 
 
 def test_folder_errors(tmp_path):
@@ -534,7 +576,7 @@ def test_folder_errors(tmp_path):
     np.savez(tmp_path / "broken.npz", poses=np.zeros((4, 72)), fps=30.0)
     with pytest.raises(ValueError, match=r"broken\.npz.*'trans'"):
         load_folder(tmp_path)
-    save_amass_npz(tmp_path / "ok.npz", np.zeros((4, 72)), np.zeros((4, 3)))
+    save_amass_npz(tmp_path / "ok.npz", Motion(np.zeros((4, 72)), np.zeros((4, 3)), 30.0))
     np.savez(tmp_path / "broken.npz", poses=np.zeros((4, 72)), trans=np.zeros((3, 3)), fps=30.0)
     with pytest.raises(ValueError, match=r"broken\.npz.*trans"):
         load_folder(tmp_path)
@@ -547,14 +589,16 @@ def test_registry_and_dispatch():
     with pytest.raises(ValueError, match="available: amass, amass_babel"):
         load_motion_records("bvh_folder")
     recs = load_procedural(num=2, num_frames=30, fps=30, actions=["wave", "squat"])
-    assert sorted(r.name.split("_", 2)[2] for r in recs) == ["squat", "wave"]
-    assert all(r.name.startswith("s0_") for r in recs)
+    assert sorted(r.motion.name.split("_", 2)[2] for r in recs) == ["squat", "wave"]
+    assert all(r.motion.name.startswith("s0_") for r in recs)
     other = load_procedural(num=2, num_frames=30, fps=30, seed=1, actions=["wave", "squat"])
-    assert not {r.name for r in recs} & {r.name for r in other}  # seeds never share names
+    assert not {r.motion.name for r in recs} & {
+        r.motion.name for r in other
+    }  # seeds never share names
     with pytest.raises(ValueError, match="poses must be"):
-        MotionRecord(np.zeros((5, 23, 3)), np.zeros((5, 3)), 30.0, [], "t", "y", "bad")
-    with pytest.raises(ValueError, match="up_axis"):
-        MotionRecord(np.zeros((5, 24, 3)), np.zeros((5, 3)), 30.0, [], "t", "x", "bad")  # type: ignore[arg-type]
+        _rec(np.zeros((5, 23, 3)), np.zeros((5, 3)), 30.0, [], "t", "y", "bad")
+    with pytest.raises(ValueError, match="frame"):
+        _rec(np.zeros((5, 24, 3)), np.zeros((5, 3)), 30.0, [], "t", "x", "bad")  # type: ignore[arg-type]
 
 
 # ------------------------------------------------------------------------------ Z-up -> Y-up
@@ -571,13 +615,17 @@ def test_z_up_to_y_up_rule_with_body_fk(tiny_body):
     poses[:, 0] = root.as_rotvec()
     poses[:, joint_index("left_knee")] = [0.6, 0.0, 0.0]
     trans = np.stack([np.linspace(0, 1, num), np.full(num, 0.5), np.full(num, 0.95)], axis=1)
-    z_rec = MotionRecord(poses, trans, 30.0, ["walk"], "amass", "z", "seq")
+    z_rec = _rec(poses, trans, 30.0, ["walk"], "amass", "z", "seq")
     jz = _joints(tiny_body, z_rec)
     head, foot = joint_index("head"), joint_index("left_foot")
     assert np.all(jz[:, head, 2] > jz[:, foot, 2] + 1.0)  # upright in Z-up before
     j0 = make_tiny_body()["J_regressor"] @ make_tiny_body()["v_template"]
-    y_rec = z_rec.to_y_up(root_rest=j0[0])
-    assert y_rec.up_axis == "y" and z_rec.up_axis == "z" and y_rec.texts == ["walk"]
+    y_rec = MotionRecord(replace(z_rec.motion, root_rest=j0[0], texts=["walk"])).to_frame("y_up")
+    assert (
+        y_rec.motion.frame == "y_up"
+        and z_rec.motion.frame == "z_up"
+        and y_rec.motion.texts == ["walk"]
+    )
     jy = _joints(tiny_body, y_rec)
     rot = Rotation.from_euler("x", -90, degrees=True).as_matrix()
     assert np.allclose(jy, jz @ rot.T, atol=1e-4)
@@ -586,8 +634,8 @@ def test_z_up_to_y_up_rule_with_body_fk(tiny_body):
     left = jy[0, joint_index("left_hip")] - jy[0, joint_index("right_hip")]
     forward = np.cross(left, [0.0, 1.0, 0.0])
     assert forward[2] > 0.9 * np.linalg.norm(forward)  # frame 0 (yaw 0) faces +Z
-    no_rest = _joints(tiny_body, z_rec.to_y_up())
+    no_rest = _joints(tiny_body, z_rec.to_frame("y_up"))  # root_rest unknown: J0 taken at 0
     offset = no_rest - jy
     assert np.allclose(offset, offset[:1, :1], atol=1e-4)  # constant J0 - R J0 shift
     assert np.allclose(offset[0, 0], j0[0] - rot @ j0[0], atol=1e-4)
-    assert y_rec.to_y_up() is y_rec
+    assert y_rec.to_frame("y_up") is y_rec

@@ -17,7 +17,6 @@ from vmc.motion.runs import EXPORT_FORMAT
 from vmc.motion.stage import (
     MotionCLIPStage,
     RetrievalMotionStage,
-    fit_length,
     select_motion_stage,
     split_frames,
 )
@@ -52,12 +51,8 @@ def _forward_at_first_frame(poses: np.ndarray) -> np.ndarray:
     return root[:, 2].numpy()  # where the body's front (+Z body axis) points
 
 
-def test_split_and_fit_length():
-    assert split_frames(10, 3) == [4, 3, 3]
-    poses, trans = np.zeros((5, 24, 3)), np.arange(15.0).reshape(5, 3)
-    p, t = fit_length(poses, trans, 8)
-    assert p.shape == (8, 24, 3) and np.array_equal(t[-1], trans[-1])
-    assert fit_length(poses, trans, 3)[1].shape == (3, 3)
+def test_split_frames():
+    assert split_frames(10, 3) == [4, 3, 3]  # fit_length: tests/test_motion_sources.py
 
 
 @pytest.mark.parametrize("up_axis", ["y", "z"])
@@ -67,7 +62,8 @@ def test_run_stage_gives_requested_length_rate_and_facing(tmp_path, up_axis):
     assert isinstance(stage, MotionCLIPStage)
     motion = stage.generate(["a person jumps"], num_frames=45, fps=15.0, seed=0)
     assert motion.poses.shape == (45, 24, 3) and motion.trans.shape == (45, 3)
-    assert motion.fps == 15.0 and np.isfinite(motion.poses).all()
+    assert motion.fps == 15.0 and np.isfinite(motion.poses).all() and motion.frame == "y_up"
+    assert motion.texts == ["a person jumps"] and motion.segments == [("a person jumps", 0, 45)]
     # Y-up world, the person's front turned to +Z at the first frame (whatever the model's world).
     forward = _forward_at_first_frame(motion.poses)
     assert abs(forward[0]) < 1e-4 and forward[2] > 0
@@ -136,7 +132,8 @@ def test_infer_sequence_and_prompt_file_with_a_run(tmp_path, tiny_run):
     )
     result = infer(cfg)
     motion = load_motion_npz(out)
-    assert motion.poses.shape == (40, 72) and math.isclose(motion.fps, 30.0)
+    assert motion.poses.shape == (40, 24, 3) and math.isclose(motion.fps, 30.0)
+    assert motion.frame == "z_up" and motion.texts == ["a person walks", "a person waves"]
     assert (tmp_path / "seq.preview.mp4").is_file() and result["preview_mp4"]
 
     prompts = tmp_path / "prompts.txt"

@@ -25,6 +25,7 @@ from vmc.motion.losses import (
     velocity_loss,
 )
 from vmc.motion.metrics import MaskedMSE, MeanPositionError, RetrievalRPrecision, r_precision
+from vmc.motion.types import Motion
 from vmc.text.feature_cache import CACHE_MARKER, FeatureCache, clear_feature_cache
 
 
@@ -209,8 +210,11 @@ def _record(num_frames: int = 80, up_axis: str = "y", name: str = "clip", **kw) 
     rng = np.random.default_rng(len(name) + num_frames)
     poses = (rng.standard_normal((num_frames, 24, 3)) * 0.2).astype(np.float32)
     trans = np.cumsum(rng.standard_normal((num_frames, 3)) * 0.01, axis=0).astype(np.float32)
-    kw.setdefault("texts", ["a person walks", "someone walks"])
-    return MotionRecord(poses, trans, 30.0, source="test", up_axis=up_axis, name=name, **kw)
+    texts = kw.pop("texts", ["a person walks", "someone walks"])
+    motion = Motion(
+        poses, trans, 30.0, frame=f"{up_axis}_up", texts=texts, source="test", name=name
+    )
+    return MotionRecord(motion, **kw)
 
 
 def test_dataset_windows_are_seeded_by_index_and_epoch() -> None:
@@ -247,7 +251,8 @@ def test_dataset_padding_labels_and_up_axis() -> None:
 
     z_rec = _record(60, up_axis="z", name="amass")
     y_item = MotionWindowDataset([z_rec], num_frames=60, up_axis="y", train=False)[0]
-    same = MotionWindowDataset([z_rec.to_y_up()], num_frames=60, up_axis="y", train=False)[0]
+    same = MotionWindowDataset([z_rec.to_frame("y_up")], num_frames=60, up_axis="y", train=False)
+    same = same[0]
     assert torch.allclose(y_item["x"], same["x"], atol=1e-5)
     kept = MotionWindowDataset([z_rec], num_frames=60, up_axis="z", train=False)[0]
     assert not torch.allclose(kept["x"][0], y_item["x"][0], atol=1e-3)  # root differs
@@ -261,7 +266,8 @@ def test_datamodule_split_batches_and_divisibility() -> None:
     dm = MotionDataModule([records], val_fraction=0.25, batch_size=4, val_text="heldout")
     dm.setup()
     assert len(dm.train_set) + len(dm.val_set) == 12 and len(dm.val_set) > 0
-    names = {r.name for r in dm.train_set.records} & {r.name for r in dm.val_set.records}
+    names = {r.motion.name for r in dm.train_set.records}
+    names &= {r.motion.name for r in dm.val_set.records}
     assert not names
     batch = next(iter(dm.train_dataloader()))
     assert batch["x"].shape == (4, 25, 6, 60) and len(batch["text"]) == 4
@@ -298,7 +304,7 @@ def test_render_clip_frames(tmp_path, tiny_body: BodyModel) -> None:
 
     records = [_record(20, name="sub/a#chunk000"), _record(20, up_axis="z", name="sub/b")]
     paths = render_clip_frames(records, tmp_path, tiny_body, image_size=32)
-    assert paths == [frame_path(tmp_path, r.name) for r in records]
+    assert paths == [frame_path(tmp_path, r.motion.name) for r in records]
     image = read_image(paths[0])
     assert image.shape == (32, 32, 3)
     assert image.std() > 5  # the body is drawn, not a flat background

@@ -51,12 +51,12 @@ def motions():
 
 
 def _local_mats(m) -> np.ndarray:
-    flat = m.poses.reshape(-1, 3).astype(np.float64)
-    return Rotation.from_rotvec(flat).as_matrix().reshape(m.num_frames, 24, 3, 3)
+    flat = m.motion.poses.reshape(-1, 3).astype(np.float64)
+    return Rotation.from_rotvec(flat).as_matrix().reshape(m.motion.num_frames, 24, 3, 3)
 
 
 def _lowest_sole(m) -> np.ndarray:
-    pos, rot = forward_kinematics(m.poses, m.trans)
+    pos, rot = forward_kinematics(m.motion.poses, m.motion.trans)
     return contact_points(pos, rot)[..., 1].min(-1)  # [T]
 
 
@@ -99,20 +99,20 @@ def test_catalogue_has_the_required_actions():
 
 def test_shapes_dtypes_and_finite(motions):
     for (action, _), m in motions.items():
-        assert m.poses.shape == (T, 24, 3) and m.poses.dtype == np.float32, action
-        assert m.trans.shape == (T, 3) and m.trans.dtype == np.float32, action
-        assert m.poses72.shape == (T, 72)
-        assert np.isfinite(m.poses).all() and np.isfinite(m.trans).all(), action
-        assert m.fps == FPS and m.action == action
+        assert m.motion.poses.shape == (T, 24, 3) and m.motion.poses.dtype == np.float32, action
+        assert m.motion.trans.shape == (T, 3) and m.motion.trans.dtype == np.float32, action
+        assert m.motion.poses72.shape == (T, 72)
+        assert np.isfinite(m.motion.poses).all() and np.isfinite(m.motion.trans).all(), action
+        assert m.motion.fps == FPS and m.action == action
 
 
 def test_frame0_upright_facing_plus_z(motions):
     for (action, _), m in motions.items():
-        root = Rotation.from_rotvec(m.poses[0, 0].astype(np.float64))
+        root = Rotation.from_rotvec(m.motion.poses[0, 0].astype(np.float64))
         fwd, up = root.apply([0.0, 0.0, 1.0]), root.apply([0.0, 1.0, 0.0])
         assert abs(fwd[0]) < 1e-5 and fwd[2] > 0.8 and up[1] > 0.8, action  # yaw 0, upright
-        np.testing.assert_allclose(m.trans[0, [0, 2]], 0.0, atol=1e-6, err_msg=action)
-        pos, _ = forward_kinematics(m.poses[:1], m.trans[:1])
+        np.testing.assert_allclose(m.motion.trans[0, [0, 2]], 0.0, atol=1e-6, err_msg=action)
+        pos, _ = forward_kinematics(m.motion.poses[:1], m.motion.trans[:1])
         assert pos[0, 15, 1] > pos[0, 0, 1] > pos[0, 7, 1], action  # head > pelvis > ankle
         assert pos[0, 1, 0] > pos[0, 2, 0], action  # left hip on +x
 
@@ -121,7 +121,7 @@ def test_joint_limits(motions):
     tol = np.deg2rad(0.5)
     for (action, seed), m in motions.items():
         mats = _local_mats(m)
-        rv = m.poses.astype(np.float64)
+        rv = m.motion.poses.astype(np.float64)
         for side in (1, -1):
             knee = rv[:, joint_indices("knee", side)]
             # hinge: pure rotation about +x, flexion only
@@ -178,7 +178,7 @@ def test_smooth_joint_rotations(motions):
         assert speed.max() < 35.0, (action, seed, speed.max())  # < 2000 deg/s
         assert accel.max() < 1000.0, (action, seed, accel.max())
         # no frame-to-frame jumps in the root translation; only jumps have impacts
-        vel = np.diff(m.trans.astype(np.float64), axis=0) * FPS
+        vel = np.diff(m.motion.trans.astype(np.float64), axis=0) * FPS
         assert np.linalg.norm(vel, axis=-1).max() < 6.0, (action, seed)
         acc = np.linalg.norm(np.diff(vel, axis=0), axis=-1).max() * FPS
         assert acc < (250.0 if action in FLIGHT else 60.0), (action, seed, acc)
@@ -190,7 +190,7 @@ def test_feet_on_the_ground(motions):
         assert low.min() > -0.01, (action, seed, low.min())  # never below the floor
         if action not in FLIGHT:
             assert low.max() < 0.015, (action, seed, low.max())  # always a foot on the floor
-        pos, _ = forward_kinematics(m.poses, m.trans)
+        pos, _ = forward_kinematics(m.motion.poses, m.motion.trans)
         foot_joints = pos[:, [7, 8, 10, 11], 1]
         assert foot_joints.min() > -0.01, (action, seed)
         assert foot_joints.min() < 0.02, (action, seed)
@@ -198,33 +198,37 @@ def test_feet_on_the_ground(motions):
 
 def test_standing_clip_feet_flat():
     m = generate_motion("stand_still", 60, 30, seed=3)
-    pos, _ = forward_kinematics(m.poses, m.trans)
+    pos, _ = forward_kinematics(m.motion.poses, m.motion.trans)
     balls = pos[:, [10, 11], 1]
     assert np.abs(balls).max() < 0.02
-    assert m.trans[:, 1].min() > 0.85 and m.trans[:, 1].max() < 1.0  # pelvis height ~0.95 m
+    assert (
+        m.motion.trans[:, 1].min() > 0.85 and m.motion.trans[:, 1].max() < 1.0
+    )  # pelvis height ~0.95 m
 
 
 def test_walks_travel(motions):
     for seed in SEEDS:
-        fwd = motions[("walk_forward", seed)].trans
+        fwd = motions[("walk_forward", seed)].motion.trans
         assert fwd[-1, 2] - fwd[0, 2] > 0.5 and abs(fwd[-1, 0]) < 0.2
-        back = motions[("walk_backward", seed)].trans
+        back = motions[("walk_backward", seed)].motion.trans
         assert back[-1, 2] - back[0, 2] < -0.5
-        jog = motions[("jog_forward", seed)].trans
+        jog = motions[("jog_forward", seed)].motion.trans
         assert jog[-1, 2] > 0.8
         circ = motions[("walk_circle", seed)]
         sign = 1.0 if circ.params["direction"] == "left" else -1.0
-        assert np.linalg.norm(circ.trans[-1, [0, 2]]) > 0.5
-        assert sign * circ.trans[-1, 0] > 0.2  # curves towards the named side (+x = left)
+        assert np.linalg.norm(circ.motion.trans[-1, [0, 2]]) > 0.5
+        assert sign * circ.motion.trans[-1, 0] > 0.2  # curves towards the named side (+x = left)
         side = motions[("sidestep", seed)]
-        dx = side.trans[-1, 0] - side.trans[0, 0]
+        dx = side.motion.trans[-1, 0] - side.motion.trans[0, 0]
         assert (dx > 0.15) if side.params["side"] == "left" else (dx < -0.15)
 
 
 def test_in_place_actions_stay(motions):
     for (action, seed), m in motions.items():
         if action in IN_PLACE:
-            drift = np.linalg.norm(m.trans[:, [0, 2]] - m.trans[0, [0, 2]], axis=-1).max()
+            drift = np.linalg.norm(
+                m.motion.trans[:, [0, 2]] - m.motion.trans[0, [0, 2]], axis=-1
+            ).max()
             assert drift < 0.1, (action, seed, drift)
 
 
@@ -233,32 +237,32 @@ def test_jumps_leave_the_ground(motions):
         for action in JUMPS:
             m = motions[(action, seed)]
             assert _lowest_sole(m).max() > 0.05, (action, seed)
-            assert m.trans[:, 1].max() - m.trans[0, 1] > 0.05, (action, seed)
+            assert m.motion.trans[:, 1].max() - m.motion.trans[0, 1] > 0.05, (action, seed)
         jump = motions[("jump_in_place", seed)]
         assert _lowest_sole(jump).max() > 0.1
-        assert abs(jump.trans[-1, 2]) < 0.15  # in place
-        assert motions[("jump_forward", seed)].trans[-1, 2] > 0.3
+        assert abs(jump.motion.trans[-1, 2]) < 0.15  # in place
+        assert motions[("jump_forward", seed)].motion.trans[-1, 2] > 0.3
 
 
 def test_sitting_lowers_the_pelvis(motions):
     for seed in SEEDS:
-        sit = motions[("sit_down", seed)].trans[:, 1]
+        sit = motions[("sit_down", seed)].motion.trans[:, 1]
         assert sit[0] - sit[-1] > 0.3
-        up = motions[("stand_up", seed)].trans[:, 1]
+        up = motions[("stand_up", seed)].motion.trans[:, 1]
         assert up[-1] - up[0] > 0.3
 
 
 def test_turn_around_faces_backwards(motions):
     for seed in SEEDS:
         m = motions[("turn_around", seed)]
-        fwd = Rotation.from_rotvec(m.poses[-1, 0].astype(np.float64)).apply([0.0, 0.0, 1.0])
+        fwd = Rotation.from_rotvec(m.motion.poses[-1, 0].astype(np.float64)).apply([0.0, 0.0, 1.0])
         assert fwd[2] < -0.8
 
 
 def test_sides_follow_params(motions):
     for seed in SEEDS:
         m = motions[("wave", seed)]
-        pos, _ = forward_kinematics(m.poses, m.trans)
+        pos, _ = forward_kinematics(m.motion.poses, m.motion.trans)
         hand_up = {
             s: pos[-20:, 22 if s == "left" else 23, 1].max() > pos[-20:, 15, 1].min() - 0.1
             for s in ("left", "right")
@@ -271,16 +275,16 @@ def test_sides_follow_params(motions):
 def test_determinism_and_variation():
     a = generate_motion("wave", 60, 30, seed=7)
     b = generate_motion("wave", 60, 30, seed=7)
-    np.testing.assert_array_equal(a.poses, b.poses)
-    np.testing.assert_array_equal(a.trans, b.trans)
-    assert a.captions == b.captions and a.params == b.params
+    np.testing.assert_array_equal(a.motion.poses, b.motion.poses)
+    np.testing.assert_array_equal(a.motion.trans, b.motion.trans)
+    assert a.motion.texts == b.motion.texts and a.params == b.params
     c = generate_motion("wave", 60, 30, seed=8)
-    assert not np.allclose(a.poses, c.poses)
+    assert not np.allclose(a.motion.poses, c.motion.poses)
     s1 = sample_motions(12, seed=3)
     s2 = sample_motions(12, seed=3)
     assert [m.action for m in s1] == [m.action for m in s2]
     for m1, m2 in zip(s1, s2, strict=True):
-        np.testing.assert_array_equal(m1.poses, m2.poses)
+        np.testing.assert_array_equal(m1.motion.poses, m2.motion.poses)
     assert [m.action for m in sample_motions(12, seed=4)] != [m.action for m in s1]
 
 
@@ -290,7 +294,7 @@ def test_sample_motions_balanced_and_filtered():
     assert set(counts.values()) <= {2, 3}
     sub = sample_motions(5, num_frames=30, seed=1, actions=["nod", "clap"])
     assert {m.action for m in sub} == {"nod", "clap"}
-    assert all(m.poses.shape == (30, 24, 3) and m.fps == 30 for m in sub)
+    assert all(m.motion.poses.shape == (30, 24, 3) and m.motion.fps == 30 for m in sub)
     with pytest.raises(ValueError, match="unknown"):
         sample_motions(2, actions=["moonwalk"])
 
@@ -298,12 +302,12 @@ def test_sample_motions_balanced_and_filtered():
 def test_other_lengths_and_rates_keep_physical_speed():
     w30 = generate_motion("walk_forward", 60, 30, seed=5)
     w60 = generate_motion("walk_forward", 120, 60, seed=5)
-    assert w60.poses.shape == (120, 24, 3)
-    assert abs(w60.trans[-1, 2] - w30.trans[-1, 2]) < 0.1  # same 2 s, same distance
+    assert w60.motion.poses.shape == (120, 24, 3)
+    assert abs(w60.motion.trans[-1, 2] - w30.motion.trans[-1, 2]) < 0.1  # same 2 s, same distance
     long = generate_motion("jump_in_place", 150, 30, seed=0)
     assert long.params["count"] >= 2
     short = generate_motion("bow", 12, 30, seed=0)
-    assert np.isfinite(short.poses).all()
+    assert np.isfinite(short.motion.poses).all()
 
 
 def test_bad_arguments():
@@ -318,16 +322,16 @@ def test_bad_arguments():
 def test_captions(motions):
     train_all, held_all = set(), set()
     for (action, _), m in motions.items():
-        assert m.captions and m.captions_heldout, action
-        assert all(isinstance(c, str) and c.strip() and "{" not in c for c in m.captions)
+        assert m.motion.texts and m.captions_heldout, action
+        assert all(isinstance(c, str) and c.strip() and "{" not in c for c in m.motion.texts)
         assert all(c.strip() and "{" not in c for c in m.captions_heldout)
-        train_all |= set(m.captions)
+        train_all |= set(m.motion.texts)
         held_all |= set(m.captions_heldout)
     assert not train_all & held_all
     for seed in SEEDS:
         m = motions[("wave", seed)]
         words = {"left": "left", "right": "right", "both": "both"}[m.params["variant"]]
-        assert all(words in c for c in m.captions)
+        assert all(words in c for c in m.motion.texts)
 
 
 def test_rest_skeleton_fk():

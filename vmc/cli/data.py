@@ -98,9 +98,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     to_folder.add_argument(
         "--arg", action="append", default=[], metavar="KEY=VALUE", help=_ARG_HELP
     )
-    to_folder.add_argument(
-        "--y-up", action="store_true", help="turn every clip into the Y-up world first"
-    )
     to_folder.set_defaults(func=_to_folder)
 
 
@@ -205,7 +202,9 @@ def _render_frames(args: argparse.Namespace) -> int:
     records = _load_source(args.kind, args.source, args.arg)
     body, description, _why = select_body(args.body, args.smpl, args.assets)
     out_dir = Path(args.out_dir)
-    existing = 0 if args.overwrite else sum(frame_path(out_dir, r.name).is_file() for r in records)
+    existing = (
+        0 if args.overwrite else sum(frame_path(out_dir, r.motion.name).is_file() for r in records)
+    )
     paths = render_clip_frames(
         records,
         out_dir,
@@ -268,8 +267,7 @@ def _synthetic_lwg(args: argparse.Namespace) -> int:
 def _to_folder(args: argparse.Namespace) -> int:
     from vmc.data.motion_sources import convert_records_to_folder  # lazy: torch
 
-    records = _load_source(args.kind, args.source, args.arg, y_up=args.y_up)
+    records = _load_source(args.kind, args.source, args.arg)
     paths = convert_records_to_folder(records, args.out_dir)
-    world = "Y-up" if args.y_up else "each source's own up axis"
-    print(f"wrote {len(paths)} clips to {args.out_dir} (folder format, {world})")
+    print(f"wrote {len(paths)} clips to {args.out_dir} (folder format, Z-up as AMASS stores it)")
     return 0

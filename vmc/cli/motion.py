@@ -13,12 +13,14 @@ The editing itself (items, motion files as model inputs, the latent operations) 
 Items (``A``, ``B``, ``BASE``, every ``--plus``/``--minus`` value) are texts or motion files
 (:func:`vmc.motion.editing.parse_item`).
 
-Outputs are written as ``python infer.py ... out=x.npz`` writes them (the stage's conversion):
-SMPL axis-angle in a Y-up world, the person facing +Z at frame 0, at the model's frame rate,
-``up_axis="y"``, the item descriptions in ``texts``. ``--bvh`` adds a ``.bvh`` beside each file
-and ``--preview`` a ``<stem>.preview.mp4`` (+ ``.png`` frame grid) of the embedded body (whose
-rest pelvis is at the origin, as the conversion assumes). A command writes all its files or
-none: on any error or Ctrl-C the files it wrote (and the folders it created) are removed.
+Outputs are written as ``python infer.py ... out=x.npz`` writes them: the stage's conversion
+(:meth:`vmc.motion.stage.MotionCLIPStage.canonical`: facing front and above the origin at frame
+0) at the model's frame rate, the item descriptions in ``texts``, through the one writer
+:func:`vmc.motion.writing.write_motion_files` (AMASS ``.npz`` in Z-up; ``.bvh`` in Y-up).
+``--bvh`` adds a ``.bvh`` beside each file (``--bvh-units cm`` or ``m``) and ``--preview`` a
+``<stem>.preview.mp4`` (+ ``.png`` frame grid) of the embedded body. A command writes all its
+files or none: on any error or Ctrl-C the files it wrote (and the folders it created) are
+removed.
 
 Like every ``vmc.cli`` module, this one imports only the standard library at module level;
 everything else (torch through ``vmc.motion``/``vmc.body``/``vmc.render``, numpy through
@@ -36,12 +38,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    import numpy as np
-
     from vmc.body.model import BodyModel
     from vmc.io.atomic import OutputSet
     from vmc.motion.generate import MotionResult
     from vmc.motion.stage import MotionCLIPStage
+    from vmc.motion.types import Motion
 
 __all__ = ["arithmetic_command", "interpolate_command", "register"]
 
@@ -125,6 +126,12 @@ def _add_motion_model_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--bvh", action="store_true", help="also write a .bvh beside each .npz")
     parser.add_argument(
+        "--bvh-units",
+        default="cm",
+        choices=("cm", "m"),
+        help="BVH length unit (cm: Blender import scale 0.01; m: scale 1)",
+    )
+    parser.add_argument(
         "--preview",
         action="store_true",
         help="also render <stem>.preview.mp4 (+ .png grid) with the embedded body",
@@ -142,6 +149,7 @@ def _interpolate(args: argparse.Namespace) -> int:
         run=args.run,
         assets=args.assets,
         bvh=args.bvh,
+        bvh_units=args.bvh_units,
         preview=args.preview,
     )
     return 0
@@ -158,6 +166,7 @@ def _arithmetic(args: argparse.Namespace) -> int:
         run=args.run,
         assets=args.assets,
         bvh=args.bvh,
+        bvh_units=args.bvh_units,
         preview=args.preview,
     )
     return 0
@@ -200,35 +209,34 @@ def _written_or_none(folder: Path) -> Iterator[OutputSet]:
 class _Writer:
     """Writes one motion (``.npz``, optional ``.bvh`` and preview) in ``infer.py``'s frame."""
 
-    def __init__(self, stage: MotionCLIPStage, outputs: OutputSet, bvh: bool, preview: bool):
+    def __init__(
+        self,
+        stage: MotionCLIPStage,
+        outputs: OutputSet,
+        bvh: bool,
+        preview: bool,
+        bvh_units: str = "cm",
+    ):
         self.stage = stage
         self.outputs = outputs
         self.bvh = bvh
         self.preview = preview
+        self.bvh_units = bvh_units
         self._body: BodyModel | None = None
 
     def __call__(self, path: Path, result: MotionResult, index: int, text: str) -> Path:
-        """Write sample ``index`` of ``result`` (``rotations [B, T, 24, 3, 3]``,
-        ``trans [B, T, 3]``) to ``path`` (``.npz``; ``.bvh``/preview beside it)."""
-        import numpy as np  # lazy, as the imports below (module docstring)
+        """Write sample ``index`` of ``result`` to ``path`` (``.npz``; ``.bvh``/preview beside
+        it) with :func:`vmc.motion.writing.write_motion_files`."""
+        from dataclasses import replace  # lazy, as the imports below (module docstring)
 
-        from vmc.geometry.rotations import matrix_to_axis_angle
-        from vmc.motion.export import save_amass_npz, save_bvh
+        from vmc.motion.writing import write_motion_files
 
-        rotations, trans = self.stage.to_y_up_facing_z(
-            result.rotations[index : index + 1], result.trans[index : index + 1]
+        motion = replace(self.stage.canonical(result.motions[index]), texts=[text])
+        write_motion_files(
+            path, motion, bvh=self.bvh, bvh_units=self.bvh_units, outputs=self.outputs
         )
-        poses = matrix_to_axis_angle(rotations[0]).numpy().astype(np.float32)  # [T, 24, 3]
-        trans_np = trans[0].numpy().astype(np.float32)  # [T, 3]
-        fps = self.stage.model_fps
-        with self._tracked(path):
-            save_amass_npz(path, poses, trans_np, fps=fps, texts=[text], up_axis="y")
-        if self.bvh:
-            bvh = path.with_suffix(".bvh")
-            with self._tracked(bvh):
-                save_bvh(bvh, poses, trans_np, fps=fps)
         if self.preview:
-            self._write_preview(path, poses, trans_np, fps)
+            self._write_preview(path, motion)
         return path
 
     @contextlib.contextmanager
@@ -247,21 +255,21 @@ class _Writer:
         for p in existing:
             self.outputs.add(p)
 
-    def _write_preview(self, path: Path, poses: np.ndarray, trans: np.ndarray, fps: float) -> None:
-        """``<stem>.preview.mp4``/``.png`` of the embedded body posed with ``poses [T, 24, 3]``,
-        ``trans [T, 3]``."""
-        from vmc.body.posing import pose_body
+    def _write_preview(self, path: Path, motion: Motion) -> None:
+        """``<stem>.preview.mp4``/``.png`` of the embedded body posed with ``motion``."""
+        from vmc.body.posing import pose_body  # lazy, as the imports below (module docstring)
         from vmc.render.preview import render_mesh_frames, write_preview
 
         if self._body is None:
             from vmc.body.select import select_body
 
             self._body = select_body("embedded", None, None)[0]
-        vertices = pose_body(self._body, poses, trans)  # [T, V, 3]
+        posed = motion.rebased(self._body.shaped()[1][0, 0].numpy())  # smplx: pelvis = J0 + trans
+        vertices = pose_body(self._body, posed.poses, posed.trans)  # [T, V, 3]
         frames = render_mesh_frames(vertices, self._body.faces, image_size=PREVIEW_SIZE)
         stem = path.with_name(path.stem + ".preview")
         with self._tracked(*(stem.with_name(stem.name + s) for s in (".mp4", ".png"))):
-            write_preview(stem, frames, fps)
+            write_preview(stem, frames, posed.fps)
 
 
 def interpolate_command(
@@ -276,6 +284,7 @@ def interpolate_command(
     assets: str | None = None,
     bvh: bool = False,
     preview: bool = False,
+    bvh_units: str = "cm",
 ) -> list[Path]:
     """``motion interpolate``: ``steps`` motions of ``frames`` frames from ``A`` to ``B``.
 
@@ -290,6 +299,9 @@ def interpolate_command(
             anything is written).
     """
     from vmc.motion.editing import interpolate_items, load_edit_stage, parse_item  # lazy: torch
+    from vmc.motion.export import check_bvh_units
+
+    check_bvh_units(bvh_units)
 
     if isinstance(steps, bool) or not isinstance(steps, int) or not 2 <= steps <= 1000:
         raise ValueError(f"--steps must be an int in [2, 1000], got {steps!r}")
@@ -306,7 +318,7 @@ def interpolate_command(
     written: list[Path] = []
     with _written_or_none(folder) as outputs:
         folder.mkdir(parents=True, exist_ok=True)
-        write = _Writer(stage, outputs, bvh, preview)
+        write = _Writer(stage, outputs, bvh, preview, bvh_units)
         for i in range(steps):
             t = i / (steps - 1)
             text = f"{item_a.label} -> {item_b.label} ({t:.2f})"
@@ -327,6 +339,7 @@ def arithmetic_command(
     assets: str | None = None,
     bvh: bool = False,
     preview: bool = False,
+    bvh_units: str = "cm",
 ) -> Path:
     """``motion arithmetic``: decode ``z(BASE) + sum z(plus) - sum z(minus)`` into ``out``.
 
@@ -341,6 +354,9 @@ def arithmetic_command(
             anything is written).
     """
     from vmc.motion.editing import arithmetic_items, load_edit_stage, parse_item  # lazy: torch
+    from vmc.motion.export import check_bvh_units
+
+    check_bvh_units(bvh_units)
 
     frames = _check_frames(frames)
     path = Path(out).expanduser()
@@ -359,6 +375,6 @@ def arithmetic_command(
     text += "".join(f" + {item.label}" for item in items_plus)
     text += "".join(f" - {item.label}" for item in items_minus)
     with _written_or_none(path.parent) as outputs:
-        _Writer(stage, outputs, bvh, preview)(path, result, 0, text)
+        _Writer(stage, outputs, bvh, preview, bvh_units)(path, result, 0, text)
     print(f"wrote {path} ({text}; {frames} frames at {gen.fps:g} fps)")
     return path

@@ -159,7 +159,7 @@ class MotionDataModule(pl.LightningDataModule):
         """Hash split of ``records`` into (train, val) by name (``val_fraction`` held out)."""
         train, val = [], []
         for record in records:
-            frac = _stable_fraction(record.name, self.split_seed)
+            frac = _stable_fraction(record.motion.name, self.split_seed)
             (val if frac < self.val_fraction else train).append(record)
         return train, val
 

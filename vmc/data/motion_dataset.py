@@ -4,7 +4,7 @@ What one item is (``specs/motionclip.md`` §4.2, generalised to every source):
 
 * Preparation (once, in ``__init__``): every record is resampled to ``fps`` (30), expressed in
   the model's world (``up_axis``: ``"z"`` for the paper model trained on AMASS, ``"y"`` for ours;
-  records in the other world are rotated, :meth:`MotionRecord.to_y_up` rule), optionally cut
+  records in the other world are rotated, :meth:`MotionRecord.to_frame` rule), optionally cut
   into non-overlapping ``chunk_frames`` chunks (the paper's 100-frame chunks), and dropped when
   shorter than ``min_frames`` (default ``num_frames``: the paper drops them; shorter kept clips
   are right-padded and masked).
@@ -46,19 +46,6 @@ log = logging.getLogger(__name__)
 TextMode = Literal["random", "first", "heldout"]
 
 
-def _to_up_axis(record: MotionRecord, up_axis: str) -> MotionRecord:
-    if record.up_axis == up_axis:
-        return record
-    if up_axis == "y":
-        return record.to_y_up()
-    from dataclasses import replace
-
-    from vmc.motion.export import y_up_to_z_up
-
-    poses, trans = y_up_to_z_up(record.poses72, record.trans)
-    return replace(record, poses=poses.reshape(-1, 24, 3), trans=trans, up_axis="z")
-
-
 def prepare_records(
     records: Sequence[MotionRecord],
     *,
@@ -75,7 +62,7 @@ def prepare_records(
         ``(prepared records, counts)`` where ``counts`` has ``input``, ``kept``,
         ``too_short`` and ``bad_fps`` (records whose rate cannot be reached).
     """
-    from vmc.data.resample import FpsMismatchError
+    from vmc.motion.resample import FpsMismatchError
 
     if up_axis not in ("y", "z"):
         raise ValueError(f"up_axis must be 'y' or 'z', got {up_axis!r}")
@@ -95,19 +82,19 @@ def prepare_records(
         except FpsMismatchError:
             counts["bad_fps"] += 1
             continue
-        rec = _to_up_axis(rec, up_axis)
+        rec = rec.to_frame(f"{up_axis}_up")
         if chunk_frames is None:
             pieces = [rec]
         else:
-            n = rec.num_frames // chunk_frames
+            n = rec.motion.num_frames // chunk_frames
             pieces = [
                 rec.slice(k * chunk_frames, (k + 1) * chunk_frames, f"#chunk{k:03d}")
                 for k in range(n)
             ]
-            if not pieces and rec.num_frames >= min_frames:
+            if not pieces and rec.motion.num_frames >= min_frames:
                 pieces = [rec]  # shorter than a chunk but long enough for a window
         for piece in pieces:
-            if piece.num_frames < min_frames:
+            if piece.motion.num_frames < min_frames:
                 counts["too_short"] += 1
                 continue
             out.append(piece)
@@ -199,7 +186,7 @@ class MotionWindowDataset(Dataset):
             raise IndexError(f"index {index} out of range for {len(self.records)} clips")
         record = self.records[index]
         rng = np.random.default_rng([self.seed, epoch, index]) if self.train else None
-        start, length = self._window(record.num_frames, rng)
+        start, length = self._window(record.motion.num_frames, rng)
         text = self._text(record, start, length, rng)
         x = self._motion(record, start, length)
         mask = torch.zeros(self.num_frames, dtype=torch.bool)
@@ -211,9 +198,10 @@ class MotionWindowDataset(Dataset):
         texts: set[str] = set()
         for record in self.records:
             if record.frame_labels is not None:
-                texts |= _window_texts(record.frame_labels, min(self.num_frames, record.num_frames))
+                num = min(self.num_frames, record.motion.num_frames)
+                texts |= _window_texts(record.frame_labels, num)
             elif self.text_mode == "random":
-                texts |= set(record.texts) if record.texts else {""}
+                texts |= set(record.motion.texts) if record.motion.texts else {""}
             else:
                 texts.add(self._fixed_text(record))
         return sorted(texts)
@@ -234,20 +222,22 @@ class MotionWindowDataset(Dataset):
     def _fixed_text(self, record: MotionRecord) -> str:
         if self.text_mode == "heldout" and record.texts_heldout:
             return record.texts_heldout[0]
-        return record.texts[0] if record.texts else ""
+        texts = record.motion.texts
+        return texts[0] if texts else ""
 
     def _text(
         self, record: MotionRecord, start: int, length: int, rng: np.random.Generator | None
     ) -> str:
         if record.frame_labels is not None:
             return window_text(record.frame_labels[start : start + length])
-        if self.text_mode == "random" and rng is not None and record.texts:
-            return record.texts[int(rng.integers(0, len(record.texts)))]
+        texts = record.motion.texts
+        if self.text_mode == "random" and rng is not None and texts:
+            return texts[int(rng.integers(0, len(texts)))]
         return self._fixed_text(record)
 
     def _motion(self, record: MotionRecord, start: int, length: int) -> torch.Tensor:
-        poses = torch.from_numpy(record.poses[start : start + length])  # [L, 24, 3]
-        trans = torch.from_numpy(record.trans[start : start + length])  # [L, 3]
+        poses = torch.from_numpy(record.motion.poses[start : start + length])  # [L, 24, 3]
+        trans = torch.from_numpy(record.motion.trans[start : start + length])  # [L, 3]
         rotations = axis_angle_to_matrix(poses)[None]
         x = smpl_to_motion(
             rotations, trans[None], translation=self.translation, up_axis=self.up_axis
@@ -261,7 +251,7 @@ class MotionWindowDataset(Dataset):
             return ""
         from vmc.data.motion_frames import frame_path
 
-        for name in (record.name, record.name.split("#")[0]):
+        for name in (record.motion.name, record.motion.name.split("#")[0]):
             path = frame_path(self.frames_dir, name)
             if path.is_file():
                 return str(path)

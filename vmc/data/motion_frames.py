@@ -80,12 +80,12 @@ def render_clip_frames(
 
         iterator = tqdm(records, desc="render clip frames", unit="clip")
     for record in iterator:
-        path = frame_path(out, record.name)
+        path = frame_path(out, record.motion.name)
         paths.append(path)
         if path.is_file() and not overwrite:
             continue
-        rec = record.to_y_up()
-        pose = torch.from_numpy(rec.poses[rec.num_frames // 2].reshape(1, 72).copy())
+        motion = record.motion.to_frame("y_up")
+        pose = torch.from_numpy(motion.poses[motion.num_frames // 2].reshape(1, 72).copy())
         with torch.no_grad():
             verts = body(pose_axis_angle=pose.to(body.v_template)).vertices  # [1, V, 3]
         frame = render_mesh_frames(

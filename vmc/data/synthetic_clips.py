@@ -183,7 +183,7 @@ def render_synthetic_clip(
     backgrounds = BackgroundSource() if backgrounds is None else backgrounds
     actions = list_actions()
     action = actions[int(rng.integers(len(actions)))] if action is None else action
-    motion = generate_motion(action, int(num_frames), float(fps), rng)
+    motion = generate_motion(action, int(num_frames), float(fps), rng).motion
     poses, offset = motion_to_image_frame(motion.poses, motion.trans)
 
     nb = int(body.num_betas)

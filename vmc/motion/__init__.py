@@ -5,6 +5,8 @@ Public API: :class:`MotionCLIP` (``encode``/``decode``/``forward``/``from_offici
 overwrite), :func:`lengths_to_mask`. Motion tensors are ``[B, 25, 6, T]``
 (see ``vmc.motion.model``).
 
+The one motion type: :class:`Motion` (``vmc.motion.types``).
+
 Around the network: :func:`load_motionclip_run` (an export, run directory or checkpoint of
 this project -> model + info), :class:`TextToMotion` / :class:`MotionResult` (text -> SMPL
 motion) and :func:`read_prompt_file`, :func:`smpl_to_motion` / :func:`motion_to_smpl` (SMPL
@@ -22,9 +24,11 @@ from vmc.motion.model import (
     overwrite_root_orientation,
 )
 from vmc.motion.runs import load_motionclip_run
+from vmc.motion.types import Motion
 
 __all__ = [
     "REFERENCE_GENERATE_ROOT_6D",
+    "Motion",
     "MotionCLIP",
     "MotionCLIPConfig",
     "MotionCLIPOutput",

@@ -111,7 +111,7 @@ class ActionJudge:
         actions = list_actions()
         motions = sample_motions(per_action * len(actions), num_frames, fps, seed)
         feats = motion_features(
-            np.stack([m.poses for m in motions]), np.stack([m.trans for m in motions])
+            np.stack([m.motion.poses for m in motions]), np.stack([m.motion.trans for m in motions])
         )
         labels = np.array([actions.index(m.action) for m in motions])
         return cls(feats, labels, actions)
@@ -134,6 +134,6 @@ class ActionJudge:
         """Accuracy on fresh procedural motions of another seed: the judge's own ceiling."""
         motions = sample_motions(per_action * len(self.actions), num_frames, fps, JUDGE_CHECK_SEED)
         pred = self.predict(
-            np.stack([m.poses for m in motions]), np.stack([m.trans for m in motions])
+            np.stack([m.motion.poses for m in motions]), np.stack([m.motion.trans for m in motions])
         )
         return float(np.mean([p == m.action for p, m in zip(pred, motions, strict=True)]))

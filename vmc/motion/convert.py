@@ -1,4 +1,4 @@
-"""Conversions between SMPL motions and MotionCLIP's ``[B, 25, 6, T]`` tensor, and root frames.
+"""Conversions between SMPL motions and MotionCLIP's ``[B, 25, 6, T]`` motion tensor.
 
 Motion tensor (``specs/motionclip.md`` §1.2): rows 0..23 are the 24 SMPL joint rotations in
 MotionCLIP's 6D form (first two ROWS of the matrix, :func:`vmc.geometry.rotations.
@@ -21,71 +21,34 @@ chosen with ``translation``:
   ``(tx(t) - tx(0), ty(t) - ty(0), tz(t))``. ``trans`` is SMPL's ``transl`` (added to every
   vertex after posing). Decoding returns exactly these numbers as ``trans``.
 
-Image frame (:func:`to_image_frame`): the renderer and Liquid Warping GAN work in the HMR image
-frame, x right, y **down**, the camera at the origin looking along **+z**; an upright person
-facing the camera has root orientation ≈ ``R_x(pi)`` = diag(1, -1, -1). One rule per source:
-
-* ``"y_up"`` (this project's models and procedural library, HumanML3D; SMPL's rest frame: up
-  +Y, facing +Z, the person's left on +X): optionally turn the whole motion about the up axis
-  so that the person faces +Z at frame 0 (``face_camera``), then rotate the world by
-  ``R_x(pi)``: up becomes -y (up on screen) and +Z facing becomes -z (towards the camera).
-* ``"z_up"`` (AMASS and models trained on it, e.g. the paper checkpoint's root): first
-  ``R_x(-pi/2)`` (Z-up → Y-up, as :func:`vmc.motion.export.z_up_to_y_up`), then the Y-up rule.
-* ``"reference"``: the reference text-to-motion's overwrite: root orientation set to exactly
-  ``R_x(pi)`` on every frame (upright, facing the camera, turning lost) and the translation set
-  to zero (the reference shows pelvis-centred motion). Equivalent to
-  :func:`vmc.motion.model.overwrite_root_orientation` on the motion tensor.
-
-World rotations ``W`` act on the root as ``R0' = W R0`` and on the translation as
-``trans' = W (trans + J0) - J0``, where ``J0`` (``root_rest``) is the body's rest pelvis
-position (zero for the procedural skeleton, about ``(0, -0.22, 0.02)`` for SMPL), so that the
-posed body is exactly the rotated one.
+World frames (Z-up, Y-up, the HMR image frame) and the conversions between them live in
+:mod:`vmc.geometry.frames`; a decoded motion becomes a :class:`~vmc.motion.types.Motion` in the
+model's world (``Motion.from_torch``) and ``Motion.to_frame`` converts it.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
 import torch
 
-from vmc.geometry.rotations import (
-    matrix_to_axis_angle,
-    matrix_to_rot6d_rows,
-    rot6d_rows_to_matrix,
-    rotation_about_x,
-    rotation_about_y,
-)
+from vmc.geometry.rotations import matrix_to_rot6d_rows, rot6d_rows_to_matrix
 
 __all__ = [
-    "IMAGE_FRAME_SOURCES",
     "RIGHT_ANKLE",
     "TRANSLATION_MODES",
-    "SMPLMotion",
     "check_translation_mode",
     "forward_kinematics_torch",
     "motion_to_smpl",
     "reference_translation_row",
     "smpl_to_motion",
-    "to_image_frame",
 ]
 
 Translation = Literal["reference", "root"]
 TRANSLATION_MODES: tuple[str, ...] = ("reference", "root")
 #: SMPL index of the right ankle, the joint the reference's "translation" row follows.
 RIGHT_ANKLE = 8
-#: Accepted ``source`` names of :func:`to_image_frame` and the rule each one uses.
-IMAGE_FRAME_SOURCES: dict[str, str] = {
-    "y_up": "y_up",
-    "ours": "y_up",
-    "procedural": "y_up",
-    "humanml3d": "y_up",
-    "z_up": "z_up",
-    "amass": "z_up",
-    "reference": "reference",
-}
 _SMPL_PARENTS = (-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21)
 
 
@@ -216,44 +179,10 @@ def smpl_to_motion(
     return x
 
 
-@dataclass
-class SMPLMotion:
-    """SMPL parameters of a batch of motions.
-
-    Attributes:
-        rotations: float ``[B, T, 24, 3, 3]`` local joint rotations (joint 0 = global).
-        poses_aa: float ``[B, T, 24, 3]`` the same as axis-angle (angles in ``[0, pi]``).
-        trans: float ``[B, T, 3]`` SMPL ``transl`` in metres (zero for ``"reference"``).
-        mask: optional bool ``[B, T]`` of valid frames (padded frames: identity, zero trans).
-    """
-
-    rotations: torch.Tensor
-    poses_aa: torch.Tensor
-    trans: torch.Tensor
-    mask: torch.Tensor | None = None
-
-    @property
-    def num_frames(self) -> int:
-        return int(self.rotations.shape[1])
-
-    def poses_72(self) -> torch.Tensor:
-        """``[B, T, 72]`` axis-angle (AMASS layout)."""
-        return self.poses_aa.reshape(*self.poses_aa.shape[:2], 72)
-
-    def to_image_frame(
-        self, *, source: str, face_camera: bool = True, root_rest: torch.Tensor | None = None
-    ) -> SMPLMotion:
-        """This motion with the root expressed in the HMR image frame (:func:`to_image_frame`)."""
-        rot, trans = to_image_frame(
-            self.rotations, self.trans, source=source, face_camera=face_camera, root_rest=root_rest
-        )
-        return replace(self, rotations=rot, poses_aa=matrix_to_axis_angle(rot), trans=trans)
-
-
 def motion_to_smpl(
     x: torch.Tensor, *, translation: Translation, mask: torch.Tensor | None = None
-) -> SMPLMotion:
-    """MotionCLIP motion tensor -> SMPL rotations, axis-angle poses and translation.
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """MotionCLIP motion tensor -> SMPL rotations and translation.
 
     Args:
         x: float ``[B, 25, 6, T]``.
@@ -263,8 +192,10 @@ def motion_to_smpl(
         mask: optional bool ``[B, T]``; padded frames get identity rotations and zero trans.
 
     Returns:
-        :class:`SMPLMotion`. Rotations come from Gram-Schmidt over rows, so any 6D input gives
-        proper rotations.
+        ``(rotations [B, T, 24, 3, 3], trans [B, T, 3])`` in the model's world (padded frames:
+        identity, zero trans). Rotations come from Gram-Schmidt over rows, so any 6D input gives
+        proper rotations. ``Motion.from_torch(rotations[i], trans[i], fps, ...)`` makes one a
+        :class:`~vmc.motion.types.Motion`.
     """
     if not isinstance(x, torch.Tensor) or x.ndim != 4 or tuple(x.shape[1:3]) != (25, 6):
         shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
@@ -283,66 +214,4 @@ def motion_to_smpl(
         eye = torch.eye(3, dtype=x.dtype, device=x.device)
         rot = torch.where(mask[:, :, None, None, None], rot, eye)
         trans = trans.masked_fill(~mask[:, :, None], 0.0)
-    return SMPLMotion(rotations=rot, poses_aa=matrix_to_axis_angle(rot), trans=trans, mask=mask)
-
-
-def _facing_yaw(root: torch.Tensor) -> torch.Tensor:
-    """Yaw ``[B]`` about +Y of the body's forward axis (root @ +Z) at frame 0, Y-up world."""
-    forward = root[:, 0, :, 2]  # third column = where the body's +Z (front) points
-    return torch.atan2(forward[:, 0], forward[:, 2])
-
-
-def to_image_frame(
-    rotations: torch.Tensor,
-    trans: torch.Tensor,
-    *,
-    source: str,
-    face_camera: bool = True,
-    root_rest: torch.Tensor | None = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Express a motion's root in the HMR image frame (x right, y down, camera along +z).
-
-    Args:
-        rotations: ``[B, T, 24, 3, 3]``; only joint 0 changes.
-        trans: ``[B, T, 3]``.
-        source: the world the motion lives in: ``"y_up"`` (aliases ``"ours"``,
-            ``"procedural"``, ``"humanml3d"``), ``"z_up"`` (alias ``"amass"``) or
-            ``"reference"`` (the reference's overwrite); rules in the module docstring.
-        face_camera: turn the motion about the up axis so the person faces the camera at
-            frame 0 (the heading then evolves as in the source). Ignored by ``"reference"``.
-        root_rest: ``[3]`` rest pelvis position of the body the motion will be posed on.
-
-    Returns:
-        ``(rotations [B, T, 24, 3, 3], trans [B, T, 3])`` in the image frame.
-    """
-    _check_smpl(rotations, trans)
-    if source not in IMAGE_FRAME_SOURCES:
-        raise ValueError(
-            f"unknown motion source {source!r}; expected one of {sorted(IMAGE_FRAME_SOURCES)}"
-        )
-    rule = IMAGE_FRAME_SOURCES[source]
-    dtype, device = rotations.dtype, rotations.device
-    b = rotations.shape[0]
-    flip = rotation_about_x(torch.tensor(math.pi, dtype=torch.float64)).to(device, dtype)
-    out = rotations.clone()
-    if rule == "reference":
-        # Exactly diag(1, -1, -1) (the float cos(pi) is not exactly -1).
-        out[:, :, 0] = torch.diag(torch.tensor([1.0, -1.0, -1.0], dtype=dtype, device=device))
-        return out, torch.zeros_like(trans)
-    world = torch.eye(3, dtype=dtype, device=device).expand(b, 3, 3)
-    if rule == "z_up":
-        world = (
-            rotation_about_x(torch.tensor(-math.pi / 2, dtype=torch.float64))
-            .to(device, dtype)
-            .expand(b, 3, 3)
-        )
-    if face_camera:
-        yaw = _facing_yaw(world[:, None] @ rotations[:, :1, 0])
-        world = rotation_about_y(-yaw) @ world
-    world = flip @ world  # [B, 3, 3]
-    j0 = torch.zeros(3, dtype=dtype, device=device) if root_rest is None else root_rest.to(trans)
-    if tuple(j0.shape) != (3,):
-        raise ValueError(f"root_rest must be [3], got {tuple(j0.shape)}")
-    out[:, :, 0] = world[:, None] @ rotations[:, :, 0]
-    new_trans = (world[:, None] @ (trans.to(dtype) + j0)[..., None])[..., 0] - j0
-    return out, new_trans
+    return rot, trans

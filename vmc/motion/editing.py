@@ -1,6 +1,6 @@
 """MotionCLIP latent editing on texts and motion files: interpolation and arithmetic.
 
-The MotionCLIP paper edits motions in its latent space (``specs/motionclip.md``); the latent
+The MotionCLIP paper edits motions in its latent space (``docs/text_to_motion.md``); the latent
 operations are :meth:`vmc.motion.generate.TextToMotion.interpolate` and
 :meth:`~vmc.motion.generate.TextToMotion.arithmetic`. This module feeds them *items*: an item is a
 text or a motion file. An item ending in ``.npz`` is a motion file and must exist; anything else
@@ -8,13 +8,9 @@ is a text (:func:`parse_item`).
 
 A motion file (our AMASS-style export, a real AMASS file, or the folder format;
 :func:`vmc.motion.export.load_motion_npz`) is encoded with the model's motion encoder after
-being brought to what the model was trained on (:func:`motion_file_tensor`): resampled to the
-model's fps, cut to its window (or padded by holding the last frame), and turned into the model's
-world. Supported worlds: ``up_axis`` ``"y"`` (this project's files and models) and ``"z"``
-(AMASS, the paper model); a file without ``up_axis`` is Y-up, except real AMASS files, which
-:func:`~vmc.motion.export.load_motion_npz` reports as Z-up. Y↔Z is the fixed world rotation of
-:func:`vmc.motion.export.y_up_to_z_up` (the procedural skeleton's rest pelvis, at the origin).
-The heading is not changed.
+being brought to what the model was trained on (:func:`motion_file_tensor`): turned into the
+model's world with :mod:`vmc.geometry.frames`, resampled to the model's fps, cut to its window
+(or padded by holding the last frame). The heading is not changed.
 
 Editing needs a MotionCLIP model (:func:`load_edit_stage`); caption retrieval, the fallback of
 ``infer.py``, has no latent space and is refused. The command line is ``python -m vmc motion
@@ -28,15 +24,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from vmc.data.resample import resample_motion
-from vmc.geometry.rotations import axis_angle_to_matrix
 from vmc.motion.convert import smpl_to_motion
-from vmc.motion.export import load_motion_npz, y_up_to_z_up, z_up_to_y_up
+from vmc.motion.export import load_motion_npz
 from vmc.motion.generate import MotionResult, TextToMotion
-from vmc.motion.stage import MotionCLIPStage, fit_length, select_motion_stage
+from vmc.motion.resample import fit_length, resample_motion
+from vmc.motion.stage import MotionCLIPStage, select_motion_stage
 
 __all__ = [
     "EDIT_MODEL_KINDS",
@@ -113,30 +107,24 @@ def load_edit_stage(
 def motion_file_tensor(path: str | os.PathLike[str], generator: TextToMotion) -> torch.Tensor:
     """A motion file as the model's input: float32 ``[25, 6, W]`` (``W = generator.window``).
 
-    Steps (module docstring): read, turn into the model's world (Y/Z up), resample to
+    Steps: read, turn into the model's world (the file's ``up_axis`` key: ``"z"`` for files of
+    this version, ``"y"`` for older vmc files; without the key Z-up for real AMASS files, else
+    Y-up; converted with :mod:`vmc.geometry.frames` about the file's ``root_rest``), resample to
     ``generator.fps``, cut to ``W`` frames or hold the last one, then
     :func:`~vmc.motion.convert.smpl_to_motion` with the model's ``translation`` and ``up_axis``.
+    The heading is not changed.
 
     Raises:
-        FileNotFoundError, ValueError: unreadable file (from ``load_motion_npz``) or an
-            unsupported ``up_axis``.
+        FileNotFoundError, ValueError: unreadable file (from ``load_motion_npz``).
     """
-    motion = load_motion_npz(path)
-    up = motion.up_axis or "y"
-    if up not in ("y", "z"):
-        raise ValueError(f"{path}: up_axis must be 'y' or 'z', got {up!r}")
-    poses, trans = motion.poses, motion.trans  # [T,72], [T,3]
-    if up != generator.up_axis:
-        poses, trans = (y_up_to_z_up if up == "y" else z_up_to_y_up)(poses, trans)
-    poses = poses.reshape(-1, 24, 3)
+    motion = load_motion_npz(path).to_frame(f"{generator.up_axis}_up")
     if abs(motion.fps - generator.fps) > 1e-6:
-        resampled = resample_motion(poses, trans, motion.fps, generator.fps)
-        poses, trans = resampled.poses, resampled.trans
-    poses, trans = fit_length(poses, trans, generator.window)
-    rotations = axis_angle_to_matrix(torch.from_numpy(np.ascontiguousarray(poses)).float())
+        motion = resample_motion(motion, generator.fps).motion
+    motion = fit_length(motion, generator.window)
+    _, trans = motion.tensors()
     x = smpl_to_motion(
-        rotations[None],  # [1, W, 24, 3, 3]
-        torch.from_numpy(np.ascontiguousarray(trans)).float()[None],  # [1, W, 3]
+        motion.rotations()[None],  # [1, W, 24, 3, 3]
+        trans[None],  # [1, W, 3]
         translation=generator.translation,  # type: ignore[arg-type]
         up_axis=generator.up_axis,
     )

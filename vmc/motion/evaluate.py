@@ -64,8 +64,8 @@ def generated_windows(t2m: Any, texts: list[str], batch_size: int = 64) -> torch
 
 def judge_windows(t2m: Any, x: torch.Tensor, judge: ActionJudge) -> list[str]:
     """The action ``judge`` sees in each decoded window ``x [N, 25, 6, T]`` of ``t2m``'s model."""
-    smpl = motion_to_smpl(x.double(), translation=t2m.translation)
-    return judge.predict(smpl.rotations.numpy(), smpl.trans.numpy())
+    rotations, trans = motion_to_smpl(x.double(), translation=t2m.translation)
+    return judge.predict(rotations.numpy(), trans.numpy())
 
 
 def judge_generated(
@@ -81,8 +81,8 @@ def joint_activity(t2m: Any, x: torch.Tensor) -> float:
 
     A decoder that regresses to an average pose scores near 0 however right its posture is.
     """
-    smpl = motion_to_smpl(x.double(), translation=t2m.translation)
-    joints, _ = forward_kinematics(smpl.rotations.numpy(), smpl.trans.numpy())
+    rotations, trans = motion_to_smpl(x.double(), translation=t2m.translation)
+    joints, _ = forward_kinematics(rotations.numpy(), trans.numpy())
     return float((joints - joints[:, :, :1]).std(axis=1).mean())
 
 
@@ -116,12 +116,12 @@ def evaluate_procedural(
     motions = sample_motions(per_action * len(actions), window, t2m.fps, seed)
     rng = np.random.default_rng(seed)
     heldout = [m.captions_heldout[rng.integers(len(m.captions_heldout))] for m in motions]
-    train = [m.captions[rng.integers(len(m.captions))] for m in motions]
+    train = [m.motion.texts[rng.integers(len(m.motion.texts))] for m in motions]
     labels = torch.tensor([actions.index(m.action) for m in motions])
 
     model = t2m.model.eval()
-    poses = torch.from_numpy(np.stack([m.poses for m in motions])).double()
-    trans = torch.from_numpy(np.stack([m.trans for m in motions])).double()
+    poses = torch.from_numpy(np.stack([m.motion.poses for m in motions])).double()
+    trans = torch.from_numpy(np.stack([m.motion.trans for m in motions])).double()
     x = smpl_to_motion(
         axis_angle_to_matrix(poses), trans, translation=t2m.translation, up_axis="y"
     ).float()

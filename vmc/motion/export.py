@@ -1,155 +1,113 @@
 """Motion files: AMASS-style ``.npz`` (write and read) and BVH on the SMPL 24-joint skeleton.
 
-``.npz`` layout written by :func:`save_amass_npz` (AMASS key names, readable by AMASS tools):
+``.npz`` layout written by :func:`save_amass_npz`, exactly as AMASS stores motions so that AMASS
+tools (which assume Z-up and ignore unknown keys) read it right:
 
-* ``poses``: ``float32 [T,72]`` SMPL axis-angle, 24 joints in SMPL order (root first);
-* ``trans``: ``float32 [T,3]`` root translation in metres;
-* ``betas``: ``float32 [nb]`` shape coefficients (10 zeros by default);
-* ``mocap_framerate``: ``float64`` scalar frames per second (also stored as ``fps``);
-* ``gender``: ``str`` scalar (``"neutral"``, ``"male"``, ``"female"``);
-* ``texts``: ``str [N]`` captions (may be empty), and ``up_axis``: ``"y"`` or ``"z"``, the
-  world's up axis. The procedural library and this project's motions are **Y-up**; real AMASS
-  files are **Z-up** (no ``up_axis`` key). :func:`y_up_to_z_up` converts.
+* ``poses``: ``float32 [T,72]`` SMPL axis-angle, 24 joints in SMPL order (root first), the root
+  in AMASS's **Z-up** world (:mod:`vmc.geometry.frames`; an upright person has root ≈
+  ``R_x(+90°)``);
+* ``trans``: ``float32 [T,3]`` metres, Z-up, smplx convention: the posed pelvis is at
+  ``J0(betas) + trans`` (``J0`` the rest pelvis of the body with ``betas``);
+* ``betas``: ``float32 [nb]`` shape coefficients (10 zeros when the motion has none);
+* ``mocap_framerate``: ``float64`` frames per second (also stored as ``fps``);
+* ``gender``: ``str`` (``"neutral"``, ``"male"``, ``"female"``);
+* vmc's extra keys: ``up_axis`` = ``"z"`` (explicit), ``texts`` (``str [N]`` captions) and, when
+  known, ``root_rest`` (``float32 [3]``: the ``J0`` that ``trans`` refers to).
 
 :func:`load_motion_npz` reads that layout, real AMASS files (SMPL ``[T,72]`` or SMPL+H
 ``[T,156]`` poses, whose SMPL hand joints are taken from the left/right index-finger base as
-MotionCLIP does) and our folder format (``poses``, ``trans``, ``fps``, ``texts``).
+MotionCLIP does), files of older vmc versions (written Y-up with ``up_axis="y"``) and our folder
+format (``poses``, ``trans``, ``fps``, ``texts``). The returned :class:`~vmc.motion.types.Motion`
+is in the file's own frame: ``up_axis`` if present, else Z-up for AMASS files (a
+``mocap_framerate`` key) and Y-up for the folder format.
 
 BVH (:func:`save_bvh`): the SMPL joint tree with the joint names of
-``vmc.motion.procedural.skeleton.SMPL_JOINT_NAMES``; offsets from a rest skeleton (ours by
-default), in **centimetres** by default (``scale=100``; pass ``scale=1`` for metres). The root
-has channels ``Xposition Yposition Zposition Zrotation Xrotation Yrotation`` and every other
-joint ``Zrotation Xrotation Yrotation`` (degrees), i.e. the local rotation is
-``R = R_z(a) @ R_x(b) @ R_y(c)`` as in CMU-style BVH. The rest pose is SMPL's T-pose, so BVH
-rotations are exactly SMPL's local rotations; the root position channel is ``trans * scale``
-and the root lands at ``(offset_root + trans) * scale``. Leaf joints get a short ``End Site``.
+``vmc.body.joints.SMPL_JOINT_NAMES``, in the **Y-up** frame (what BVH importers expect). Offsets
+are the rest joints of the body the motion is meant for (pass the body's shaped rest joints;
+default: the procedural skeleton's ``REST_JOINTS``), in **centimetres** (``units="cm"``, the
+default) or metres (``units="m"``). The root has channels ``Xposition Yposition Zposition
+Zrotation Xrotation Yrotation`` and every other joint ``Zrotation Xrotation Yrotation`` (degrees),
+i.e. the local rotation is ``R = R_z(a) @ R_x(b) @ R_y(c)`` as in CMU-style BVH. The rest pose is
+SMPL's T-pose, so BVH rotations are exactly SMPL's local rotations. The root position channel is
+``trans`` for the skeleton's own rest pelvis (smplx: the root lands at ``offset_root + trans``).
+Euler angles are continuous from frame to frame (:func:`continuous_euler`: of the two Euler
+triples of a rotation and their 360° turns, the one nearest the previous frame), so a knee
+bending past 90° does not flip its channels by 180°. Leaf joints get a short ``End Site``.
+
+Blender (File > Import > Motion Capture (.bvh)): with ``units="cm"`` set **Scale 0.01**; with
+``units="m"`` keep Scale 1. Keep Forward -Z, Up Y (the defaults); see ``docs/text_to_motion.md``.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from vmc.body.joints import SMPL_JOINT_NAMES, SMPL_PARENTS
 from vmc.io.atomic import atomic_path
-from vmc.motion.procedural.skeleton import REST_JOINTS, SMPL_JOINT_NAMES, SMPL_PARENTS
+from vmc.motion.procedural.skeleton import REST_JOINTS
+from vmc.motion.types import Motion
 from vmc.utils.checks import positive_number
 
 __all__ = [
     "BVH_CHANNEL_ORDER",
-    "LoadedMotion",
+    "BVH_UNITS",
+    "check_bvh_units",
+    "continuous_euler",
     "load_motion_npz",
     "save_amass_npz",
     "save_bvh",
-    "y_up_to_z_up",
-    "z_up_to_y_up",
 ]
 
 BVH_CHANNEL_ORDER = "ZXY"
 """Rotation channel order of :func:`save_bvh` (intrinsic: ``R = R_z R_x R_y``)."""
+#: BVH length units and their metres → file factor.
+BVH_UNITS: dict[str, float] = {"cm": 100.0, "m": 1.0}
 
 # SMPL+H (52 joints, 156-d) → SMPL 24: body joints 0..21, then left_index1 (22) and
 # right_index1 (37) in place of SMPL's hand joints (MotionCLIP's AMASS parser does the same).
 _SMPLH_TO_SMPL = list(range(22)) + [22, 37]
 
 
-def _poses_72(poses: np.ndarray, name: str = "poses") -> np.ndarray:
-    p = np.asarray(poses)
-    if p.ndim == 3 and p.shape[1:] == (24, 3):
-        p = p.reshape(p.shape[0], 72)
-    if p.ndim != 2 or p.shape[1] != 72 or p.shape[0] < 1:
-        raise ValueError(f"{name} must be axis-angle [T,72] or [T,24,3] with T >= 1, got {p.shape}")
-    if not np.issubdtype(p.dtype, np.number) or not np.isfinite(p).all():
-        raise ValueError(f"{name} must be finite numbers")
-    return p.astype(np.float32)
+def check_bvh_units(units: str) -> str:
+    """``units`` if it is ``"cm"`` or ``"m"``, else a ``ValueError`` naming the choices."""
+    if units not in BVH_UNITS:
+        raise ValueError(f"bvh_units must be one of {sorted(BVH_UNITS)}, got {units!r}")
+    return units
 
 
-def _trans(trans: np.ndarray, num_frames: int, name: str = "trans") -> np.ndarray:
-    t = np.asarray(trans)
-    if t.shape != (num_frames, 3):
-        raise ValueError(f"{name} must be [T,3] = {(num_frames, 3)} to match poses, got {t.shape}")
-    if not np.issubdtype(t.dtype, np.number) or not np.isfinite(t).all():
-        raise ValueError(f"{name} must be finite numbers")
-    return t.astype(np.float32)
+def save_amass_npz(path: str | os.PathLike[str], motion: Motion) -> Path:
+    """Write ``motion`` as an AMASS ``.npz`` (Z-up; layout in the module docstring), atomically.
 
-
-def save_amass_npz(
-    path: str | os.PathLike[str],
-    poses: np.ndarray,
-    trans: np.ndarray,
-    betas: np.ndarray | None = None,
-    fps: float = 30.0,
-    gender: str = "neutral",
-    texts: list[str] | tuple[str, ...] | None = None,
-    up_axis: str = "y",
-) -> Path:
-    """Write a motion as an AMASS-style ``.npz`` (layout in the module docstring), atomically.
-
-    Args:
-        path: output file (``.npz``); parent folders are created.
-        poses: ``[T,72]`` or ``[T,24,3]`` axis-angle. trans: ``[T,3]`` metres.
-        betas: ``[nb]`` (default 10 zeros). fps: frames per second.
-        gender: ``"neutral"``, ``"male"`` or ``"female"``. texts: captions to keep with it.
-        up_axis: world up axis of ``poses``/``trans`` (``"y"`` for this project's motions).
+    The motion is converted to the Z-up frame first (:meth:`Motion.to_frame`); ``trans`` is
+    written as it is (smplx convention for ``motion.root_rest``, recorded as ``root_rest``): to
+    write for a particular body, rebase the motion on it first (:meth:`Motion.rebased`) or use
+    :func:`vmc.motion.writing.write_motion_files`.
 
     Returns:
-        The written path.
-
-    Raises:
-        ValueError: bad shapes, non-finite values, bad fps/gender/up_axis.
+        The written path (parent folders are created).
     """
-    p = _poses_72(poses)
-    t = _trans(trans, p.shape[0])
-    b = np.zeros(10, np.float32) if betas is None else np.asarray(betas, dtype=np.float32)
-    if b.ndim != 1 or not np.isfinite(b).all():
-        raise ValueError(f"betas must be a finite 1-D array [nb], got shape {b.shape}")
-    rate = positive_number("fps", fps)
-    if gender not in ("neutral", "male", "female"):
-        raise ValueError(f"gender must be 'neutral', 'male' or 'female', got {gender!r}")
-    if up_axis not in ("y", "z"):
-        raise ValueError(f"up_axis must be 'y' or 'z', got {up_axis!r}")
-    captions = [] if texts is None else [str(x) for x in texts]
+    m = motion.to_frame("z_up")
+    betas = np.zeros(10, np.float32) if m.betas is None else m.betas
+    arrays: dict[str, np.ndarray] = {
+        "poses": m.poses72,
+        "trans": m.trans,
+        "betas": betas,
+        "mocap_framerate": np.float64(m.fps),
+        "fps": np.float64(m.fps),
+        "gender": np.str_(m.gender or "neutral"),
+        "texts": np.array(m.texts, dtype=np.str_),
+        "up_axis": np.str_("z"),
+    }
+    if m.root_rest is not None:
+        arrays["root_rest"] = m.root_rest
     out = Path(path)
     with atomic_path(out) as tmp, open(tmp, "wb") as fh:
-        np.savez(
-            fh,
-            poses=p,
-            trans=t,
-            betas=b,
-            mocap_framerate=np.float64(rate),
-            fps=np.float64(rate),
-            gender=np.str_(gender),
-            texts=np.array(captions, dtype=np.str_),
-            up_axis=np.str_(up_axis),
-        )
+        np.savez(fh, **arrays)
     return out
-
-
-@dataclass
-class LoadedMotion:
-    """A motion read by :func:`load_motion_npz`.
-
-    Attributes:
-        poses: ``float32 [T,72]`` SMPL axis-angle. trans: ``float32 [T,3]`` metres.
-        fps: frames per second. texts: captions (possibly empty).
-        betas: ``float32 [nb]`` or ``None``. gender: ``str`` or ``None``.
-        up_axis: ``"y"``/``"z"`` when known (real AMASS files without the key: ``"z"``).
-    """
-
-    poses: np.ndarray
-    trans: np.ndarray
-    fps: float
-    texts: list[str] = field(default_factory=list)
-    betas: np.ndarray | None = None
-    gender: str | None = None
-    up_axis: str | None = None
-
-    @property
-    def poses_24x3(self) -> np.ndarray:
-        return self.poses.reshape(-1, 24, 3)
 
 
 def _scalar_str(value: np.ndarray) -> str:
@@ -157,12 +115,14 @@ def _scalar_str(value: np.ndarray) -> str:
     return v.decode() if isinstance(v, bytes) else str(v)
 
 
-def load_motion_npz(path: str | os.PathLike[str]) -> LoadedMotion:
-    """Read an AMASS ``.npz``, one written by :func:`save_amass_npz`, or our folder format.
+def load_motion_npz(path: str | os.PathLike[str]) -> Motion:
+    """Read an AMASS ``.npz``, one written by :func:`save_amass_npz` (this or an older vmc), or
+    our folder format, as a :class:`Motion` in the file's frame (module docstring).
 
     Keys: ``poses`` ([T,72], [T,24,3] or SMPL+H [T,156]), ``trans`` [T,3], a frame rate
     (``mocap_framerate``, ``mocap_frame_rate`` or ``fps``); optional ``texts``, ``betas``,
-    ``gender``, ``up_axis``. Loaded without pickle.
+    ``gender``, ``up_axis``, ``root_rest`` (absent: ``None``). Loaded without pickle.
+    ``name`` is the file's stem.
 
     Raises:
         FileNotFoundError: no such file.
@@ -177,12 +137,13 @@ def load_motion_npz(path: str | os.PathLike[str]) -> LoadedMotion:
         raise ValueError(f"{src}: cannot read as a pickle-free .npz ({err})") from None
     except (OSError, EOFError) as err:
         raise ValueError(f"{src}: not a valid .npz file ({err})") from None
+    if not hasattr(data, "files"):
+        raise ValueError(f"{src}: expected an .npz archive, got a single .npy array")
     with data:
         keys = set(data.files)
-        if "poses" not in keys:
-            raise ValueError(f"{src}: missing key 'poses' (found {sorted(keys)})")
-        if "trans" not in keys:
-            raise ValueError(f"{src}: missing key 'trans' (found {sorted(keys)})")
+        for key in ("poses", "trans"):
+            if key not in keys:
+                raise ValueError(f"{src}: missing key {key!r} (found {sorted(keys)})")
         rate_key = next((k for k in ("mocap_framerate", "mocap_frame_rate", "fps") if k in keys),
                         None)  # fmt: skip
         if rate_key is None:
@@ -194,50 +155,27 @@ def load_motion_npz(path: str | os.PathLike[str]) -> LoadedMotion:
             raw = np.asarray(data["poses"])
             if raw.ndim == 2 and raw.shape[1] == 156:
                 raw = raw.reshape(-1, 52, 3)[:, _SMPLH_TO_SMPL].reshape(-1, 72)
-            poses = _poses_72(raw, f"{src}: poses")
-            trans = _trans(data["trans"], poses.shape[0], f"{src}: trans")
-            fps = positive_number("fps", np.asarray(data[rate_key]).reshape(-1)[0])
-        except (ValueError, IndexError) as err:
+            if "up_axis" in keys:
+                up = _scalar_str(np.asarray(data["up_axis"]))
+            else:  # AMASS files carry mocap_framerate and no up_axis; our folder format is Y-up
+                up = "z" if rate_key.startswith("mocap") else "y"
+            if up not in ("y", "z"):
+                raise ValueError(f"up_axis must be 'y' or 'z', got {up!r}")
+            return Motion(
+                poses=raw,
+                trans=np.asarray(data["trans"]),
+                fps=positive_number("fps", np.asarray(data[rate_key]).reshape(-1)[0]),
+                frame=f"{up}_up",
+                texts=[str(x) for x in np.asarray(data["texts"]).reshape(-1)]
+                if "texts" in keys
+                else [],
+                betas=np.asarray(data["betas"]) if "betas" in keys else None,
+                gender=_scalar_str(np.asarray(data["gender"])) if "gender" in keys else None,
+                root_rest=np.asarray(data["root_rest"]) if "root_rest" in keys else None,
+                name=src.stem,
+            )
+        except (ValueError, IndexError, TypeError) as err:
             raise ValueError(f"{src}: {err}") from None
-        texts: list[str] = []
-        if "texts" in keys:
-            texts = [str(x) for x in np.asarray(data["texts"]).reshape(-1)]
-        betas = np.asarray(data["betas"], dtype=np.float32) if "betas" in keys else None
-        gender = _scalar_str(np.asarray(data["gender"])) if "gender" in keys else None
-        if "up_axis" in keys:
-            up_axis: str | None = _scalar_str(np.asarray(data["up_axis"]))
-        else:
-            up_axis = "z" if rate_key.startswith("mocap") else None
-    return LoadedMotion(poses, trans, fps, texts, betas, gender, up_axis)
-
-
-# ---- world frames ------------------------------------------------------------------------------
-
-_Y_TO_Z = Rotation.from_euler("x", 90, degrees=True)  # (x, y, z) → (x, -z, y): y-up → z-up
-
-
-def _rotate_world(poses, trans, rot: Rotation, root_rest: np.ndarray | None):
-    p = _poses_72(poses).astype(np.float64).reshape(-1, 24, 3)
-    t = _trans(trans, p.shape[0]).astype(np.float64)
-    j0 = np.zeros(3) if root_rest is None else np.asarray(root_rest, dtype=np.float64)
-    p[:, 0] = (rot * Rotation.from_rotvec(p[:, 0])).as_rotvec()
-    # joints = R_root (J - J0) + J0 + trans; rotating the world by R keeps that form with
-    # trans' = R (J0 + trans) - J0.
-    t = rot.apply(t + j0) - j0
-    return p.reshape(-1, 72).astype(np.float32), t.astype(np.float32)
-
-
-def y_up_to_z_up(poses, trans, root_rest: np.ndarray | None = None):
-    """Re-express a Y-up motion (ours) in a Z-up world (AMASS): world rotated by ``R_x(+90°)``;
-    a person facing +Z then faces -Y. ``root_rest`` is the body's rest pelvis position (zero for
-    this library's skeleton; SMPL's is about ``(0, -0.22, 0.03)``). Returns ``(poses [T,72],
-    trans [T,3])``."""
-    return _rotate_world(poses, trans, _Y_TO_Z, root_rest)
-
-
-def z_up_to_y_up(poses, trans, root_rest: np.ndarray | None = None):
-    """Inverse of :func:`y_up_to_z_up`."""
-    return _rotate_world(poses, trans, _Y_TO_Z.inv(), root_rest)
 
 
 # ---- BVH ---------------------------------------------------------------------------------------
@@ -251,35 +189,63 @@ def _children(parents) -> dict[int, list[int]]:
     return ch
 
 
+def _wrap_near(angles: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """``angles`` (degrees) plus the multiple of 360° that brings each nearest ``reference``."""
+    return angles - 360.0 * np.round((angles - reference) / 360.0)
+
+
+def continuous_euler(rotvecs: np.ndarray, order: str = BVH_CHANNEL_ORDER) -> np.ndarray:
+    """Intrinsic Euler angles (degrees) ``[T, J, 3]`` of axis-angle ``rotvecs [T, J, 3]`` that
+    change continuously over time.
+
+    A rotation has two Euler triples for a Tait-Bryan order, ``(a, b, c)`` and ``(a + 180,
+    180 - b, c + 180)``, each defined up to 360° turns. Frame 0 takes scipy's (middle angle in
+    [-90°, 90°]); every later frame takes, of both triples wrapped nearest the previous frame's
+    angles, the one closest to it. Without this a joint bending past 90° about the middle axis
+    (a knee in ``ZXY``) flips its outer channels by 180° between neighbouring frames.
+    """
+    r = np.asarray(rotvecs, dtype=np.float64)
+    num_frames, num_joints = r.shape[:2]
+    raw = Rotation.from_rotvec(r.reshape(-1, 3)).as_euler(order, degrees=True)
+    raw = raw.reshape(num_frames, num_joints, 3)
+    alt = np.stack([raw[..., 0] + 180.0, 180.0 - raw[..., 1], raw[..., 2] + 180.0], axis=-1)
+    out = np.empty_like(raw)
+    out[0] = raw[0]
+    for t in range(1, num_frames):
+        prev = out[t - 1]
+        a = _wrap_near(raw[t], prev)
+        b = _wrap_near(alt[t], prev)
+        pick_b = np.abs(b - prev).sum(-1) < np.abs(a - prev).sum(-1)
+        out[t] = np.where(pick_b[:, None], b, a)
+    return out
+
+
 def save_bvh(
     path: str | os.PathLike[str],
-    poses: np.ndarray,
-    trans: np.ndarray,
-    fps: float = 30.0,
-    offsets: np.ndarray | None = None,
-    scale: float = 100.0,
+    motion: Motion,
+    rest_joints: np.ndarray | None = None,
+    units: str = "cm",
 ) -> Path:
     """Write a motion as BVH on the SMPL skeleton (conventions in the module docstring).
 
     Args:
         path: output ``.bvh`` (written atomically).
-        poses: ``[T,72]`` or ``[T,24,3]`` SMPL axis-angle. trans: ``[T,3]`` metres.
-        fps: frame rate (``Frame Time = 1/fps``).
-        offsets: ``[24,3]`` rest joint positions in metres (default: the library's
-            ``REST_JOINTS``; pass a body model's rest joints to match that body).
-        scale: metres → file units (100 = centimetres).
+        motion: any frame (converted to Y-up); ``Frame Time = 1 / motion.fps``.
+        rest_joints: ``[24, 3]`` rest joint positions in metres of the body the motion is for
+            (its shaped rest joints); default: the procedural skeleton's ``REST_JOINTS``. The
+            motion is rebased on ``rest_joints[0]`` (:meth:`Motion.rebased`).
+        units: ``"cm"`` (default) or ``"m"``.
 
     Raises:
-        ValueError: bad shapes or values.
+        ValueError: bad rest joints or units.
     """
-    p = _poses_72(poses).astype(np.float64).reshape(-1, 24, 3)
-    t = _trans(trans, p.shape[0]).astype(np.float64)
-    rate = positive_number("fps", fps)
-    rest = REST_JOINTS if offsets is None else np.asarray(offsets, dtype=np.float64)
+    scale = BVH_UNITS[check_bvh_units(units)]
+    rest = REST_JOINTS if rest_joints is None else np.asarray(rest_joints, dtype=np.float64)
     if rest.shape != (24, 3) or not np.isfinite(rest).all():
-        raise ValueError(f"offsets must be finite [24,3] rest joint positions, got {rest.shape}")
-    if not (np.isfinite(scale) and scale > 0):
-        raise ValueError(f"scale must be > 0, got {scale!r}")
+        raise ValueError(f"rest_joints must be finite [24,3] positions, got {rest.shape}")
+    m = motion.to_frame("y_up").rebased(rest[0])
+    p = m.poses.astype(np.float64)
+    t = m.trans.astype(np.float64)
     children = _children(SMPL_PARENTS)
     order: list[int] = []
     lines = ["HIERARCHY"]
@@ -313,11 +279,10 @@ def save_bvh(
 
     emit(0, 0)
     num_frames = p.shape[0]
-    euler = Rotation.from_rotvec(p.reshape(-1, 3)).as_euler(BVH_CHANNEL_ORDER, degrees=True)
-    euler = euler.reshape(num_frames, 24, 3)[:, order]  # [T,24,3] in hierarchy order
-    motion = np.concatenate([t * scale, euler.reshape(num_frames, -1)], axis=1)
-    lines += ["MOTION", f"Frames: {num_frames}", f"Frame Time: {1.0 / rate:.8f}"]
-    lines += [" ".join(f"{v:.6f}" for v in row) for row in motion]
+    euler = continuous_euler(p)[:, order]  # [T, 24, 3] in hierarchy order
+    data = np.concatenate([t * scale, euler.reshape(num_frames, -1)], axis=1)
+    lines += ["MOTION", f"Frames: {num_frames}", f"Frame Time: {1.0 / m.fps:.8f}"]
+    lines += [" ".join(f"{v:.6f}" for v in row) for row in data]
     out = Path(path)
     with atomic_path(out) as tmp:
         Path(tmp).write_text("\n".join(lines) + "\n", encoding="ascii")

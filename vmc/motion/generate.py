@@ -24,7 +24,8 @@ adds:
 
 All motions are ``[B, 25, 6, T]`` in the model's world frame (``up_axis``: ``"y"`` for this
 project's models, ``"z"`` for the paper checkpoint trained on AMASS); see
-:mod:`vmc.motion.convert` for row 24 and for the conversion to the image frame.
+:mod:`vmc.motion.convert` for row 24. Each sample is also returned as a
+:class:`~vmc.motion.types.Motion` in that frame (:mod:`vmc.geometry.frames` converts it).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ import math
 import os
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -48,6 +49,7 @@ from vmc.geometry.rotations import (
 )
 from vmc.motion.convert import check_translation_mode, motion_to_smpl
 from vmc.motion.model import MotionCLIP, overwrite_root_orientation
+from vmc.motion.types import Motion
 from vmc.text.base import TextEncoder
 
 __all__ = ["MotionResult", "TextToMotion", "read_prompt_file", "slerp", "slugify"]
@@ -59,29 +61,20 @@ LatentSource = str | torch.Tensor
 
 @dataclass
 class MotionResult:
-    """Generated motions.
+    """Generated motions: the model's tensors, latents, and one :class:`Motion` per sample.
 
     Attributes:
         x: float ``[B, 25, 6, T]`` motion tensors (model world frame).
-        rotations: float ``[B, T, 24, 3, 3]`` SMPL joint rotations.
-        poses_aa: float ``[B, T, 24, 3]`` SMPL axis-angle poses.
-        trans: float ``[B, T, 3]`` root translation (zero for ``translation="reference"``).
-        fps: frames per second.
-        texts: one description per sample (for :meth:`TextToMotion.sequence`: one per prompt,
-            the batch then has one sample).
+        motions: ``B`` motions in the model's world (``frame`` ``"y_up"``/``"z_up"``, the model's
+            fps, zero trans for ``translation="reference"``): ``texts`` = the sample's
+            description (for :meth:`TextToMotion.sequence`: the prompts, with ``segments``).
         latents: float ``[B, D]`` latent of each sample (for a sequence: ``[P, D]``, one per
             prompt).
-        segments: for a sequence, ``(prompt, start, end)`` frame spans; otherwise empty.
     """
 
     x: torch.Tensor
-    rotations: torch.Tensor
-    poses_aa: torch.Tensor
-    trans: torch.Tensor
-    fps: float
-    texts: list[str]
+    motions: list[Motion]
     latents: torch.Tensor
-    segments: list[tuple[str, int, int]] = field(default_factory=list)
 
     @property
     def num_frames(self) -> int:
@@ -167,6 +160,9 @@ class TextToMotion:
             latent's RMS (0 = deterministic MotionCLIP, as the reference); drawn from the
             ``generator`` given to the call.
         match_phase: phase-match chained windows of the same latent (module docstring).
+        root_rest: ``[3]`` rest pelvis of the skeleton the model's training ``trans`` referred to
+            (zero for the procedural library: ``trans`` is the pelvis position), recorded on the
+            output motions; ``None`` = not known (AMASS-trained models).
     """
 
     def __init__(
@@ -187,6 +183,7 @@ class TextToMotion:
         prior_k: int = 4,
         latent_noise: float = 0.0,
         match_phase: bool = True,
+        root_rest: Sequence[float] | None = None,
     ) -> None:
         self.translation = check_translation_mode(translation)
         if not isinstance(model, MotionCLIP):
@@ -241,6 +238,7 @@ class TextToMotion:
         self.prior_k = prior_k
         self.latent_noise = float(latent_noise)
         self.match_phase = match_phase
+        self.root_rest = None if root_rest is None else [float(v) for v in root_rest]
         # Smallest number of new frames a chained window must add (bounds the phase search).
         self.min_new_frames = max(1, (window - overlap) // 3)
 
@@ -323,17 +321,25 @@ class TextToMotion:
     ) -> MotionResult:
         if self.overwrite_root:
             x = overwrite_root_orientation(x)
-        smpl = motion_to_smpl(x, translation=self.translation)  # type: ignore[arg-type]
-        return MotionResult(
-            x=x,
-            rotations=smpl.rotations,
-            poses_aa=smpl.poses_aa,
-            trans=smpl.trans,
-            fps=self.fps,
-            texts=texts,
-            latents=latents,
-            segments=segments or [],
+        rotations, trans = motion_to_smpl(x, translation=self.translation)  # type: ignore[arg-type]
+        # A chained sequence is one sample performing every text in turn.
+        groups: list[tuple[list[str], list[tuple[str, int, int]]]] = (
+            [(list(texts), list(segments))] if segments else [([text], []) for text in texts]
         )
+        motions = [
+            Motion.from_torch(
+                rotations[i],
+                trans[i],
+                self.fps,
+                frame=f"{self.up_axis}_up",
+                texts=group_texts,
+                segments=group_segments,
+                root_rest=self.root_rest,
+                source="motionclip",
+            )
+            for i, (group_texts, group_segments) in enumerate(groups)
+        ]
+        return MotionResult(x=x, motions=motions, latents=latents)
 
     def _check_frames(self, num_frames: int, name: str = "num_frames") -> int:
         if isinstance(num_frames, bool) or not isinstance(num_frames, int) or num_frames < 1:
@@ -473,8 +479,8 @@ class TextToMotion:
         ``window / 2`` frames for it to be clearly visible.
 
         Returns:
-            :class:`MotionResult` with one sample; ``texts`` = prompts, ``latents [P, D]``,
-            ``segments`` = ``(prompt, start, end)``.
+            :class:`MotionResult` with one sample (``latents [P, D]``) whose motion has
+            ``texts`` = prompts and ``segments`` = ``(prompt, start, end)``.
         """
         if isinstance(prompts, str) or not prompts:
             raise ValueError("prompts must be a non-empty list of strings")
@@ -586,16 +592,17 @@ class TextToMotion:
     ) -> list[Path]:
         """Generate one motion per prompt of a text file (see :func:`read_prompt_file`).
 
-        Writes ``out_dir/<index>_<slug>.npz`` (AMASS layout, :func:`vmc.motion.export.
-        save_amass_npz`, with the prompt in ``texts`` and ``up_axis``) and, with ``bvh``, a
-        ``.bvh`` beside each. Files are written atomically.
+        Writes ``out_dir/<index>_<slug>.npz`` and, with ``bvh``, a ``.bvh`` beside each, with
+        :func:`vmc.motion.writing.write_motion_files` (the one per-prompt writer: AMASS ``.npz``
+        in Z-up, the prompt in ``texts``; BVH in Y-up on the library skeleton). Files are
+        written atomically.
 
         Returns:
             The written ``.npz`` paths, in prompt order.
         """
         from tqdm.auto import tqdm
 
-        from vmc.motion.export import save_amass_npz, save_bvh
+        from vmc.motion.writing import write_motion_files
 
         prompts = read_prompt_file(path)
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
@@ -612,19 +619,7 @@ class TextToMotion:
                 result = self(chunk, num_frames, generator)
                 for i, prompt in enumerate(chunk):
                     stem = f"{start + i:0{width}d}_{slugify(prompt)}"
-                    poses = result.poses_aa[i].reshape(-1, 72).cpu().double().numpy()
-                    trans = result.trans[i].cpu().double().numpy()
-                    written.append(
-                        save_amass_npz(
-                            out / f"{stem}.npz",
-                            poses,
-                            trans,
-                            fps=self.fps,
-                            texts=[prompt],
-                            up_axis=self.up_axis,
-                        )
-                    )
-                    if bvh:
-                        save_bvh(out / f"{stem}.bvh", poses, trans, fps=self.fps)
+                    files = write_motion_files(out / f"{stem}.npz", result.motions[i], bvh=bvh)
+                    written.append(files[0])
                     bar.update(1)
         return written

@@ -15,42 +15,32 @@ Implementations, chosen by ``conf/motion`` (``motion.kind``):
 * ``auto``: ``run`` if ``motion.run`` is set, else ``paper`` when its checkpoint and CLIP are
   both found, else ``embedded`` when its weights are present, else ``retrieval``.
 
-Every stage returns a :class:`GeneratedMotion` in one frame: SMPL axis-angle poses in a Y-up world,
-the person facing +Z at the first frame, root translation in metres, at the requested fps.
+Every stage returns a :class:`~vmc.motion.types.Motion` in one frame: SMPL axis-angle poses in the
+Y-up world (``frame="y_up"``), the person facing +Z at the first frame, the pelvis above the
+origin at frame 0, translation in metres, at the requested fps, with the prompts in ``texts`` and
+their frame spans in ``segments``. ``root_rest`` says which rest pelvis ``trans`` refers to (zero
+for models trained on the procedural library); rebase the motion on the posed body
+(:meth:`~vmc.motion.types.Motion.rebased`) before posing or writing it.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 import torch
 
+from vmc.motion.resample import fit_length, resample_motion
+from vmc.motion.types import Motion
+
 log = logging.getLogger(__name__)
 
 MOTION_KINDS = ("auto", "run", "paper", "embedded", "retrieval")
 EMBEDDED_MOTIONCLIP_DIR = Path(__file__).resolve().parents[1] / "assets" / "motion" / "embedded"
-
-
-@dataclass
-class GeneratedMotion:
-    """One motion for the body stage.
-
-    Attributes:
-        poses: float32 ``[T, 24, 3]`` SMPL axis-angle, Y-up world, facing +Z at frame 0.
-        trans: float32 ``[T, 3]`` root translation (metres; zeros for in-place models).
-        fps: frames per second.
-        segments: ``(prompt, start, end)`` frame spans when several prompts were chained.
-    """
-
-    poses: np.ndarray
-    trans: np.ndarray
-    fps: float
-    segments: list[tuple[str, int, int]]
 
 
 class MotionStage(Protocol):
@@ -60,9 +50,7 @@ class MotionStage(Protocol):
     why: str
     encoder_name: str
 
-    def generate(
-        self, prompts: list[str], num_frames: int, fps: float, seed: int
-    ) -> GeneratedMotion: ...
+    def generate(self, prompts: list[str], num_frames: int, fps: float, seed: int) -> Motion: ...
 
 
 class RetrievalMotionStage:
@@ -80,17 +68,15 @@ class RetrievalMotionStage:
         captions, labels = [], []
         for action in list_actions():
             sample = generate_motion(action, num_frames=2, fps=30.0, seed=0)
-            captions += sample.captions
-            labels += [action] * len(sample.captions)
+            captions += sample.motion.texts
+            labels += [action] * len(sample.motion.texts)
         self.index = CaptionIndex(captions, labels, encoder)
         self.encoder_name = str(getattr(encoder, "name", type(encoder).__name__))
         self.description = f"caption retrieval over {len(list_actions())} procedural actions"
         self.why = why
         self.last_match = ""
 
-    def generate(
-        self, prompts: list[str], num_frames: int, fps: float, seed: int
-    ) -> GeneratedMotion:
+    def generate(self, prompts: list[str], num_frames: int, fps: float, seed: int) -> Motion:
         """Generate the best-matching action for one prompt (a sequence needs a model)."""
         from vmc.motion.procedural import generate_motion
 
@@ -101,10 +87,11 @@ class RetrievalMotionStage:
             )
         match = self.index.query(prompts)[0]
         self.last_match = f"matched '{match.caption}' (cos {match.score:.2f})"
-        motion = generate_motion(match.label, num_frames=num_frames, fps=fps, seed=seed)
-        poses = np.asarray(motion.poses, dtype=np.float32)
-        trans = np.asarray(motion.trans, dtype=np.float32)
-        return GeneratedMotion(poses, trans, fps, [(prompts[0], 0, num_frames)])
+        motion = generate_motion(match.label, num_frames=num_frames, fps=fps, seed=seed).motion
+        # The library's clips already face +Z above the origin at frame 0 (its world).
+        return replace(
+            motion, texts=[prompts[0]], segments=[(prompts[0], 0, num_frames)], source="retrieval"
+        )
 
 
 class MotionCLIPStage:
@@ -121,8 +108,10 @@ class MotionCLIPStage:
         overlap, latent_noise: :class:`~vmc.motion.generate.TextToMotion` options.
         prior_k: with a latent bank in ``info``, decode the mean of the ``prior_k`` nearest
             bank latents (``vmc.motion.prior``); 0 decodes the text latent itself.
-        root_rest: ``[3]`` rest pelvis position of the body the motion will pose (keeps the body
-            in place when the world is turned).
+
+    ``info["root_rest"]`` (the rest pelvis the training ``trans`` referred to) is recorded on the
+    motions; a Y-up model without it was trained on this project's data (the procedural
+    skeleton, pelvis at the origin), so it defaults to zero there and to unknown otherwise.
     """
 
     def __init__(
@@ -136,13 +125,13 @@ class MotionCLIPStage:
         upright_root: bool = False,
         overlap: int | None = None,
         latent_noise: float = 0.0,
-        root_rest: torch.Tensor | None = None,
         prior_k: int = 4,
     ) -> None:
         from vmc.motion.generate import TextToMotion
 
         self.model_fps = float(info.get("fps", 30.0))
         self.up_axis = str(info.get("up_axis", "y"))
+        root_rest = info.get("root_rest", [0.0, 0.0, 0.0] if self.up_axis == "y" else None)
         self.generator = TextToMotion(
             model,
             encoder,
@@ -156,19 +145,15 @@ class MotionCLIPStage:
             text_center=info.get("text_center"),
             latent_bank=info.get("latent_bank") if prior_k else None,
             prior_k=int(prior_k or 1),
+            root_rest=root_rest,
         )
         self.upright_root = upright_root
-        self.root_rest = root_rest
         self.encoder_name = str(getattr(encoder, "name", type(encoder).__name__))
         self.description = description
         self.why = why
 
-    def generate(
-        self, prompts: list[str], num_frames: int, fps: float, seed: int
-    ) -> GeneratedMotion:
+    def generate(self, prompts: list[str], num_frames: int, fps: float, seed: int) -> Motion:
         """One motion of ``num_frames`` frames at ``fps`` performing ``prompts`` in order."""
-        from vmc.data.resample import resample_motion
-
         # Generate at the model's rate for the same duration, then resample to the request.
         model_frames = max(2, math.ceil((num_frames - 1) * self.model_fps / fps) + 1)
         generator = torch.Generator().manual_seed(int(seed))
@@ -179,64 +164,42 @@ class MotionCLIPStage:
             share = split_frames(model_frames, len(prompts))
             result = self.generator.sequence(prompts, share, generator=generator)
             scale = num_frames / model_frames
-            segments = [(p, round(s * scale), round(e * scale)) for p, s, e in result.segments]
-        rotations, trans = self.to_y_up_facing_z(result.rotations[:1], result.trans[:1])
-        from vmc.geometry.rotations import matrix_to_axis_angle
-
-        poses = matrix_to_axis_angle(rotations[0]).numpy()
-        trans_np = trans[0].numpy()
+            segments = [
+                (p, round(s * scale), round(e * scale)) for p, s, e in result.motions[0].segments
+            ]
+        motion = self.canonical(result.motions[0])
         if abs(fps - self.model_fps) > 1e-6:
-            resampled = resample_motion(poses, trans_np, self.model_fps, fps)
-            poses, trans_np = resampled.poses, resampled.trans
-        poses, trans_np = fit_length(poses, trans_np, num_frames)
-        return GeneratedMotion(
-            poses.astype(np.float32), trans_np.astype(np.float32), float(fps), segments
-        )
+            motion = resample_motion(motion, fps).motion
+        motion = fit_length(motion, num_frames)
+        return replace(motion, texts=list(prompts), segments=segments)
 
-    def to_y_up_facing_z(
-        self, rotations: torch.Tensor, trans: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``[1,T,24,3,3]``, ``[1,T,3]`` in the model's world → Y-up, facing +Z and above the
-        origin at frame 0."""
-        from vmc.geometry.rotations import rotation_about_x, rotation_about_y
-
-        rotations = rotations.double().clone()
-        trans = trans.double().clone()
+    def canonical(self, motion: Motion) -> Motion:
+        """A motion of the model's world in the stage's output frame (module docstring): Y-up,
+        facing +Z and above the origin at frame 0. With ``upright_root`` the root is replaced by
+        identity (upright, facing +Z) on every frame and the translation dropped: the reference's
+        overwrite (:func:`vmc.geometry.frames.reference_root` in the image frame)."""
         if self.upright_root:
-            rotations[:, :, 0] = torch.eye(3, dtype=rotations.dtype)
-            return rotations.float(), torch.zeros_like(trans).float()
-        world = torch.eye(3, dtype=torch.float64)
-        if self.up_axis == "z":
-            world = rotation_about_x(torch.tensor(-math.pi / 2, dtype=torch.float64))
-        forward = (world @ rotations[0, 0, 0])[:, 2]
-        yaw = torch.atan2(forward[0], forward[2])
-        world = rotation_about_y(-yaw) @ world
-        j0 = torch.zeros(3, dtype=torch.float64)
-        if self.root_rest is not None:
-            j0 = self.root_rest.to(torch.float64).reshape(3)
-        rotations[:, :, 0] = world @ rotations[:, :, 0]
-        trans = ((trans + j0) @ world.T) - j0
+            poses = motion.poses.copy()
+            poses[:, 0] = 0.0
+            return replace(
+                motion,
+                poses=poses,
+                trans=np.zeros_like(motion.trans),
+                frame="y_up",
+                texts=list(motion.texts),
+            )
+        out = motion.to_frame("y_up", face_front=True)
         # Row 24 is relative to the first frame horizontally; a decoder reproduces that only
         # approximately, so start the trajectory exactly above the origin.
-        trans[..., [0, 2]] -= trans[:, :1, [0, 2]].clone()
-        return rotations.float(), trans.float()
+        trans = out.trans.copy()
+        trans[:, [0, 2]] -= trans[:1, [0, 2]]
+        return replace(out, trans=trans, texts=list(out.texts))
 
 
 def split_frames(total: int, parts: int) -> list[int]:
     """``total`` frames shared as evenly as possible among ``parts`` prompts (sums to total)."""
     base, extra = divmod(total, parts)
     return [base + (1 if i < extra else 0) for i in range(parts)]
-
-
-def fit_length(poses: np.ndarray, trans: np.ndarray, num_frames: int) -> tuple[np.ndarray, ...]:
-    """Cut ``[T,...]`` arrays to ``num_frames``, or hold the last frame to reach it."""
-    if len(poses) >= num_frames:
-        return poses[:num_frames], trans[:num_frames]
-    pad = num_frames - len(poses)
-    return (
-        np.concatenate([poses, np.repeat(poses[-1:], pad, 0)]),
-        np.concatenate([trans, np.repeat(trans[-1:], pad, 0)]),
-    )
 
 
 def encoder_for_run(info: dict[str, Any], text_cfg: Any) -> Any:
@@ -272,16 +235,13 @@ def embedded_motionclip_available() -> bool:
     return (EMBEDDED_MOTIONCLIP_DIR / "model.safetensors").is_file()
 
 
-def select_motion_stage(
-    motion_cfg: Any, text_cfg: Any = None, root_rest: torch.Tensor | None = None
-) -> MotionStage:
+def select_motion_stage(motion_cfg: Any, text_cfg: Any = None) -> MotionStage:
     """Build the text → motion stage ``motion_cfg`` asks for (rules in the module docstring).
 
     Args:
         motion_cfg: ``conf/motion`` (``kind``, ``run``, ``official``, ``assets_dir``,
             ``overlap``, ``latent_noise``).
         text_cfg: ``conf/text_encoder`` (where CLIP is; the retrieval stage's encoder kind).
-        root_rest: ``[3]`` rest pelvis position of the body to be posed.
 
     Raises:
         ValueError: unknown kind. FileNotFoundError: a required file is missing (the message
@@ -296,7 +256,6 @@ def select_motion_stage(
         "overlap": _get(motion_cfg, "overlap"),
         "latent_noise": float(_get(motion_cfg, "latent_noise", 0.0) or 0.0),
         "prior_k": int(_get(motion_cfg, "prior_k", 4) or 0),
-        "root_rest": root_rest,
     }
     run = _get(motion_cfg, "run")
     assets_dir = _get(motion_cfg, "assets_dir") or _get(text_cfg, "assets_dir")
@@ -357,7 +316,13 @@ def _paper_stage(official: Path, clip: Path, options: dict[str, Any]) -> MotionC
     from vmc.text.clip_encoder import ClipTextEncoder
 
     model = MotionCLIP.from_official(official)
-    info = {"translation": "reference", "up_axis": "z", "fps": 30.0, "num_frames": 60}
+    info = {
+        "translation": "reference",
+        "up_axis": "z",
+        "fps": 30.0,
+        "num_frames": 60,
+        "root_rest": None,  # SMPL-H's, with AMASS's betas; trans is zero anyway (row 24 unused)
+    }
     return MotionCLIPStage(
         model,
         info,

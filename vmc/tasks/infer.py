@@ -13,8 +13,10 @@ What each stage is today: text → motion is MotionCLIP (the paper checkpoint wi
 files are found, a run of yours with ``motion.run=...``, else the embedded model trained on the
 procedural library; ``vmc.motion.stage``); the person stage renders the body model, shown beside
 the photo (person fit and appearance transfer come with their issues). The output extension
-decides what is written: ``.mp4``/``.gif`` a video, ``.npz`` (AMASS-style SMPL) or ``.bvh`` the
-motion alone (with a ``<stem>.preview.mp4`` beside it). ``text`` may be a list: the prompts are
+decides what is written: ``.mp4``/``.gif`` a video, ``.npz`` (AMASS-style SMPL, Z-up) or ``.bvh``
+(Y-up, ``bvh_units`` cm or m) the motion alone (with a ``<stem>.preview.mp4`` beside it), through
+:func:`vmc.motion.writing.write_motion_files` for the selected body (its rest joints and betas:
+smplx's ``J0 + trans`` convention). ``text`` may be a list: the prompts are
 performed one after the other. ``prompts=<file>`` runs every line of a text file, one motion
 file each, into the folder ``out``.
 """
@@ -38,10 +40,10 @@ from vmc.body.select import select_body
 from vmc.io.atomic import all_or_nothing
 from vmc.io.images import read_image
 from vmc.io.video import write_gif, write_video
-from vmc.motion.export import save_amass_npz, save_bvh
 from vmc.motion.generate import read_prompt_file, slugify
 from vmc.motion.limits import MAX_FRAMES
 from vmc.motion.stage import select_motion_stage
+from vmc.motion.writing import write_motion_files
 from vmc.render.preview import render_mesh_frames, write_preview
 from vmc.utils.config import ConfigError, as_path_list, check_positive
 from vmc.utils.console import console, print_stage_table
@@ -64,6 +66,7 @@ class InferRequest:
     fps: float
     image_size: int
     seed: int
+    bvh_units: str = "cm"
 
     @property
     def text(self) -> str:
@@ -121,6 +124,12 @@ def check_inputs(cfg: DictConfig, **overrides: object) -> InferRequest:
         or not (64 <= image_size <= 2048)
     ):
         raise ConfigError(f"image_size must be an integer in [64, 2048], got {image_size!r}")
+    bvh_units = cfg.get("bvh_units", "cm")
+    if bvh_units not in ("cm", "m"):
+        raise ConfigError(
+            f"bvh_units must be cm or m, got {bvh_units!r} (cm: Blender import scale 0.01; "
+            "m: scale 1)"
+        )
     return InferRequest(
         prompts=prompts,
         images=images,
@@ -130,6 +139,7 @@ def check_inputs(cfg: DictConfig, **overrides: object) -> InferRequest:
         fps=fps,
         image_size=image_size,
         seed=int(cfg.get("seed") or 0),
+        bvh_units=str(bvh_units),
     )
 
 
@@ -150,8 +160,7 @@ def _select_stages(cfg: DictConfig):
     body, body_desc, body_why = select_body(
         cfg.body.kind, cfg.body.get("smpl_path"), cfg.body.get("assets_dir")
     )
-    _, rest_joints = body.shaped()
-    stage = select_motion_stage(cfg.get("motion"), cfg.get("text_encoder"), rest_joints[0, 0])
+    stage = select_motion_stage(cfg.get("motion"), cfg.get("text_encoder"))
     rows = [
         ("text encoder", stage.encoder_name, "the one the text → motion model was trained with"),
         ("text → motion", stage.description, stage.why),
@@ -188,8 +197,20 @@ def _write_outputs(cfg: DictConfig, request: InferRequest, motion, body, outputs
     """Pose the body, render, and write the video or motion file (+ previews) of one request."""
     result: dict[str, str] = {}
     suffix = request.out.suffix.lower()
+    # The stage's trans refers to its own rest pelvis: re-express it for this body (smplx:
+    # pelvis = J0 + trans), for the file and for posing alike.
+    rest_joints = body.shaped()[1][0].detach().cpu().numpy()  # [24, 3], betas = 0
+    motion = motion.rebased(rest_joints[0])
     if suffix in MOTION_SUFFIXES:
-        result["out"] = str(outputs.add(_write_motion(request, motion)))
+        written = write_motion_files(
+            request.out,
+            motion,
+            rest_joints=rest_joints,
+            betas=np.zeros(body.num_betas, np.float32),
+            bvh_units=request.bvh_units,
+            outputs=outputs,
+        )
+        result["out"] = str(written[0])
         if not cfg.get("preview"):
             return result
     # 4. pose the body
@@ -250,14 +271,3 @@ def _write_frames(request: InferRequest, frames: np.ndarray, crf: float) -> Path
     if request.out.suffix.lower() == ".gif":
         return write_gif(request.out, frames, min(request.fps, 50))
     return write_video(request.out, frames, request.fps, crf=crf, progress=True)
-
-
-def _write_motion(request: InferRequest, motion) -> Path:
-    """Write the motion alone (``.npz`` AMASS-style or ``.bvh``) to ``request.out``."""
-    if request.out.suffix.lower() == ".bvh":
-        return Path(save_bvh(request.out, motion.poses, motion.trans, request.fps))
-    return Path(
-        save_amass_npz(
-            request.out, motion.poses, motion.trans, fps=request.fps, texts=request.prompts
-        )
-    )

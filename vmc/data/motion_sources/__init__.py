@@ -15,7 +15,7 @@ kind               reads                                                  world
 ``amass``          bare AMASS ``.npz`` files (no texts)                   Z-up
 =================  =====================================================  ========
 
-(* as each file's ``up_axis`` says.) ``MotionRecord.to_y_up()`` brings any record into the
+(* as each file's ``up_axis`` says.) ``MotionRecord.to_frame("y_up")`` brings any record into the
 project's Y-up frame; ``load_motion_records(..., y_up=True)`` does it for all.
 :func:`convert_records_to_folder` writes any records in the folder format.
 """
@@ -62,7 +62,7 @@ def load_motion_records(kind: str, *, y_up: bool = False, **kwargs) -> list[Moti
     """Load records from the source ``kind`` (a key of :data:`MOTION_SOURCES`).
 
     Args:
-        kind: source name. y_up: convert every record to the Y-up frame (``to_y_up()``).
+        kind: source name. y_up: convert every record to the Y-up frame (``to_frame("y_up")``).
         **kwargs: the loader's arguments (paths, ``fps`` ...).
 
     Raises:
@@ -74,4 +74,4 @@ def load_motion_records(kind: str, *, y_up: bool = False, **kwargs) -> list[Moti
             f"unknown motion source {kind!r}; available: {', '.join(sorted(MOTION_SOURCES))}"
         )
     records = MOTION_SOURCES[kind](**kwargs)
-    return [r.to_y_up() for r in records] if y_up else records
+    return [r.to_frame("y_up") for r in records] if y_up else records

@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from vmc.data.motion_sources.record import MotionRecord
-from vmc.data.resample import FpsMismatchError, ResampleMethod
+from vmc.motion.resample import FpsMismatchError, ResampleMethod
+from vmc.motion.types import Motion
 
 __all__ = ["AMASS_HELP", "amass_to_smpl24", "iter_amass_files", "load_amass", "read_amass_npz"]
 
@@ -55,7 +56,7 @@ def _scalar_str(value: np.ndarray) -> str:
 def read_amass_npz(
     path: str | os.PathLike[str], name: str | None = None, source: str = "amass"
 ) -> MotionRecord:
-    """One AMASS sequence at its own frame rate (``up_axis="z"``, no texts).
+    """One AMASS sequence at its own frame rate (``frame="z_up"``, no texts).
 
     Raises:
         FileNotFoundError: the file does not exist (message says what AMASS is).
@@ -89,14 +90,15 @@ def read_amass_npz(
             raise ValueError(f"{src}: {err}") from None
     try:
         return MotionRecord(
-            poses=poses,
-            trans=trans,
-            fps=fps,
-            texts=[],
-            source=source,
-            up_axis="z",
-            name=name if name is not None else src.stem,
-            betas=betas,
+            Motion(
+                poses=poses,
+                trans=trans,
+                fps=fps,
+                frame="z_up",
+                source=source,
+                name=name if name is not None else src.stem,
+                betas=betas,
+            )
         )
     except ValueError as err:
         raise ValueError(f"{src}: {err}") from None
@@ -121,7 +123,7 @@ def load_amass(
 
     Args:
         root: an AMASS folder (searched recursively) or an iterable of ``.npz`` paths.
-        fps: target frame rate. method / max_fps_dist: see :mod:`vmc.data.resample`
+        fps: target frame rate. method / max_fps_dist: see :mod:`vmc.motion.resample`
             (sequences the ``subsample`` method cannot bring near ``fps`` are skipped).
         min_frames: sequences shorter than this after resampling are skipped.
 
@@ -144,6 +146,6 @@ def load_amass(
             rec = rec.resampled(fps, method, max_fps_dist)
         except FpsMismatchError:
             continue
-        if rec.num_frames >= min_frames:
+        if rec.motion.num_frames >= min_frames:
             records.append(rec)
     return records

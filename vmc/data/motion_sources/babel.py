@@ -14,7 +14,7 @@ What happens, in order (the reference's behaviour unless said otherwise):
    ``raw_label`` (later segments overwrite earlier ones); with only sequence annotation every
    frame gets the sequence labels joined with ``"and "`` (no leading space: the reference's
    quirk, giving e.g. ``"walkand turn"``).
-4. Resampling to ``fps`` (:mod:`vmc.data.resample`; labels follow the nearest source frame).
+4. Resampling to ``fps`` (:mod:`vmc.motion.resample`; labels follow the nearest source frame).
    The paper's way is ``method="subsample", max_fps_dist=5`` (every ``round(src/30)``-th
    frame, files more than 5 fps off skipped); the default ``"slerp"`` gives exactly ``fps`` and
    is identical to it for 120/60 fps sources. Sequences shorter than ``min_frames`` (60) are
@@ -40,7 +40,7 @@ import numpy as np
 
 from vmc.data.motion_sources.amass import AMASS_HELP, read_amass_npz
 from vmc.data.motion_sources.record import MotionRecord, window_text
-from vmc.data.resample import FpsMismatchError, ResampleMethod
+from vmc.motion.resample import FpsMismatchError, ResampleMethod
 
 __all__ = [
     "AMASS_SPLITS",
@@ -151,7 +151,7 @@ def chunk_records(records: Iterable[MotionRecord], chunk_len: int = 100) -> list
         raise ValueError(f"chunk_len must be >= 1, got {chunk_len}")
     out = []
     for rec in records:
-        for k in range(rec.num_frames // chunk_len):
+        for k in range(rec.motion.num_frames // chunk_len):
             out.append(rec.slice(k * chunk_len, (k + 1) * chunk_len, f"#chunk{k:03d}"))
     return out
 
@@ -214,15 +214,15 @@ def load_amass_babel(
             first_missing = first_missing or path
             continue
         rec = read_amass_npz(path, name=rel.removesuffix(".npz"), source="amass_babel")
-        rec.frame_labels = babel_frame_labels(entry, rec.num_frames)
+        rec.frame_labels = babel_frame_labels(entry, rec.motion.num_frames)
         try:
             rec = rec.resampled(fps, method, max_fps_dist)
         except FpsMismatchError:
             continue
-        if rec.num_frames < min_frames:
+        if rec.motion.num_frames < min_frames:
             continue
         assert rec.frame_labels is not None
-        rec.texts = [window_text(rec.frame_labels)]
+        rec.motion.texts = [window_text(rec.frame_labels)]
         records.append(rec)
     if wanted and missing == wanted:
         raise FileNotFoundError(

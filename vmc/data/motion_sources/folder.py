@@ -3,14 +3,15 @@
 A clip file is what :func:`vmc.motion.export.save_amass_npz` writes (and
 :func:`vmc.motion.export.load_motion_npz` reads): ``poses [T,72]`` SMPL axis-angle, ``trans
 [T,3]`` metres, ``fps`` (also ``mocap_framerate``), ``texts`` (``str [N]`` captions), ``betas``,
-``gender`` and ``up_axis`` (``"y"`` by default: this project's frame). Two optional keys are
-added by :func:`convert_records_to_folder` when a record has them: ``texts_heldout`` (``str``)
-and ``frame_labels`` (``str [T]``). A file without ``up_axis`` is Y-up, unless it carries
-AMASS's ``mocap_framerate`` key only (a raw AMASS file dropped in: Z-up). Sub-folders are
-searched; names are paths relative to the folder without ``.npz``.
+``gender``, ``up_axis`` (``"z"`` as written now, AMASS's frame; ``"y"`` in files of older vmc
+versions, still read as Y-up) and, when known, ``root_rest``. Two optional keys are added by
+:func:`convert_records_to_folder` when a record has them: ``texts_heldout`` (``str``) and
+``frame_labels`` (``str [T]``). A file without ``up_axis`` is Y-up, unless it carries AMASS's
+``mocap_framerate`` key only (a raw AMASS file dropped in: Z-up). Sub-folders are searched;
+names are paths relative to the folder without ``.npz``.
 
-To add data: write one file per clip with ``save_amass_npz(path, poses, trans, fps=...,
-texts=[...])`` or convert any source with :func:`convert_records_to_folder`.
+To add data: write one file per clip with ``save_amass_npz(path, Motion(poses, trans, fps,
+texts=[...]))`` or convert any source with :func:`convert_records_to_folder`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -44,17 +46,15 @@ def read_folder_clip(path: str | os.PathLike[str], name: str | None = None) -> M
         for key in _EXTRA_KEYS:
             if key in data.files:
                 extras[key] = np.asarray(data[key]).reshape(-1)
-    up_axis = motion.up_axis if motion.up_axis in ("y", "z") else "y"
+    motion = replace(
+        motion,
+        texts=list(motion.texts),
+        source="folder",
+        name=name if name is not None else src.stem,
+    )
     try:
         return MotionRecord(
-            poses=motion.poses,
-            trans=motion.trans,
-            fps=motion.fps,
-            texts=list(motion.texts),
-            source="folder",
-            up_axis=up_axis,  # type: ignore[arg-type]
-            name=name if name is not None else src.stem,
-            betas=motion.betas,
+            motion,
             texts_heldout=[str(x) for x in extras.get("texts_heldout", [])],
             frame_labels=extras.get("frame_labels"),
         )
@@ -85,7 +85,7 @@ def load_folder(
         rec = read_folder_clip(f, name=f.relative_to(base).with_suffix("").as_posix()).resampled(
             fps
         )
-        if rec.num_frames >= min_frames:
+        if rec.motion.num_frames >= min_frames:
             records.append(rec)
     return records
 
@@ -99,33 +99,26 @@ def _safe_stem(name: str) -> str:
 def convert_records_to_folder(
     records: Iterable[MotionRecord], out_dir: str | os.PathLike[str]
 ) -> list[Path]:
-    """Write records in the folder format (one ``.npz`` each; frame and rate kept as they are).
+    """Write records in the folder format (one ``.npz`` each, in AMASS's Z-up frame as
+    :func:`~vmc.motion.export.save_amass_npz` writes; rate kept as it is).
 
-    File names come from ``record.name`` (characters outside ``[A-Za-z0-9._/-]`` become ``_``,
-    ``/`` makes sub-folders); a repeated name gets a ``-1``, ``-2`` ... suffix. Files are written
-    atomically. Returns the written paths in input order.
+    File names come from ``record.motion.name`` (characters outside ``[A-Za-z0-9._/-]`` become
+    ``_``, ``/`` makes sub-folders); a repeated name gets a ``-1``, ``-2`` ... suffix. Files are
+    written atomically. Returns the written paths in input order.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     used: set[str] = set()
     written = []
     for rec in records:
-        stem = _safe_stem(rec.name)
+        stem = _safe_stem(rec.motion.name)
         candidate, k = stem, 0
         while candidate in used:
             k += 1
             candidate = f"{stem}-{k}"
         used.add(candidate)
         path = out / f"{candidate}.npz"
-        save_amass_npz(
-            path,
-            rec.poses72,
-            rec.trans,
-            betas=rec.betas,
-            fps=rec.fps,
-            texts=rec.texts,
-            up_axis=rec.up_axis,
-        )
+        save_amass_npz(path, rec.motion)
         if rec.texts_heldout or rec.frame_labels is not None:
             # save_amass_npz has no slot for these: add them to the same file, atomically.
             with np.load(path, allow_pickle=False) as data:

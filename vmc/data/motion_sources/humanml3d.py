@@ -19,9 +19,10 @@ reproduces the clip's frame range the way HumanML3D's ``raw_pose_processing`` cu
    named ``<id>#<a>-<b>``.
 5. Mirrored clips ``M<id>`` (``include_mirrored=True``): HumanML3D's left/right swap, applied to
    the SMPL motion (:func:`mirror_record`), with the ``texts/M<id>.txt`` captions.
-6. Resampling to ``fps`` by slerp (:mod:`vmc.data.resample`).
+6. Resampling to ``fps`` by slerp (:mod:`vmc.motion.resample`).
 
-World frame: records stay in AMASS's **Z-up** world (``up_axis="z"``; ``to_y_up()`` converts).
+World frame: records stay in AMASS's **Z-up** world (``frame="z_up"``; ``to_frame("y_up")``
+converts).
 HumanML3D's joint files are Y-up in a different frame: a point ``(x, y, z)`` of AMASS is
 ``(-x, z, y)`` there (``R_y(180°) R_x(-90°)``), i.e. ours rotated 180° about the vertical; its
 feature files are further re-centred and turned to face +Z at frame 0, which this reader does
@@ -128,16 +129,11 @@ def mirror_record(rec: MotionRecord, name: str | None = None) -> MotionRecord:
     as well), and ``trans_x → -trans_x`` (exact for a body whose rest pelvis has ``x = 0``).
     Mirroring twice gives the original. Texts are kept (pass mirrored captions yourself).
     """
-    poses = rec.poses[:, list(SMPL_FLIP_PERMUTATION)] * np.array([1, -1, -1], np.float32)
-    trans = rec.trans * np.array([-1, 1, 1], np.float32)
-    return replace(
-        rec,
-        poses=poses,
-        trans=trans,
-        name=name or f"M{rec.name}",
-        texts=list(rec.texts),
-        texts_heldout=list(rec.texts_heldout),
-    )
+    m = rec.motion
+    poses = m.poses[:, list(SMPL_FLIP_PERMUTATION)] * np.array([1, -1, -1], np.float32)
+    trans = m.trans * np.array([-1, 1, 1], np.float32)
+    mirrored = replace(m, poses=poses, trans=trans, name=name or f"M{m.name}", texts=list(m.texts))
+    return MotionRecord(mirrored, list(rec.texts_heldout), rec.frame_labels)
 
 
 def _amass_rel(source_path: str) -> str | None:
@@ -152,17 +148,17 @@ def _amass_rel(source_path: str) -> str | None:
 
 def _clip_frames(rec: MotionRecord, source_path: str, start: int, end: int) -> MotionRecord:
     """Steps 2-3 of the module docstring: HumanML3D's 20 fps subsampling, crop and slice."""
-    step = max(1, int(rec.fps / HUMANML3D_FPS))
-    index = np.arange(rec.num_frames)[::step]
+    m = rec.motion
+    step = max(1, int(m.fps / HUMANML3D_FPS))
+    index = np.arange(m.num_frames)[::step]
     for subset, seconds in _CROP_SECONDS:
         if subset in source_path:
             index = index[int(seconds * HUMANML3D_FPS) :]
     index = index[start:end]
     if index.size == 0:
         raise ValueError("empty frame range")
-    return replace(
-        rec, poses=rec.poses[index], trans=rec.trans[index], fps=rec.fps / step, texts=[]
-    )
+    clipped = replace(m, poses=m.poses[index], trans=m.trans[index], fps=m.fps / step, texts=[])
+    return MotionRecord(clipped, list(rec.texts_heldout))
 
 
 def _segments(
@@ -174,13 +170,14 @@ def _segments(
 ) -> list[MotionRecord]:
     out = []
     if whole:
-        out.append(replace(clip, texts=list(whole), name=clip_id))
+        out.append(MotionRecord(replace(clip.motion, texts=list(whole), name=clip_id)))
     if segment_captions:
         for (start, end), caps in sorted(spans.items()):
-            a, b = int(start * HUMANML3D_FPS), min(int(end * HUMANML3D_FPS), clip.num_frames)
+            a, b = int(start * HUMANML3D_FPS), min(int(end * HUMANML3D_FPS), clip.motion.num_frames)
             if b - a >= 2:
                 seg = clip.slice(a, b, f"#{a}-{b}")
-                out.append(replace(seg, texts=list(caps), name=f"{clip_id}#{a}-{b}"))
+                named = replace(seg.motion, texts=list(caps), name=f"{clip_id}#{a}-{b}")
+                out.append(MotionRecord(named))
     return out
 
 
@@ -262,7 +259,7 @@ def load_humanml3d(
             base_clip = mirror_record(clip, vid) if mirrored else clip
             for rec in _segments(base_clip, vid, whole, spans, segment_captions):
                 rec = rec.resampled(fps)
-                if rec.num_frames >= min_frames:
+                if rec.motion.num_frames >= min_frames:
                     records.append(rec)
     if wanted and missing == wanted:
         raise FileNotFoundError(

@@ -47,6 +47,7 @@ import numpy as np
 from vmc.body.smpl_files import numpy_reconstruct_globals
 from vmc.data.motion_sources.babel import chunk_records
 from vmc.data.motion_sources.record import MotionRecord, window_text
+from vmc.motion.types import Motion
 
 __all__ = [
     "MOTIONCLIP_DB_HELP",
@@ -301,20 +302,20 @@ def load_motionclip_db(
             frame_labels = np.asarray(labels[i]).reshape(-1)
             frame_labels = np.array(["" if x is None else str(x) for x in frame_labels])
         try:
-            rec = MotionRecord(
+            motion = Motion(
                 poses=poses,
                 trans=trans,
                 fps=db_fps,
+                frame="z_up",
                 texts=[] if frame_labels is None else [window_text(frame_labels)],
                 source="motionclip_db",
-                up_axis="z",
                 name=name,
-                frame_labels=frame_labels,
             )
+            rec = MotionRecord(motion, frame_labels=frame_labels)
         except ValueError as err:
             raise ValueError(f"{src}: sequence {i}: {err}") from None
         rec = rec.resampled(fps)
         if rec.frame_labels is not None:
-            rec.texts = [window_text(rec.frame_labels)]
+            rec.motion.texts = [window_text(rec.frame_labels)]
         records.append(rec)
     return records if chunk_len is None else chunk_records(records, chunk_len)

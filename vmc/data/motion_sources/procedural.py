@@ -9,6 +9,7 @@ training paraphrases, ``texts_heldout`` other wordings kept for evaluation.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from vmc.data.motion_sources.record import MotionRecord
 from vmc.motion.procedural import sample_motions
@@ -38,13 +39,7 @@ def load_procedural(
     )  # fmt: skip
     return [
         MotionRecord(
-            poses=m.poses,
-            trans=m.trans,
-            fps=m.fps,
-            texts=list(m.captions),
-            source="procedural",
-            up_axis="y",
-            name=f"s{seed}_{i:05d}_{m.action}",
+            replace(m.motion, texts=list(m.motion.texts), name=f"s{seed}_{i:05d}_{m.action}"),
             texts_heldout=list(m.captions_heldout),
         )
         for i, m in enumerate(motions)

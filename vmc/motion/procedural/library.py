@@ -12,7 +12,9 @@ World frame and conventions (see ``skeleton.py`` for the details):
   touches the floor ``y = 0``. For another body call ``skeleton.ground_offset``.
 * fps: frames per second (default 30, MotionCLIP's rate).
 
-To feed a Z-up pipeline (AMASS), rotate the world by ``R_x(+90°)``: ``export.y_up_to_z_up``.
+Each clip is a :class:`~vmc.motion.types.Motion` (``frame="y_up"``, ``root_rest`` zero: the
+library's skeleton has its pelvis at the origin, so ``trans`` is the pelvis position; the training
+captions in ``texts``). To feed a Z-up pipeline (AMASS), ``motion.to_frame("z_up")``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import numpy as np
 from vmc.motion.procedural.actions import ACTIONS, LOCOMOTION_FREE
 from vmc.motion.procedural.captions import render_captions
 from vmc.motion.procedural.kinematics import MotionBuilder
+from vmc.motion.types import Motion
 
 __all__ = ["ProceduralMotion", "generate_motion", "list_actions", "sample_motions"]
 
@@ -33,31 +36,18 @@ class ProceduralMotion:
     """One captioned motion (conventions in the module docstring).
 
     Attributes:
-        poses: ``float32 [T,24,3]`` axis-angle, SMPL order, root in the Y-up world.
-        trans: ``float32 [T,3]`` root translation in metres (Y up, floor at y = 0).
-        fps: frames per second.
-        captions: training paraphrases (non-empty).
+        motion: the motion: ``poses [T,24,3]`` (root in the Y-up world), ``trans [T,3]`` (Y up,
+            floor at y = 0), ``fps``, the training paraphrases in ``texts`` (non-empty),
+            ``name`` = the action, ``source="procedural"``, ``root_rest`` zero.
         captions_heldout: different wordings, never used for training (non-empty, disjoint).
         action: action name (one of :func:`list_actions`).
         params: the drawn variations (side, speed, amplitude ...) plus ``seed``.
     """
 
-    poses: np.ndarray
-    trans: np.ndarray
-    fps: float
-    captions: list[str]
+    motion: Motion
     captions_heldout: list[str]
     action: str
     params: dict = field(default_factory=dict)
-
-    @property
-    def num_frames(self) -> int:
-        return int(self.poses.shape[0])
-
-    @property
-    def poses72(self) -> np.ndarray:
-        """``[T,72]`` flattened axis-angle (AMASS layout)."""
-        return self.poses.reshape(self.num_frames, 72)
 
 
 def list_actions() -> list[str]:
@@ -94,11 +84,18 @@ def generate_motion(
     train, held = render_captions(action, params)
     if isinstance(seed, int | np.integer):
         params["seed"] = int(seed)
-    return ProceduralMotion(
-        poses=poses.astype(np.float32),
-        trans=trans.astype(np.float32),
+    motion = Motion(
+        poses=poses,
+        trans=trans,
         fps=float(fps),
-        captions=train,
+        frame="y_up",
+        texts=train,
+        root_rest=np.zeros(3, np.float32),
+        name=action,
+        source="procedural",
+    )
+    return ProceduralMotion(
+        motion=motion,
         captions_heldout=held,
         action=action,
         params=params,

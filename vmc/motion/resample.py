@@ -1,4 +1,4 @@
-"""Frame-rate resampling of axis-angle motions.
+"""Frame-rate resampling of motions (:class:`~vmc.motion.types.Motion`) and length fitting.
 
 Two methods, both over a motion sampled at ``src_fps`` (frame ``i`` at time ``i / src_fps``):
 
@@ -14,23 +14,25 @@ Two methods, both over a motion sampled at ``src_fps`` (frame ``i`` at time ``i 
   :class:`FpsMismatchError` (the parser skips such files; its tolerance is 5 fps).
 
 Every method also returns, per output frame, the nearest source frame index (used to carry
-per-frame labels along).
+per-frame labels along). :func:`fit_length` cuts a motion or holds its last frame.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from vmc.motion.types import Motion
 from vmc.utils.checks import positive_number
 
 __all__ = [
     "FpsMismatchError",
     "Resampled",
+    "fit_length",
     "resample_motion",
     "resample_positions",
     "slerp_axis_angle",
@@ -49,14 +51,12 @@ class Resampled:
     """Result of :func:`resample_motion`.
 
     Attributes:
-        poses: ``float32 [N,J,3]`` axis-angle. trans: ``float32 [N,3]``.
-        fps: the output frame rate (``dst_fps`` for slerp, ``src_fps / k`` for subsample).
+        motion: the resampled motion, ``N`` frames at the output rate (``dst_fps`` for slerp,
+            ``src_fps / k`` for subsample); every other field as the input's.
         source_index: ``int64 [N]`` nearest source frame of each output frame.
     """
 
-    poses: np.ndarray
-    trans: np.ndarray
-    fps: float
+    motion: Motion
     source_index: np.ndarray
 
 
@@ -125,35 +125,28 @@ def slerp_axis_angle(aa: np.ndarray, positions: np.ndarray) -> np.ndarray:
 
 
 def resample_motion(
-    poses: np.ndarray,
-    trans: np.ndarray,
-    src_fps: float,
+    motion: Motion,
     dst_fps: float,
     method: ResampleMethod = "slerp",
     max_fps_dist: float | None = None,
 ) -> Resampled:
-    """Resample an axis-angle motion to ``dst_fps`` (methods in the module docstring).
+    """Resample a motion to ``dst_fps`` (methods in the module docstring).
 
     Args:
-        poses: ``[T,J,3]`` axis-angle (or ``[T,J*3]``). trans: ``[T,3]`` metres.
-        src_fps, dst_fps: source and target frame rates (> 0).
+        motion: the source, at ``motion.fps``.
+        dst_fps: target frame rate (> 0).
         method: ``"slerp"`` or ``"subsample"``.
         max_fps_dist: ``subsample`` only: maximum allowed ``|src_fps/k - dst_fps|``.
 
+    Segments are mapped to the new frame indices (rounded, clipped to the new length).
+
     Raises:
-        ValueError: bad shapes or rates, unknown method.
+        ValueError: bad rate, unknown method.
         FpsMismatchError: ``subsample`` rate farther than ``max_fps_dist`` from the target.
     """
-    src = positive_number("src_fps", src_fps)
+    src = motion.fps
     dst = positive_number("dst_fps", dst_fps)
-    p = np.asarray(poses)
-    if p.ndim == 2 and p.shape[1] % 3 == 0:
-        p = p.reshape(p.shape[0], -1, 3)
-    if p.ndim != 3 or p.shape[2] != 3 or p.shape[0] < 1:
-        raise ValueError(f"poses must be [T,J,3] or [T,J*3] with T >= 1, got {np.shape(poses)}")
-    t = np.asarray(trans)
-    if t.shape != (p.shape[0], 3):
-        raise ValueError(f"trans must be [T,3] = {(p.shape[0], 3)} to match poses, got {t.shape}")
+    p, t = motion.poses, motion.trans
     if method == "subsample":
         step = max(1, int(round(src / dst)))
         rate = src / step
@@ -163,11 +156,41 @@ def resample_motion(
                 f"{rate:g} fps, more than {max_fps_dist:g} away"
             )
         index = np.arange(0, p.shape[0], step, dtype=np.int64)
-        return Resampled(p[index].astype(np.float32), t[index].astype(np.float32), rate, index)
-    if method != "slerp":
+        out_p, out_t = p[index], t[index]
+    elif method == "slerp":
+        rate = dst
+        positions = resample_positions(p.shape[0], src, dst)
+        out_p = slerp_axis_angle(p, positions)
+        out_t = lerp_frames(t, positions)
+        index = np.clip(np.floor(positions + 0.5).astype(np.int64), 0, p.shape[0] - 1)
+    else:
         raise ValueError(f"method must be 'slerp' or 'subsample', got {method!r}")
-    positions = resample_positions(p.shape[0], src, dst)
-    out_p = slerp_axis_angle(p, positions)
-    out_t = lerp_frames(t, positions)
-    index = np.clip(np.floor(positions + 0.5).astype(np.int64), 0, p.shape[0] - 1)
-    return Resampled(out_p.astype(np.float32), out_t.astype(np.float32), dst, index)
+    n = len(index)
+    scale = rate / src
+    segments = [
+        (text, min(n, round(s * scale)), min(n, round(e * scale))) for text, s, e in motion.segments
+    ]
+    out = replace(
+        motion,
+        poses=out_p.astype(np.float32),
+        trans=out_t.astype(np.float32),
+        fps=rate,
+        segments=segments,
+        texts=list(motion.texts),
+    )
+    return Resampled(out, index)
+
+
+def fit_length(motion: Motion, num_frames: int) -> Motion:
+    """``motion`` cut to ``num_frames`` frames, or its last frame held to reach them."""
+    if num_frames < 1:
+        raise ValueError(f"num_frames must be >= 1, got {num_frames}")
+    if motion.num_frames >= num_frames:
+        return motion.slice(0, num_frames) if motion.num_frames > num_frames else motion
+    pad = num_frames - motion.num_frames
+    return replace(
+        motion,
+        poses=np.concatenate([motion.poses, np.repeat(motion.poses[-1:], pad, 0)]),
+        trans=np.concatenate([motion.trans, np.repeat(motion.trans[-1:], pad, 0)]),
+        texts=list(motion.texts),
+    )
