@@ -23,6 +23,7 @@ import torch.nn.functional as F
 
 from vmc.body.shape import fit_betas
 from vmc.geometry.camera import project_weak_perspective
+from vmc.geometry.frames import convert_frame
 from vmc.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from vmc.render.correspondence import UVLayout
 from vmc.render.rasterizer import Fragments, rasterize
@@ -68,17 +69,14 @@ def render_smpl_params(
     return points, rasterize(points, body.faces, int(image_size), backend=backend)
 
 
-# R_x(pi) = diag(1, -1, -1): Y-up world (person facing +Z) -> HMR image frame (y down).
-_R_X_PI = torch.diag(torch.tensor([1.0, -1.0, -1.0]))
-
-
 def motion_to_image_frame(
     poses: np.ndarray | torch.Tensor, trans: np.ndarray | torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Re-express a Y-up world motion in the HMR image frame (docs/conventions.md).
+    """Re-express a Y-up world motion in the HMR image frame (:mod:`vmc.geometry.frames`).
 
     Args:
-        poses: ``[T, 24, 3]`` or ``[T, 72]`` axis-angle, root in a Y-up world (person facing +Z).
+        poses: ``[T, 24, 3]`` or ``[T, 72]`` axis-angle, root in a Y-up world (person facing +Z),
+            posed on a body whose rest pelvis is at the origin (the procedural library's).
         trans: ``[T, 3]`` root translation in that world (metres).
 
     Returns:
@@ -92,10 +90,9 @@ def motion_to_image_frame(
     tr = tr.float()
     if tr.shape != (p.shape[0], 3):
         raise ValueError(f"trans must be [T={p.shape[0]}, 3], got {tuple(tr.shape)}")
-    root = _R_X_PI @ axis_angle_to_matrix(p[:, :3])
+    root, tr_img = convert_frame(axis_angle_to_matrix(p[:, :3]), tr, "y_up", "image")
     p[:, :3] = matrix_to_axis_angle(root)
-    d = (tr - tr[:1]) @ _R_X_PI.T
-    return p, d[:, :2].contiguous()
+    return p, (tr_img - tr_img[:1])[:, :2].contiguous()
 
 
 def render_textured(
