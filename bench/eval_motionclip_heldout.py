@@ -18,9 +18,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from vmc.io.stages import EMBEDDED_MOTIONCLIP_DIR
 from vmc.motion.action_judge import ActionJudge
 from vmc.motion.evaluate import evaluate_procedural, generated_windows, judge_windows
-from vmc.motion.stage import EMBEDDED_MOTIONCLIP_DIR, select_motion_stage
+from vmc.motion.stage import select_motion_stage
 
 EXAMPLES = [
     "somebody hops up and down",

@@ -184,7 +184,7 @@ def test_bad_items_and_models_are_exit_2_errors(
     # No model anywhere: auto falls back to caption retrieval, which cannot edit.
     monkeypatch.delenv("VMC_ASSETS", raising=False)
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr("vmc.motion.stage.embedded_motionclip_available", lambda: False)
+    monkeypatch.setattr("vmc.io.stages.embedded_motionclip_available", lambda: False)
     empty = tmp_path / "assets"
     empty.mkdir()
     assert main(["motion", "interpolate", WALK, JUMP, str(out_dir), "--assets", str(empty)]) == 2

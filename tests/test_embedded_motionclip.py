@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 import yaml
 
+from vmc.io.stages import EMBEDDED_MOTIONCLIP_DIR
 from vmc.motion.action_judge import ActionJudge
 from vmc.motion.evaluate import evaluate_procedural
-from vmc.motion.stage import EMBEDDED_MOTIONCLIP_DIR, MotionCLIPStage, select_motion_stage
+from vmc.motion.stage import MotionCLIPStage, select_motion_stage
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

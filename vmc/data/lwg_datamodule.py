@@ -26,11 +26,12 @@ from torch.utils.data import DataLoader
 
 from vmc.body.model import BodyModel
 from vmc.body.procedural import make_tiny_body
-from vmc.body.select import select_body
+from vmc.body.select import load_body
 from vmc.data.backgrounds import BackgroundSource
 from vmc.data.lwg_dataset import LWGSampleBuilder, LWGVideoDataset, SyntheticLWGDataset
 from vmc.data.lwg_layouts import VideoRecord, find_videos
-from vmc.io.assets import find_asset, missing_asset_message
+from vmc.io.assets import missing_asset_message
+from vmc.io.stages import StageRequest, resolve_body
 from vmc.render.correspondence import UVLayout
 
 __all__ = ["LWGDataModule", "load_body_and_layout"]
@@ -57,18 +58,24 @@ def load_body_and_layout(
     if kind == "tiny":
         body = BodyModel.from_arrays(**make_tiny_body())
         return body, UVLayout.from_body(body), "tiny"
-    body, desc, _ = select_body(kind, smpl_path, assets_dir)
+    choice = resolve_body(StageRequest(body=kind, smpl=smpl_path, assets_dir=assets_dir))
+    body = load_body(choice)
     if body.vt is not None:
-        return body, UVLayout.from_body(body), "embedded" if "embedded" in desc else "custom"
-    enc = find_asset("smpl_fim_enc", root=assets_dir)
-    uv = find_asset("smpl_uv", root=assets_dir)
-    for key, path in (("smpl_fim_enc", enc), ("smpl_uv", uv)):
-        if path is None:
+        return (
+            body,
+            UVLayout.from_body(body),
+            choice.kind if choice.kind == "embedded" else "custom",
+        )
+    for key in ("smpl_fim_enc", "smpl_uv"):  # the resolver lists SMPL's UV files it found
+        if key not in choice.files:
             raise FileNotFoundError(
                 "LWG training with SMPL needs its UV layout: "
                 + missing_asset_message(key, assets_dir)
             )
-    return body, UVLayout.from_smpl_files(enc, uv, faces=body.faces), "smpl"
+    layout = UVLayout.from_smpl_files(
+        choice.files["smpl_fim_enc"], choice.files["smpl_uv"], faces=body.faces
+    )
+    return body, layout, "smpl"
 
 
 class LWGDataModule(LightningDataModule):

@@ -40,6 +40,8 @@ __all__ = [
     "StageChoices",
     "StageRequest",
     "embedded_motionclip_available",
+    "resolve_body",
+    "resolve_motion",
     "resolve_stages",
 ]
 
@@ -153,7 +155,8 @@ def _find(key: str, explicit: str | os.PathLike[str] | None, root: str | None) -
     return find_asset(key, explicit=explicit, root=root)
 
 
-def _motion(req: StageRequest) -> GroupChoice:
+def resolve_motion(req: StageRequest) -> GroupChoice:
+    """The motion group alone (:func:`resolve_stages`)."""
     root = req.assets_dir
     if req.motion == "run" and not req.motion_run:
         raise ValueError("motion=run needs motion.run=<export folder, run folder or checkpoint>")
@@ -204,13 +207,16 @@ def _motion(req: StageRequest) -> GroupChoice:
     )
 
 
-def _body(req: StageRequest) -> GroupChoice:
+def resolve_body(req: StageRequest) -> GroupChoice:
+    """The body group alone; with SMPL, its UV layout files too when they are found."""
     if req.body != "embedded":
         smpl = _find("smpl", req.smpl, req.assets_dir)
         if smpl is not None:
-            return GroupChoice(
-                "body", "smpl", f"SMPL ({smpl.name})", "SMPL file found", {"smpl": smpl}
-            )
+            files = {"smpl": smpl}
+            for key in ("smpl_uv", "smpl_fim_enc"):  # SMPL's UV layout, when present
+                if (found := _find(key, None, req.assets_dir)) is not None:
+                    files[key] = found
+            return GroupChoice("body", "smpl", f"SMPL ({smpl.name})", "SMPL file found", files)
         if req.body == "smpl":
             raise FileNotFoundError(missing_asset_message("smpl", root=req.assets_dir))
     why = "body=embedded" if req.body == "embedded" else "no SMPL file (python -m vmc doctor)"
@@ -303,10 +309,10 @@ def resolve_stages(request: StageRequest | None = None) -> StageChoices:
             embedded body).
     """
     req = request or StageRequest()
-    body = _body(req)
+    body = resolve_body(req)
     appearance = _appearance(req, body)
     return StageChoices(
-        motion=_motion(req),
+        motion=resolve_motion(req),
         body=body,
         fit=_fit(req, body),
         appearance=appearance,

@@ -34,13 +34,18 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
+from vmc.io.stages import EMBEDDED_MOTIONCLIP_DIR, GroupChoice, StageRequest, resolve_motion
+from vmc.motion.generate import TextToMotion
+from vmc.motion.model import MotionCLIP
+from vmc.motion.procedural import generate_motion, list_actions
 from vmc.motion.resample import fit_length, resample_motion
+from vmc.motion.retrieval import CaptionIndex
+from vmc.motion.runs import load_motionclip_run
 from vmc.motion.types import Motion
+from vmc.text import build_text_encoder
+from vmc.text.clip_encoder import ClipTextEncoder
 
 log = logging.getLogger(__name__)
-
-MOTION_KINDS = ("auto", "run", "paper", "embedded", "retrieval")
-EMBEDDED_MOTIONCLIP_DIR = Path(__file__).resolve().parents[1] / "assets" / "motion" / "embedded"
 
 
 class MotionStage(Protocol):
@@ -62,8 +67,6 @@ class RetrievalMotionStage:
     """
 
     def __init__(self, encoder: Any, why: str) -> None:
-        from vmc.motion.procedural import generate_motion, list_actions
-        from vmc.motion.retrieval import CaptionIndex
 
         captions, labels = [], []
         for action in list_actions():
@@ -78,7 +81,6 @@ class RetrievalMotionStage:
 
     def generate(self, prompts: list[str], num_frames: int, fps: float, seed: int) -> Motion:
         """Generate the best-matching action for one prompt (a sequence needs a model)."""
-        from vmc.motion.procedural import generate_motion
 
         if len(prompts) != 1:
             raise ValueError(
@@ -127,7 +129,6 @@ class MotionCLIPStage:
         latent_noise: float = 0.0,
         prior_k: int = 4,
     ) -> None:
-        from vmc.motion.generate import TextToMotion
 
         self.model_fps = float(info.get("fps", 30.0))
         self.up_axis = str(info.get("up_axis", "y"))
@@ -204,7 +205,6 @@ def split_frames(total: int, parts: int) -> list[int]:
 
 def encoder_for_run(info: dict[str, Any], text_cfg: Any) -> Any:
     """The text encoder a trained model needs (from its saved ``text_encoder`` facts)."""
-    from vmc.text import build_text_encoder
 
     facts = info.get("text_encoder") or {}
     kind = facts.get("kind")
@@ -230,90 +230,60 @@ def _get(cfg: Any, key: str, default: Any = None) -> Any:
     return getter(key, default) if callable(getter) else getattr(cfg, key, default)
 
 
-def embedded_motionclip_available() -> bool:
-    """Whether the packaged embedded MotionCLIP weights are present."""
-    return (EMBEDDED_MOTIONCLIP_DIR / "model.safetensors").is_file()
+def motion_request(motion_cfg: Any, text_cfg: Any = None) -> StageRequest:
+    """The resolver request (:class:`vmc.io.stages.StageRequest`) of the motion config keys."""
+    return StageRequest(
+        motion=str(_get(motion_cfg, "kind", "auto")),
+        motion_run=_get(motion_cfg, "run"),
+        motionclip=_get(motion_cfg, "official"),
+        clip=_get(text_cfg, "clip_path"),
+        text_encoder=str(_get(text_cfg, "kind", "auto")),
+        assets_dir=_get(motion_cfg, "assets_dir") or _get(text_cfg, "assets_dir"),
+    )
 
 
-def select_motion_stage(motion_cfg: Any, text_cfg: Any = None) -> MotionStage:
-    """Build the text → motion stage ``motion_cfg`` asks for (rules in the module docstring).
+def build_motion_stage(
+    choice: GroupChoice, motion_cfg: Any = None, text_cfg: Any = None
+) -> MotionStage:
+    """Build the text → motion stage the resolver chose (:func:`vmc.io.stages.resolve_motion`).
 
     Args:
-        motion_cfg: ``conf/motion`` (``kind``, ``run``, ``official``, ``assets_dir``,
-            ``overlap``, ``latent_noise``).
-        text_cfg: ``conf/text_encoder`` (where CLIP is; the retrieval stage's encoder kind).
-
-    Raises:
-        ValueError: unknown kind. FileNotFoundError: a required file is missing (the message
-        says which and where it goes).
+        choice: the motion group's :class:`~vmc.io.stages.GroupChoice`.
+        motion_cfg: ``conf/motion`` (``overlap``, ``latent_noise``, ``prior_k``).
+        text_cfg: ``conf/text_encoder`` (the retrieval stage's encoder kind, where CLIP is).
     """
-    from vmc.io.assets import find_asset, missing_asset_message
-
-    kind = _get(motion_cfg, "kind", "auto")
-    if kind not in MOTION_KINDS:
-        raise ValueError(f"motion.kind must be one of {MOTION_KINDS}, got {kind!r}")
     options = {
         "overlap": _get(motion_cfg, "overlap"),
         "latent_noise": float(_get(motion_cfg, "latent_noise", 0.0) or 0.0),
         "prior_k": int(_get(motion_cfg, "prior_k", 4) or 0),
     }
-    run = _get(motion_cfg, "run")
-    assets_dir = _get(motion_cfg, "assets_dir") or _get(text_cfg, "assets_dir")
-    if kind == "run" and not run:
-        raise ValueError("motion=run needs motion.run=<export folder, run folder or checkpoint>")
-    if kind in ("run", "auto") and run:
-        from vmc.motion.runs import load_motionclip_run
-
-        model, info = load_motionclip_run(run)
+    if choice.kind in ("run", "embedded"):
+        source = choice.files["run"] if choice.kind == "run" else EMBEDDED_MOTIONCLIP_DIR
+        model, info = load_motionclip_run(source)
         encoder = encoder_for_run(info, text_cfg)
-        return MotionCLIPStage(
-            model, info, encoder, f"MotionCLIP run {run}", "configured: motion.run", **options
-        )
-    if kind in ("paper", "auto"):
-        official = find_asset("motionclip", explicit=_get(motion_cfg, "official"), root=assets_dir)
-        clip = find_asset("clip", explicit=_get(text_cfg, "clip_path"), root=assets_dir)
-        if official is not None and clip is not None:
-            return _paper_stage(official, clip, options)
-        if kind == "paper":
-            key = "motionclip" if official is None else "clip"
-            raise FileNotFoundError(missing_asset_message(key, root=assets_dir))
-        missing = "checkpoint" if official is None else "CLIP ViT-B/32 weights"
-        paper_why = f"no paper MotionCLIP ({missing} not found)"
-    else:
-        paper_why = f"motion={kind}"
-    if kind in ("embedded", "auto"):
-        if embedded_motionclip_available():
-            from vmc.motion.runs import load_motionclip_run
-
-            model, info = load_motionclip_run(EMBEDDED_MOTIONCLIP_DIR)
-            encoder = encoder_for_run(info, text_cfg)
-            return MotionCLIPStage(
-                model,
-                info,
-                encoder,
-                "embedded MotionCLIP (procedural library, sentence encoder)",
-                paper_why,
-                **options,
-            )
-        if kind == "embedded":
-            raise FileNotFoundError(
-                f"the embedded MotionCLIP weights are missing from {EMBEDDED_MOTIONCLIP_DIR}: "
-                "train them with `python train.py experiment=motionclip_procedural` and copy "
-                "the run's export/ there (docs/embedded_motionclip.md), or use motion=auto"
-            )
-        paper_why += "; embedded MotionCLIP weights missing"
-    from vmc.text import build_text_encoder
-
+        return MotionCLIPStage(model, info, encoder, choice.description, choice.why, **options)
+    if choice.kind == "paper":
+        return _paper_stage(choice.files["checkpoint"], choice.files["clip"], options)
+    assets_dir = _get(text_cfg, "assets_dir") or _get(motion_cfg, "assets_dir")
     encoder = build_text_encoder(
         _get(text_cfg, "kind", "auto"), _get(text_cfg, "clip_path"), assets_dir
     )
-    return RetrievalMotionStage(encoder, paper_why)
+    return RetrievalMotionStage(encoder, choice.why)
+
+
+def select_motion_stage(motion_cfg: Any, text_cfg: Any = None) -> MotionStage:
+    """Resolve (:func:`vmc.io.stages.resolve_motion`) and build the stage ``motion_cfg`` asks for.
+
+    Raises:
+        ValueError: unknown kind. FileNotFoundError: a required file is missing (the message
+        says which and where it goes).
+    """
+    choice = resolve_motion(motion_request(motion_cfg, text_cfg))
+    return build_motion_stage(choice, motion_cfg, text_cfg)
 
 
 def _paper_stage(official: Path, clip: Path, options: dict[str, Any]) -> MotionCLIPStage:
     """The released checkpoint with CLIP, in the reference's generate-time convention."""
-    from vmc.motion.model import MotionCLIP
-    from vmc.text.clip_encoder import ClipTextEncoder
 
     model = MotionCLIP.from_official(official)
     info = {

@@ -10,7 +10,7 @@ Readable files (nothing is unpickled beyond tensors and plain containers):
 * ``.safetensors`` files and ``.npz`` archives (``w::<key>`` arrays, like the parity fixture).
 
 Torch files are read with ``torch.load(weights_only=True)`` only. Loading is STRICT: every
-missing, unexpected and mis-shaped key is listed in one :class:`StateDictMismatchError`. The
+missing, unexpected and mis-shaped key is listed in one :class:`CheckpointError`. The
 only partial load is the explicit ``parts="head"`` (IEF head + mean buffers; the backbone keeps
 its current weights), for head-only files such as the parity fixture.
 """
@@ -24,13 +24,11 @@ from typing import Literal
 
 import torch
 
-from vmc.io.checkpoints import extract_state_dict as unwrap_state_dict
-from vmc.io.checkpoints import load_checkpoint_file
-from vmc.lwg.loading import (
-    StateDictMismatchError,
+from vmc.io.checkpoints import (
+    CheckpointError,
     extract_state_dict,
+    load_checkpoint_file,
     load_state_dict_strict,
-    read_checkpoint,
 )
 from vmc.lwg.spin.regressor import SPINRegressor
 
@@ -65,15 +63,13 @@ def read_spin_state_dict(
         ValueError: unreadable, unsafe or not SPIN weights (one line, naming the file).
     """
     p = Path(path)
-    if p.suffix.lower() in (".safetensors", ".npz"):
-        tensors, wrapped = read_checkpoint(p)
-    else:
-        obj = load_checkpoint_file(p)
-        wrapped = any(isinstance(obj.get(w), Mapping) for w in _WRAPPERS)
-        tensors = unwrap_state_dict(obj)
-        if not tensors:
-            raise ValueError(f"{p}: holds no tensors; expected a SPIN state dict")
-    return extract_state_dict(tensors, SPIN_ANCHOR, prefix=prefix, wrapped=wrapped, source=str(p))
+    return extract_state_dict(
+        load_checkpoint_file(p),
+        prefix,
+        anchor=SPIN_ANCHOR if prefix is None else None,
+        wrappers=_WRAPPERS,
+        source=str(p),
+    )
 
 
 def load_spin_state_dict(
@@ -90,15 +86,15 @@ def load_spin_state_dict(
     present, are ignored; keys that belong to no part of SPIN are still an error.
 
     Raises:
-        StateDictMismatchError: every missing, unexpected and mis-shaped key, in one message.
+        CheckpointError: every missing, unexpected and mis-shaped key, in one message.
         ValueError: unknown ``parts``.
     """
     if parts == "all":
         try:
             load_state_dict_strict(model, state_dict, source=source)
-        except StateDictMismatchError as err:
+        except CheckpointError as err:
             if state_dict and all(SPINRegressor.is_head_key(k) for k in state_dict):
-                raise StateDictMismatchError(
+                raise CheckpointError(
                     f"{err} -- the file holds only head weights; pass parts='head' to load "
                     "just the head"
                 ) from err
@@ -126,7 +122,7 @@ def load_spin_state_dict(
         if keys
     ]
     if problems:
-        raise StateDictMismatchError(
+        raise CheckpointError(
             f"{source} does not fit the SPIN head (parts='head'): " + "; ".join(problems)
         )
     with torch.no_grad():
@@ -155,7 +151,7 @@ def load_spin(
         The model on the CPU (or its current device) in ``eval()`` mode.
 
     Raises:
-        FileNotFoundError, ValueError (unreadable file), StateDictMismatchError (key lists).
+        FileNotFoundError, ValueError (unreadable file), CheckpointError (key lists).
     """
     sd = read_spin_state_dict(path, prefix=prefix)
     model = SPINRegressor() if model is None else model
