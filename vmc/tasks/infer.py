@@ -31,18 +31,20 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from omegaconf import DictConfig
+import yaml
+from omegaconf import DictConfig, OmegaConf
 from PIL import Image
 from tqdm.auto import tqdm
 
 from vmc.body.posing import pose_body
-from vmc.body.select import select_body
-from vmc.io.atomic import all_or_nothing
+from vmc.body.select import load_body
+from vmc.io.atomic import all_or_nothing, atomic_path
 from vmc.io.images import read_image
+from vmc.io.stages import StageChoices, resolve_stages
 from vmc.io.video import write_gif, write_video
 from vmc.motion.generate import read_prompt_file, slugify
 from vmc.motion.limits import MAX_FRAMES
-from vmc.motion.stage import select_motion_stage
+from vmc.motion.stage import build_motion_stage, motion_request
 from vmc.motion.writing import write_motion_files
 from vmc.render.preview import render_mesh_frames, write_preview
 from vmc.utils.config import ConfigError, as_path_list, check_positive
@@ -156,18 +158,34 @@ def photo_panel(image: np.ndarray, size: int) -> np.ndarray:
 
 
 def _select_stages(cfg: DictConfig):
-    """Body and text → motion stage of the config; returns ``(body, stage, table rows)``."""
-    body, body_desc, body_why = select_body(
-        cfg.body.kind, cfg.body.get("smpl_path"), cfg.body.get("assets_dir")
+    """Resolve every stage group once (:func:`vmc.io.stages.resolve_stages`), then build the
+    body and the text → motion stage it chose; returns ``(body, stage, table rows)``."""
+    request = motion_request(cfg.get("motion"), cfg.get("text_encoder"))
+    request = dataclasses.replace(
+        request,
+        body=str(cfg.body.kind),
+        smpl=cfg.body.get("smpl_path"),
+        assets_dir=request.assets_dir or cfg.body.get("assets_dir"),
     )
-    stage = select_motion_stage(cfg.get("motion"), cfg.get("text_encoder"))
+    choices = resolve_stages(request)
+    _record_stages(cfg, choices)
+    body = load_body(choices.body)
+    stage = build_motion_stage(choices.motion, cfg.get("motion"), cfg.get("text_encoder"))
     rows = [
         ("text encoder", stage.encoder_name, "the one the text → motion model was trained with"),
-        ("text → motion", stage.description, stage.why),
-        ("body", body_desc, body_why),
-        ("person", "body render beside the photo", "person fit and appearance transfer: later"),
+        choices.motion.row(),
+        choices.body.row(),
+        ("person", "body render beside the photo", "person fit and appearance: not built yet"),
     ]
     return body, stage, rows
+
+
+def _record_stages(cfg: DictConfig, choices: StageChoices) -> None:
+    """Keep the resolved choices in the run folder (``stages.yaml``) beside Hydra's config."""
+    out = OmegaConf.select(cfg, "paths.output_dir", default=None, throw_on_resolution_failure=False)
+    if out and Path(str(out)).is_dir():
+        with atomic_path(Path(str(out)) / "stages.yaml") as tmp:
+            tmp.write_text(yaml.safe_dump(choices.to_dict(), sort_keys=False))
 
 
 def infer(cfg: DictConfig) -> dict[str, str]:
@@ -178,14 +196,14 @@ def infer(cfg: DictConfig) -> dict[str, str]:
     request = check_inputs(cfg)
     torch.manual_seed(request.seed)
 
-    # 2. stages
+    # 2. stages: chosen, and said, before any work
     body, stage, rows = _select_stages(cfg)
+    print_stage_table(rows)
 
     # 3. text → motion
     motion = stage.generate(request.prompts, request.num_frames, request.fps, request.seed)
     if getattr(stage, "last_match", ""):
-        rows[1] = (rows[1][0], rows[1][1], f"{stage.why}; {stage.last_match}")
-    print_stage_table(rows)
+        console.print(f"caption retrieval {stage.last_match}")
 
     with all_or_nothing() as outputs:
         result = _write_outputs(cfg, request, motion, body, outputs)
