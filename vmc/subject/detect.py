@@ -1,0 +1,216 @@
+"""Person detection: mediapipe's BlazePose landmarks and person segmentation on one photo.
+
+mediapipe==0.10.14 ships the pose landmark model (complexity 1) and the segmentation head inside
+its wheel, so nothing is downloaded. It is imported lazily in :class:`PoseDetector`: it is a
+heavy optional dependency (TFLite runtime, protobuf) that only this step needs, and importing it
+at module top would slow down every ``import vmc.subject``.
+
+Frames: keypoints are continuous pixel coordinates of the photo (x right, y down; pixel ``c``
+covers ``[c, c+1)``), mediapipe's normalised ``(x, y)`` times ``(W, H)``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from vmc.subject.keypoint_map import MEDIAPIPE_LANDMARK_NAMES, NUM_LANDMARKS
+
+__all__ = [
+    "LEG_LANDMARKS",
+    "NoPersonError",
+    "PersonDetection",
+    "PoseDetector",
+    "SubjectWarning",
+    "detect_person",
+    "detection_warnings",
+]
+
+VISIBLE = 0.5
+"""A landmark counts as seen when mediapipe's visibility is at least this."""
+
+LEG_LANDMARKS = tuple(
+    MEDIAPIPE_LANDMARK_NAMES.index(n)
+    for n in ("left_knee", "right_knee", "left_ankle", "right_ankle")
+)
+"""Landmarks whose absence makes a photo "upper body only"."""
+
+_FACE = tuple(range(11))
+_SHOULDERS = (11, 12)
+_EXTREMITIES = tuple(
+    MEDIAPIPE_LANDMARK_NAMES.index(n)
+    for n in ("nose", "left_wrist", "right_wrist", "left_ankle", "right_ankle")
+)
+
+
+class NoPersonError(ValueError):
+    """No person was found in a photo."""
+
+
+class SubjectWarning(UserWarning):
+    """A photo is usable but not ideal (person cut by the border, upper body only, back view)."""
+
+
+@dataclass
+class PersonDetection:
+    """One person found in a photo.
+
+    Attributes:
+        keypoints: ``float32 [33, 3]``: pixel ``x``, pixel ``y`` (photo frame, y down) and
+            mediapipe's visibility in [0, 1], in :data:`MEDIAPIPE_LANDMARK_NAMES` order.
+        mask: ``float32 [H, W]`` person probability in [0, 1].
+        image_size: ``(H, W)`` of the photo.
+        warnings: human-readable notes (also emitted as :class:`SubjectWarning`).
+        flags: machine-readable versions of the warnings: subset of
+            ``{"cut_by_border", "upper_body", "back_view"}``.
+    """
+
+    keypoints: np.ndarray
+    mask: np.ndarray
+    image_size: tuple[int, int]
+    warnings: list[str] = field(default_factory=list)
+    flags: set[str] = field(default_factory=set)
+
+    @property
+    def visible(self) -> np.ndarray:
+        """``bool [33]``: visibility >= 0.5 and inside the photo."""
+        h, w = self.image_size
+        x, y, vis = self.keypoints.T
+        return (vis >= VISIBLE) & (x >= 0) & (x < w) & (y >= 0) & (y < h)
+
+
+class PoseDetector:
+    """A reusable mediapipe Pose (static images, model complexity 1, with segmentation).
+
+    Creating the graph takes ~0.1 s; reuse one detector for many photos. Not thread-safe.
+    """
+
+    def __init__(self, min_detection_confidence: float = 0.5) -> None:
+        try:
+            import mediapipe as mp  # heavy optional dependency: imported only when detecting
+        except ImportError as e:  # pragma: no cover - mediapipe is a declared dependency
+            raise ImportError(
+                "person detection needs mediapipe==0.10.14 (pip install mediapipe==0.10.14)"
+            ) from e
+        # Complexity 1 is the only landmark model inside the 0.10.14 wheel (2 would download).
+        self._pose: Any = mp.solutions.pose.Pose(
+            static_image_mode=True,
+            model_complexity=1,
+            enable_segmentation=True,
+            min_detection_confidence=float(min_detection_confidence),
+        )
+
+    def __call__(self, image: np.ndarray) -> Any:
+        """mediapipe's raw result for an RGB ``uint8 [H, W, 3]`` image."""
+        return self._pose.process(np.ascontiguousarray(image))
+
+    def close(self) -> None:
+        self._pose.close()
+
+    def __enter__(self) -> PoseDetector:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _check_image(image: np.ndarray) -> np.ndarray:
+    img = np.asarray(image)
+    if img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3:
+        raise ValueError(f"image must be uint8 [H, W, 3] RGB, got {img.dtype} {img.shape}")
+    return img
+
+
+def detection_warnings(
+    keypoints: np.ndarray, mask: np.ndarray, border_px: int = 2
+) -> tuple[list[str], set[str]]:
+    """Warnings about a detection: person cut by the border, upper body only, back view.
+
+    Args:
+        keypoints: ``[33, 3]`` pixel x, y and visibility.
+        mask: ``[H, W]`` person probability.
+        border_px: width of the border band checked for mask pixels.
+
+    Returns:
+        ``(messages, flags)``.
+    """
+    h, w = mask.shape
+    x, y, vis = keypoints.T
+    inside = (x >= 0) & (x < w) & (y >= 0) & (y < h)
+    seen = (vis >= VISIBLE) & inside
+    messages: list[str] = []
+    flags: set[str] = set()
+
+    person = mask > 0.5
+    band = np.zeros_like(person)
+    b = max(int(border_px), 1)
+    band[:b], band[-b:], band[:, :b], band[:, -b:] = True, True, True, True
+    # A few stray border pixels are segmentation noise; a real cut leaves a run of them.
+    touching = int((person & band).sum()) > 4 * b
+    lost = [MEDIAPIPE_LANDMARK_NAMES[i] for i in _EXTREMITIES if not inside[i]]
+    if touching or lost:
+        flags.add("cut_by_border")
+        extra = f" (outside: {', '.join(lost)})" if lost else ""
+        messages.append(f"the person is cut by the image border{extra}")
+    if not seen[list(LEG_LANDMARKS)].any():
+        flags.add("upper_body")
+        messages.append("only the upper body is visible: the legs are kept in a standing pose")
+    # Back view: shoulders clearly seen but the face not. (mediapipe always names sides as if
+    # the person faced the camera, so the shoulders' left/right order alone cannot tell.)
+    if vis[list(_SHOULDERS)].min() >= 0.8 and vis[list(_FACE)].mean() < 0.5:
+        flags.add("back_view")
+        messages.append("the face is not visible: this may be a view from behind")
+    return messages, flags
+
+
+def detect_person(
+    image: np.ndarray,
+    detector: PoseDetector | None = None,
+    *,
+    warn: bool = True,
+) -> PersonDetection:
+    """Find the person in a photo: 33 landmarks and a soft person mask.
+
+    Args:
+        image: RGB ``uint8 [H, W, 3]`` (e.g. from :func:`vmc.io.images.read_image`).
+        detector: a reusable :class:`PoseDetector` (one is created and closed when None).
+        warn: also emit the detection's warnings as :class:`SubjectWarning`.
+
+    Returns:
+        :class:`PersonDetection` (keypoints in photo pixels).
+
+    Raises:
+        NoPersonError: no person found.
+        ValueError: not an RGB uint8 image.
+    """
+    img = _check_image(image)
+    h, w = img.shape[:2]
+    own = detector is None
+    det = PoseDetector() if own else detector
+    try:
+        result = det(img)
+    finally:
+        if own:
+            det.close()
+    if result.pose_landmarks is None:
+        raise NoPersonError(f"no person found in the {w}x{h} image")
+    lm = result.pose_landmarks.landmark
+    if len(lm) != NUM_LANDMARKS:  # pragma: no cover - mediapipe's fixed topology
+        raise RuntimeError(f"expected {NUM_LANDMARKS} landmarks, got {len(lm)}")
+    kp = np.array([[p.x * w, p.y * h, p.visibility] for p in lm], dtype=np.float32)
+    if result.segmentation_mask is not None:
+        mask = np.clip(np.asarray(result.segmentation_mask, dtype=np.float32), 0.0, 1.0)
+    else:  # pragma: no cover - segmentation is enabled above
+        mask = np.zeros((h, w), np.float32)
+    if float((mask > 0.5).sum()) < 16:
+        raise NoPersonError(f"no person found in the {w}x{h} image (empty person mask)")
+    messages, flags = detection_warnings(kp, mask)
+    if warn:
+        for m in messages:
+            warnings.warn(m, SubjectWarning, stacklevel=2)
+    return PersonDetection(
+        keypoints=kp, mask=mask, image_size=(h, w), warnings=messages, flags=flags
+    )
