@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import torch
 
-from vmc.subject.detect import PersonDetection
+from vmc.subject.detect import VISIBLE, PersonDetection
 
 __all__ = ["CropBox", "SubjectCrop", "crop_person", "person_box"]
 
@@ -81,6 +81,8 @@ class SubjectCrop:
         warnings, flags: from the detection.
         valid: ``float32 [S, S]``, 1 where the crop shows the photo, 0 on the padding (where
             the person may continue unseen); None = all valid.
+        candidates: ``float32 [K, 33, 3]`` the detection's landmark sets in crop pixels (row 0
+            = ``keypoints``); None = only ``keypoints``.
     """
 
     image: np.ndarray
@@ -90,6 +92,7 @@ class SubjectCrop:
     warnings: list[str] = field(default_factory=list)
     flags: set[str] = field(default_factory=set)
     valid: np.ndarray | None = None
+    candidates: np.ndarray | None = None
 
     @property
     def size(self) -> int:
@@ -159,9 +162,19 @@ def crop_person(
     mask = _warp(detection.mask.astype(np.float32), box, cv2.INTER_LINEAR, cv2.BORDER_CONSTANT)
     ones = np.ones(detection.mask.shape, np.float32)
     valid = _warp(ones, box, cv2.INTER_LINEAR, cv2.BORDER_CONSTANT)
-    kp = detection.keypoints.astype(np.float32).copy()
-    kp[:, :2] = box.photo_to_crop(kp[:, :2])
-    kp[~detection.visible, 2] = 0.0
+    h, w = detection.image_size
+
+    def to_crop(k: np.ndarray) -> np.ndarray:
+        k = k.astype(np.float32).copy()
+        x, y = k[:, 0], k[:, 1]
+        outside = (x < 0) | (x >= w) | (y < 0) | (y >= h)
+        k[:, :2] = box.photo_to_crop(k[:, :2])
+        k[outside | (k[:, 2] < VISIBLE), 2] = 0.0  # unseen: no say in the fit
+        return k
+
+    kp = to_crop(detection.keypoints)
+    cands = detection.candidates
+    cands = None if cands is None else np.stack([to_crop(c) for c in cands])
     return SubjectCrop(
         image=crop,
         mask=np.clip(mask, 0.0, 1.0).astype(np.float32),
@@ -170,4 +183,5 @@ def crop_person(
         warnings=list(detection.warnings),
         flags=set(detection.flags),
         valid=valid,
+        candidates=cands,
     )

@@ -15,9 +15,10 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
+import cv2
 import numpy as np
 
-from vmc.subject.keypoint_map import MEDIAPIPE_LANDMARK_NAMES, NUM_LANDMARKS
+from vmc.subject.keypoint_map import LANDMARK_FLIP, MEDIAPIPE_LANDMARK_NAMES, NUM_LANDMARKS
 
 __all__ = [
     "LEG_LANDMARKS",
@@ -66,6 +67,11 @@ class PersonDetection:
         warnings: human-readable notes (also emitted as :class:`SubjectWarning`).
         flags: machine-readable versions of the warnings: subset of
             ``{"cut_by_border", "upper_body", "back_view"}``.
+        candidates: ``float32 [K, 33, 3]`` landmark sets from the detector's other passes
+            (row 0 = ``keypoints``; then the mirrored photo, then a re-detection on the
+            person's square crop), same frame and order. mediapipe sometimes collapses or
+            mislabels limbs on one view of a person and not on another; the fit tries every
+            set and keeps the one the body explains best.
     """
 
     keypoints: np.ndarray
@@ -73,6 +79,7 @@ class PersonDetection:
     image_size: tuple[int, int]
     warnings: list[str] = field(default_factory=list)
     flags: set[str] = field(default_factory=set)
+    candidates: np.ndarray | None = None
 
     @property
     def visible(self) -> np.ndarray:
@@ -166,11 +173,49 @@ def detection_warnings(
     return messages, flags
 
 
+def _landmarks(result: Any, w: int, h: int) -> np.ndarray | None:
+    """mediapipe's landmarks as ``[33, 3]`` pixel x, y, visibility (None: no person)."""
+    if result.pose_landmarks is None:
+        return None
+    lm = result.pose_landmarks.landmark
+    if len(lm) != NUM_LANDMARKS:  # pragma: no cover - mediapipe's fixed topology
+        raise RuntimeError(f"expected {NUM_LANDMARKS} landmarks, got {len(lm)}")
+    return np.array([[p.x * w, p.y * h, p.visibility] for p in lm], dtype=np.float32)
+
+
+def _extra_passes(img: np.ndarray, kp: np.ndarray, mask: np.ndarray, det: PoseDetector) -> list:
+    """Landmark sets from the mirrored photo and from a square crop around the person."""
+    h, w = img.shape[:2]
+    out = []
+    mirrored = _landmarks(det(np.ascontiguousarray(img[:, ::-1])), w, h)
+    if mirrored is not None:
+        # Undo the mirror: x -> W - x, and the person's left is the mirror image's right.
+        mirrored = mirrored[list(LANDMARK_FLIP)]
+        mirrored[:, 0] = w - mirrored[:, 0]
+    out.append(mirrored)
+    ys, xs = np.nonzero(mask > 0.5)
+    lo, hi = np.array([xs.min(), ys.min()], float), np.array([xs.max(), ys.max()], float) + 1
+    side = float((hi - lo).max()) * 1.5  # generous margin: mediapipe likes context
+    x0, y0 = 0.5 * (lo + hi) - side / 2
+    size = 384
+    k = size / side
+    m = np.array([[k, 0.0, -x0 * k], [0.0, k, -y0 * k]])
+    crop = cv2.warpAffine(
+        img, m, (size, size), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE
+    )
+    cropped = _landmarks(det(crop), size, size)
+    if cropped is not None:
+        cropped[:, :2] = cropped[:, :2] / k + [x0, y0]
+    out.append(cropped)
+    return [kp if c is None else c for c in out]
+
+
 def detect_person(
     image: np.ndarray,
     detector: PoseDetector | None = None,
     *,
     warn: bool = True,
+    extra_passes: bool = True,
 ) -> PersonDetection:
     """Find the person in a photo: 33 landmarks and a soft person mask.
 
@@ -178,6 +223,8 @@ def detect_person(
         image: RGB ``uint8 [H, W, 3]`` (e.g. from :func:`vmc.io.images.read_image`).
         detector: a reusable :class:`PoseDetector` (one is created and closed when None).
         warn: also emit the detection's warnings as :class:`SubjectWarning`.
+        extra_passes: also detect on the mirrored photo and on the person's crop
+            (``candidates``; ~0.1 s each).
 
     Returns:
         :class:`PersonDetection` (keypoints in photo pixels).
@@ -192,25 +239,28 @@ def detect_person(
     det = PoseDetector() if own else detector
     try:
         result = det(img)
+        kp = _landmarks(result, w, h)
+        if kp is None:
+            raise NoPersonError(f"no person found in the {w}x{h} image")
+        if result.segmentation_mask is not None:
+            mask = np.clip(np.asarray(result.segmentation_mask, dtype=np.float32), 0.0, 1.0)
+        else:  # pragma: no cover - segmentation is enabled above
+            mask = np.zeros((h, w), np.float32)
+        if float((mask > 0.5).sum()) < 16:
+            raise NoPersonError(f"no person found in the {w}x{h} image (empty person mask)")
+        extra = _extra_passes(img, kp, mask, det) if extra_passes else []
     finally:
         if own:
             det.close()
-    if result.pose_landmarks is None:
-        raise NoPersonError(f"no person found in the {w}x{h} image")
-    lm = result.pose_landmarks.landmark
-    if len(lm) != NUM_LANDMARKS:  # pragma: no cover - mediapipe's fixed topology
-        raise RuntimeError(f"expected {NUM_LANDMARKS} landmarks, got {len(lm)}")
-    kp = np.array([[p.x * w, p.y * h, p.visibility] for p in lm], dtype=np.float32)
-    if result.segmentation_mask is not None:
-        mask = np.clip(np.asarray(result.segmentation_mask, dtype=np.float32), 0.0, 1.0)
-    else:  # pragma: no cover - segmentation is enabled above
-        mask = np.zeros((h, w), np.float32)
-    if float((mask > 0.5).sum()) < 16:
-        raise NoPersonError(f"no person found in the {w}x{h} image (empty person mask)")
     messages, flags = detection_warnings(kp, mask)
     if warn:
         for m in messages:
             warnings.warn(m, SubjectWarning, stacklevel=2)
     return PersonDetection(
-        keypoints=kp, mask=mask, image_size=(h, w), warnings=messages, flags=flags
+        keypoints=kp,
+        mask=mask,
+        image_size=(h, w),
+        warnings=messages,
+        flags=flags,
+        candidates=np.stack([kp, *extra]).astype(np.float32),
     )

@@ -89,10 +89,15 @@ class FitConfig:
     """Knobs of :func:`fit_body` (defaults tuned on the synthetic benchmark).
 
     Attributes:
-        iters_camera, iters_pose, iters_shape: Adam iterations of the three stages.
+        iters_camera: Adam iterations of stage 1 (all hypotheses).
+        num_candidates: yaw hypotheses kept per photo and landmark set after stage 1.
+        iters_search: stage-2 iterations on every candidate before picking one.
+        iters_pose, iters_shape: further stage-2 iterations, then stage 3's.
         lr: Adam learning rate (all parameters are O(1): radians, metres, log-scale).
-        kp_sigma: Geman-McClure scale of the keypoint residual (NDC).
-        kp_scale: residual (NDC) that costs ~1 in the keypoint and silhouette terms.
+        kp_sigma: Geman-McClure scale of the keypoint residual (NDC) per phase: stage 1,
+            the hypothesis search, the rest. Annealed from wide (the first alignment must
+            reach far) to narrow (a landmark that the detector put 10% of the crop off, which
+            mediapipe does on legs it cannot tell apart, stops pulling; the silhouette wins).
         w_pose_prior, w_joint_limits, w_shape, w_silhouette, w_hold: term weights.
         yaw_hypotheses: initial body yaws (radians; 0 = facing the camera) tried in stage 1.
         silhouette_resolution: side of the silhouette distance maps.
@@ -104,10 +109,12 @@ class FitConfig:
     """
 
     iters_camera: int = 40
-    iters_pose: int = 100
+    num_candidates: int = 2
+    iters_search: int = 40
+    iters_pose: int = 60
     iters_shape: int = 80
     lr: float = 0.03
-    kp_sigma: float = 0.2
+    kp_sigma: tuple[float, float, float] = (0.2, 0.2, 0.1)
     kp_scale: float = 0.01
     w_pose_prior: float = 0.2
     w_joint_limits: float = 100.0
@@ -132,6 +139,8 @@ class PhotoReport:
         silhouette_iou: IoU of the fitted body's render with the person mask (> 0.5).
         facing: ``"front"``, ``"back"``, ``"left"`` or ``"right"`` (the side turned to the
             camera is the person's own).
+        landmark_set: which detection pass the fit used (0 = the photo as detected, then
+            ``PersonDetection.candidates``' order: mirrored photo, person crop).
         losses: final value of every energy term.
         warnings: detection and fit warnings.
     """
@@ -140,6 +149,7 @@ class PhotoReport:
     keypoint_error_px: float
     silhouette_iou: float
     facing: str
+    landmark_set: int
     losses: dict[str, float]
     warnings: list[str] = field(default_factory=list)
 
@@ -199,11 +209,21 @@ class _Problem:
         cfg: FitConfig,
     ) -> None:
         self.body, self.kmap, self.prior, self.cfg = body, kmap, prior, cfg
-        sizes = torch.tensor([c.size for c in crops], dtype=torch.float32)
-        kp = torch.from_numpy(np.stack([c.keypoints for c in crops])).float()  # [N,33,3]
-        self.target = kp[..., :2] * (2.0 / sizes[:, None, None]) - 1.0
+        self.sigma = cfg.kp_sigma[0]  # the current phase's Geman-McClure scale
+        n = len(crops)
+        # Landmark sets: set k*N + i is photo i's k-th detection pass (0 = as detected; then
+        # the mirrored photo, the re-detection on the crop). Photos with fewer passes repeat
+        # their first set.
+        sets = [c.candidates if c.candidates is not None else c.keypoints[None] for c in crops]
+        k = max(len(x) for x in sets)
+        kp = np.stack([[x[j] if j < len(x) else x[0] for x in sets] for j in range(k)])
+        kp = torch.from_numpy(kp).float().reshape(k * n, 33, 3)
+        sizes = torch.tensor([c.size for c in crops], dtype=torch.float32).repeat(k)
+        self.num_sets = k
+        self.photo = torch.arange(n).repeat(k)  # landmark set -> photo
+        self.target = kp[..., :2] * (2.0 / sizes[:, None, None]) - 1.0  # [kN,33,2]
         vis = kp[..., 2] * (kp[..., 2] >= VISIBLE)
-        self.weights = vis * kmap.weights[None]  # [N,33]
+        self.weights = vis * kmap.weights[None]  # [kN,33]
         self.sil = silhouette_targets(
             [c.mask for c in crops],
             [c.valid if c.valid is not None else np.ones_like(c.mask) for c in crops],
@@ -227,8 +247,7 @@ class _Problem:
         self.mean_pose = torch.cat([torch.zeros(1, 3), mean], 0)  # [24,3]
         self.mean_pose[_FROZEN] = 0.0
         # Held joints: legs that no landmark shows stay at the prior's standing pose.
-        n = len(crops)
-        self.hold = torch.zeros(n, 24)
+        self.hold = torch.zeros(k * n, 24)
         for side in ("left", "right"):
             unseen = self.weights[:, _LEG_LANDMARKS[side]].sum(1) == 0
             for j in _LEG_JOINTS[side]:
@@ -261,16 +280,21 @@ class _Problem:
         return (v[:, self.num_lm :] if silhouette else None), lm
 
     def keypoint_term(
-        self, lm: torch.Tensor, idx: torch.Tensor, landmarks: list[int] | None = None
+        self,
+        lm: torch.Tensor,
+        idx: torch.Tensor,
+        landmarks: list[int] | None = None,
+        sigma: float | None = None,
     ) -> torch.Tensor:
-        """Normalised robust keypoint energy ``[B]`` for photos ``idx [B]``."""
+        """Normalised robust keypoint energy ``[B]`` for label sets ``idx [B]``."""
         w = self.weights[idx]
         if landmarks is not None:
             keep = torch.zeros(w.shape[1])
             keep[landmarks] = 1.0
             w = w * keep
         d2 = (lm[..., :2] - self.target[idx]).pow(2).sum(-1)
-        e = (w * _gm(d2, self.cfg.kp_sigma)).sum(1) / w.sum(1).clamp(min=1e-6)
+        sigma = self.sigma if sigma is None else sigma
+        e = (w * _gm(d2, sigma)).sum(1) / w.sum(1).clamp(min=1e-6)
         return e / self.cfg.kp_scale**2
 
 
@@ -293,12 +317,19 @@ def _init_camera(prob: _Problem, root0: torch.Tensor, idx: torch.Tensor) -> torc
         return cam_fit_points(lm, prob.target[idx], use)
 
 
-def _stage_camera(prob: _Problem, n: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Stage 1 over all yaw hypotheses; returns the best root ``[N,3,3]``, cam ``[N,3]``."""
+def _stage_camera(
+    prob: _Problem, n: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Stage 1 for every yaw hypothesis and landmark set (``h * kn`` rows, yaw-major).
+
+    Returns ``idx [h*kn]`` (landmark set of each row), roots ``[h*kn,3,3]``, cams
+    ``[h*kn,3]`` and the final rigid keypoint energies ``[h*kn]``.
+    """
     cfg = prob.cfg
     yaws = torch.tensor(cfg.yaw_hypotheses, dtype=torch.float32)
     h = len(yaws)
-    idx = torch.arange(n).repeat(h)  # hypothesis-major: [h*n]
+    n = prob.num_sets * n  # landmark sets
+    idx = torch.arange(n).repeat(h)
     base = rotation_about_x(torch.tensor(math.pi)) @ rotation_about_y(yaws)  # [h,3,3]
     root0 = base.repeat_interleave(n, 0)
     cam0 = _init_camera(prob, root0, idx)
@@ -317,10 +348,68 @@ def _stage_camera(prob: _Problem, n: int) -> tuple[torch.Tensor, torch.Tensor]:
     with torch.no_grad():
         root = axis_angle_to_matrix(root_aa) @ root0
         _, lm = prob.pose_body(None, root, pose, _cam(log_s, t))
-        e = prob.keypoint_term(lm, idx, _RIGID).reshape(h, n)
-        best = e.argmin(0)
-        pick = best * n + torch.arange(n)
-        return root[pick], _cam(log_s, t)[pick]
+        return idx, root, _cam(log_s, t), prob.keypoint_term(lm, idx, _RIGID)
+
+
+class _State:
+    """Free parameters of a batch of fits (one row per photo, or per photo and hypothesis)."""
+
+    def __init__(self, prob: _Problem, idx: torch.Tensor, root0: torch.Tensor, cam0: torch.Tensor):
+        b = len(idx)
+        self.prob, self.idx, self.root0 = prob, idx, root0
+        self.root_aa = torch.zeros(b, 3, requires_grad=True)
+        self.log_s = cam0[:, 0].clamp(min=1e-4).log().clone().requires_grad_()
+        self.t = cam0[:, 1:].clone().requires_grad_()
+        self.pose = prob.mean_pose[None].repeat(b, 1, 1).requires_grad_()
+        self.betas = torch.zeros(1, prob.body.num_betas, requires_grad=True)
+
+    def select(self, rows: torch.Tensor) -> _State:
+        """A new state holding copies of ``rows`` (betas carried over)."""
+        new = _State.__new__(_State)
+        new.prob, new.idx = self.prob, self.idx[rows]
+        with torch.no_grad():
+            new.root0 = axis_angle_to_matrix(self.root_aa[rows]) @ self.root0[rows]
+            new.root_aa = torch.zeros(len(rows), 3, requires_grad=True)
+            new.log_s = self.log_s[rows].clone().requires_grad_()
+            new.t = self.t[rows].clone().requires_grad_()
+            new.pose = self.pose[rows].clone().requires_grad_()
+            new.betas = self.betas.clone().requires_grad_()
+        return new
+
+    def pose_params(self) -> list[torch.Tensor]:
+        return [self.root_aa, self.log_s, self.t, self.pose]
+
+    def energy(self, silhouette: bool) -> tuple[torch.Tensor, dict[str, torch.Tensor], tuple]:
+        """Total energy ``[B]``, its terms, and (landmarks, root, pose) for the reports."""
+        prob, cfg, idx = self.prob, self.prob.cfg, self.idx
+        b = len(idx)
+        mean = prob.mean_pose[None]
+        root = axis_angle_to_matrix(self.root_aa) @ self.root0
+        p = self.pose * prob.free + mean * (1 - prob.free)
+        v, lm = prob.pose_body(self.betas, root, p, _cam(self.log_s, self.t), silhouette)
+        terms = {
+            "keypoints": prob.keypoint_term(lm, idx),
+            "pose_prior": cfg.w_pose_prior * prob.prior(p[:, 1:].reshape(b, 69)),
+            "joint_limits": cfg.w_joint_limits * joint_limit_penalty(p.reshape(b, 72)),
+            "hold": cfg.w_hold * (prob.hold[idx, :, None] * (p - mean).pow(2)).sum((1, 2)),
+        }
+        if silhouette:
+            inside, cover = silhouette_loss(v[..., :2], prob.sil.index(prob.photo[idx]))
+            scale = cfg.w_silhouette / cfg.kp_scale**2
+            terms["sil_inside"] = scale * inside
+            terms["sil_cover"] = scale * cover
+        # Shared betas: the prior counts once per person, spread over the rows.
+        terms["shape"] = cfg.w_shape * shape_prior(self.betas).expand(b) / b
+        return sum(terms.values()), terms, (lm, root, p)
+
+
+def _run(state: _State, params: list[torch.Tensor], iters: int, silhouette: bool) -> None:
+    opt = torch.optim.Adam(params, lr=state.prob.cfg.lr)
+    for _ in range(iters):
+        opt.zero_grad()
+        e, _, _ = state.energy(silhouette)
+        e.sum().backward()
+        opt.step()
 
 
 def _render_iou(prob: _Problem, v: torch.Tensor, crops: Sequence[SubjectCrop]) -> list[float]:
@@ -382,62 +471,50 @@ def _fit(
     prior = load_pose_prior() if prior is None else prior
     n = len(crops)
     prob = _Problem(body, crops, kmap, prior, cfg)
-    idx = torch.arange(n)
 
-    root0, cam0 = _stage_camera(prob, n)
-    root_aa = torch.zeros(n, 3, requires_grad=True)
-    log_s = cam0[:, 0].log().clone().requires_grad_()
-    t = cam0[:, 1:].clone().requires_grad_()
-    pose = prob.mean_pose[None].repeat(n, 1, 1).requires_grad_()
-    betas = torch.zeros(1, body.num_betas, requires_grad=True)
-    mean = prob.mean_pose[None]
-
-    def energy(with_shape: bool) -> tuple[torch.Tensor, dict[str, torch.Tensor], tuple]:
-        """Total energy ``[N]``, its terms, and (vertices, landmarks, root, pose) for reports."""
-        root = axis_angle_to_matrix(root_aa) @ root0
-        p = pose * prob.free + mean * (1 - prob.free)
-        v, lm = prob.pose_body(betas, root, p, _cam(log_s, t), silhouette=with_shape)
-        terms = {
-            "keypoints": prob.keypoint_term(lm, idx),
-            "pose_prior": cfg.w_pose_prior * prior(p[:, 1:].reshape(n, 69)),
-            "joint_limits": cfg.w_joint_limits * joint_limit_penalty(p.reshape(n, 72)),
-            "hold": cfg.w_hold * (prob.hold[..., None] * (p - mean).pow(2)).sum((1, 2)),
-        }
-        if with_shape:
-            inside, cover = silhouette_loss(v[..., :2], prob.sil)
-            scale = cfg.w_silhouette / cfg.kp_scale**2
-            terms["sil_inside"] = scale * inside
-            terms["sil_cover"] = scale * cover
-            # Shared betas: the prior counts once per person, spread over the photos.
-            terms["shape"] = cfg.w_shape * shape_prior(betas).expand(n) / n
-        return sum(terms.values()), terms, (lm, root, p)
-
-    opt = torch.optim.Adam([root_aa, log_s, t, pose], lr=cfg.lr)
-    for _ in range(cfg.iters_pose):
-        opt.zero_grad()
-        e, _, _ = energy(False)
-        e.sum().backward()
-        opt.step()
-    params = [root_aa, log_s, t, pose] + ([betas] if cfg.fit_shape else [])
-    opt = torch.optim.Adam(params, lr=cfg.lr)
-    for _ in range(cfg.iters_shape):
-        opt.zero_grad()
-        e, _, _ = energy(True)
-        e.sum().backward()
-        opt.step()
+    # Hypotheses: initial yaws x landmark sets (detection passes). Stage 1 (rigid torso + face)
+    # runs them all; the best yaws of every set go through a short stage 2 with the
+    # silhouette, and the lowest full energy (landmarks, silhouette, priors) survives. The
+    # silhouette is the referee: a body turned sideways can match a frontal photo's
+    # landmarks but not its width, and a pass that collapsed the legs cannot explain the mask.
+    prob.sigma = cfg.kp_sigma[0]
+    idx, root0, cam0, e1 = _stage_camera(prob, n)
+    keep = []
+    for i in range(n):
+        # The best yaws of every landmark set of photo i.
+        chosen = []
+        for s_ in range(i, prob.num_sets * n, n):
+            rows = torch.nonzero(idx == s_)[:, 0]
+            chosen.append(rows[torch.argsort(e1[rows])[: cfg.num_candidates]])
+        keep.append(torch.cat(chosen))
+    rows = torch.stack(keep, 1).reshape(-1)  # candidate-major: [c*n]
+    state = _State(prob, idx[rows], root0[rows], cam0[rows])
+    prob.sigma = cfg.kp_sigma[1]
+    _run(state, state.pose_params(), cfg.iters_search, silhouette=True)
+    with torch.no_grad():
+        e, _, _ = state.energy(True)
+        best = e.reshape(-1, n).argmin(0)
+    prob.sigma = cfg.kp_sigma[2]
+    state = state.select(best * n + torch.arange(n))
+    _run(state, state.pose_params(), cfg.iters_pose, silhouette=True)
+    # Stage 3: the shared betas join.
+    params = state.pose_params() + ([state.betas] if cfg.fit_shape else [])
+    _run(state, params, cfg.iters_shape, silhouette=True)
 
     with torch.no_grad():
-        _, terms, (lm, root, p) = energy(True)
+        _, terms, (lm, root, p) = state.energy(True)
         p = p.clone()
         p[:, 0] = matrix_to_axis_angle(root)
-        cams = _cam(log_s, t)
+        cams = _cam(state.log_s, state.t)
+        betas = state.betas
         full = body(betas=betas.expand(n, -1), pose_axis_angle=p.reshape(n, 72))
         v = project_weak_perspective(full.vertices, cams)
     ious = _render_iou(prob, v, crops)
     reports = []
     for i, c in enumerate(crops):
-        seen = prob.weights[i] > 0
-        err = (lm[i, :, :2] - prob.target[i]).norm(dim=-1)[seen] * (c.size / 2)
+        ls = int(state.idx[i])  # the landmark set that won
+        seen = prob.weights[ls] > 0
+        err = (lm[i, :, :2] - prob.target[ls]).norm(dim=-1)[seen] * (c.size / 2)
         facing = _facing(root[i])
         notes = list(c.warnings)
         if facing == "back":
@@ -450,6 +527,7 @@ def _fit(
                 keypoint_error_px=float(err.mean()) if seen.any() else float("nan"),
                 silhouette_iou=ious[i],
                 facing=facing,
+                landmark_set=ls // n,
                 losses={k: float(val[i]) for k, val in terms.items()},
                 warnings=notes,
             )

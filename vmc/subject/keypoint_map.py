@@ -46,6 +46,7 @@ from vmc.body.joints import joint_index
 
 __all__ = [
     "LANDMARK_BODY_POINTS",
+    "LANDMARK_FLIP",
     "MEDIAPIPE_LANDMARK_NAMES",
     "NUM_LANDMARKS",
     "KeypointMap",
@@ -91,6 +92,14 @@ MEDIAPIPE_LANDMARK_NAMES: tuple[str, ...] = (
 """BlazePose's 33 landmarks in mediapipe's order (left/right are the person's own)."""
 
 NUM_LANDMARKS = 33
+
+LANDMARK_FLIP: tuple[int, ...] = tuple(
+    MEDIAPIPE_LANDMARK_NAMES.index(
+        n.replace("left", "@").replace("right", "left").replace("@", "right")
+    )
+    for n in MEDIAPIPE_LANDMARK_NAMES
+)
+"""Landmark ``i`` with left and right exchanged is landmark ``LANDMARK_FLIP[i]``."""
 
 _JOINT_LANDMARKS = (
     "left_shoulder",
