@@ -72,6 +72,9 @@ _LM = {n: i for i, n in enumerate(MEDIAPIPE_LANDMARK_NAMES)}
 _RIGID = [_LM[n] for n in ("left_shoulder", "right_shoulder", "left_hip", "right_hip")] + list(
     range(11)
 )
+# Two detection passes "agree" when their body landmarks are this close (median, NDC of the
+# crop, ~2.5% of a person filling 80% of it): same person, same sides, same limbs.
+_AGREE = 0.04
 # Joints the fit never moves: SMPL's hand and toe joints (no landmark constrains them).
 _FROZEN = [joint_index(n) for n in ("left_hand", "right_hand", "left_foot", "right_foot")]
 _LEG_JOINTS = {
@@ -93,6 +96,10 @@ class FitConfig:
         num_candidates: yaw hypotheses kept per photo and landmark set after stage 1.
         iters_search: stage-2 iterations on every candidate before picking one.
         iters_pose, iters_shape: further stage-2 iterations, then stage 3's.
+        lr_search: Adam learning rate of the search (a limb may need to swing ~2.5 rad from
+            the standing mean pose; Adam moves about ``lr`` per iteration).
+        outlier_margin: energy added to a detection pass that no other pass agrees with
+            before the hypotheses are compared (see ``_outlier_sets``).
         lr: Adam learning rate (all parameters are O(1): radians, metres, log-scale).
         kp_sigma: Geman-McClure scale of the keypoint residual (NDC) per phase: stage 1,
             the hypothesis search, the rest. Annealed from wide (the first alignment must
@@ -111,10 +118,12 @@ class FitConfig:
     iters_camera: int = 40
     num_candidates: int = 2
     iters_search: int = 40
+    lr_search: float = 0.08
+    outlier_margin: float = 3.0
     iters_pose: int = 60
     iters_shape: int = 80
     lr: float = 0.03
-    kp_sigma: tuple[float, float, float] = (0.2, 0.2, 0.1)
+    kp_sigma: tuple[float, float, float] = (0.2, 0.4, 0.1)
     kp_scale: float = 0.01
     w_pose_prior: float = 0.2
     w_joint_limits: float = 100.0
@@ -403,8 +412,40 @@ class _State:
         return sum(terms.values()), terms, (lm, root, p)
 
 
-def _run(state: _State, params: list[torch.Tensor], iters: int, silhouette: bool) -> None:
-    opt = torch.optim.Adam(params, lr=state.prob.cfg.lr)
+def _outlier_sets(prob: _Problem, n: int) -> torch.Tensor:
+    """``float [kN]``: 1 for a landmark set that no other pass of its photo agrees with.
+
+    Agreement = median distance over the body joints' landmarks (shoulders to ankles) seen
+    in both sets below ``_AGREE`` (NDC): the median, so that two passes that differ on one
+    limb still agree, while a pass that exchanged the sides differs almost everywhere. A pass that mirrored the person's sides or collapsed
+    the legs usually stands alone; with a turned-around body it could still explain the
+    landmarks and the silhouette exactly as well as the right one (a depth mirror).
+    """
+    k = prob.num_sets
+    out = torch.zeros(k * n)
+    if k < 2:
+        return out
+    body = list(range(11, 29))
+    for i in range(n):
+        sets = list(range(i, k * n, n))
+        for a in sets:
+            agree = False
+            for b in sets:
+                if a == b:
+                    continue
+                both = (prob.weights[a, body] > 0) & (prob.weights[b, body] > 0)
+                if both.sum() < 4:
+                    continue
+                d = (prob.target[a, body] - prob.target[b, body]).norm(dim=-1)[both].median()
+                agree = agree or float(d) < _AGREE
+            out[a] = 0.0 if agree else 1.0
+    return out
+
+
+def _run(
+    state: _State, params: list[torch.Tensor], iters: int, silhouette: bool, lr: float
+) -> None:
+    opt = torch.optim.Adam(params, lr=lr)
     for _ in range(iters):
         opt.zero_grad()
         e, _, _ = state.energy(silhouette)
@@ -490,16 +531,17 @@ def _fit(
     rows = torch.stack(keep, 1).reshape(-1)  # candidate-major: [c*n]
     state = _State(prob, idx[rows], root0[rows], cam0[rows])
     prob.sigma = cfg.kp_sigma[1]
-    _run(state, state.pose_params(), cfg.iters_search, silhouette=True)
+    _run(state, state.pose_params(), cfg.iters_search, True, cfg.lr_search)
     with torch.no_grad():
         e, _, _ = state.energy(True)
+        e = e + cfg.outlier_margin * _outlier_sets(prob, n)[state.idx]
         best = e.reshape(-1, n).argmin(0)
     prob.sigma = cfg.kp_sigma[2]
     state = state.select(best * n + torch.arange(n))
-    _run(state, state.pose_params(), cfg.iters_pose, silhouette=True)
+    _run(state, state.pose_params(), cfg.iters_pose, True, cfg.lr)
     # Stage 3: the shared betas join.
     params = state.pose_params() + ([state.betas] if cfg.fit_shape else [])
-    _run(state, params, cfg.iters_shape, silhouette=True)
+    _run(state, params, cfg.iters_shape, True, cfg.lr)
 
     with torch.no_grad():
         _, terms, (lm, root, p) = state.energy(True)
