@@ -45,7 +45,7 @@ from vmc.render.shading import face_normals
 from vmc.subject.crop import crop_person
 from vmc.subject.detect import NoPersonError, PoseDetector, SubjectWarning, detect_person
 from vmc.subject.fit import BodyFit, FitConfig, fit_body
-from vmc.subject.keypoint_map import MEDIAPIPE_LANDMARK_NAMES, build_keypoint_map
+from vmc.subject.keypoint_map import body_keypoints, build_keypoint_map
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -168,8 +168,6 @@ def overlay(body, fit: BodyFit, i: int) -> np.ndarray:
         o = body(betas=betas, pose_axis_angle=pose)
         v = project_weak_perspective(o.vertices, cam)
         j = project_weak_perspective(o.joints, cam)
-    from vmc.subject.keypoint_map import body_keypoints
-
     lm = (body_keypoints(v, j, kmap)[0, :, :2].numpy() + 1) * c.size / 2
     for (x, y, vis), (fx, fy) in zip(c.keypoints, lm, strict=True):
         if vis >= 0.5:
@@ -299,11 +297,12 @@ def main() -> None:
                     f"{r['cpu_s']:6.1f}  {r['flags']}"
                 )
             ok = [r for r in rows if r["detected"]]
+            mean = {k: np.mean([r[k] for r in ok]) for k in ("wall_s", "cpu_s")}
             print(
                 f"{'mean':16s} {np.mean([r['iou'] for r in ok]):6.3f} "
                 f"{np.mean([r['joint_err_pct'] for r in ok]):12.2f} "
                 f"{np.mean([r['mp_mask_iou'] for r in ok]):11.3f} {'':>7s} "
-                f"{np.mean([r['wall_s'] for r in ok]):7.1f} {np.mean([r['cpu_s'] for r in ok]):6.1f}"
+                f"{mean['wall_s']:7.1f} {mean['cpu_s']:6.1f}"
             )
         rows = bench_real(body, args, detector)
     print("\n(b) real photos (against mediapipe's own landmarks and mask)")

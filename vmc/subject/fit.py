@@ -417,7 +417,8 @@ def _outlier_sets(prob: _Problem, n: int) -> torch.Tensor:
 
     Agreement = median distance over the body joints' landmarks (shoulders to ankles) seen
     in both sets below ``_AGREE`` (NDC): the median, so that two passes that differ on one
-    limb still agree, while a pass that exchanged the sides differs almost everywhere. A pass that mirrored the person's sides or collapsed
+    limb still agree, while a pass that exchanged the sides differs almost everywhere. A pass
+    that mirrored the person's sides or collapsed
     the legs usually stands alone; with a turned-around body it could still explain the
     landmarks and the silhouette exactly as well as the right one (a depth mirror).
     """
