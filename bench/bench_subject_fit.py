@@ -1,7 +1,7 @@
 """Benchmark the embedded-default person fit (mediapipe landmarks + mask -> SMPLify-style fit).
 
 (a) Synthetic: the embedded body with known pose, shape and camera, dressed in procedural
-    clothes over procedural backgrounds (``vmc.lwg.synthetic``), front/side/back views, full
+    clothes over procedural backgrounds (``vmc.data.synthetic_clips``), front/side/back views, full
     body and upper-body crops. Detect + crop + fit, then compare in the rendered image:
     silhouette IoU (fitted render vs true render) and 2-D joint error (24 SMPL joints, % of
     the person's projected height; upper-body cases: joints inside the image).
@@ -27,21 +27,17 @@ import torch
 from PIL import Image, ImageDraw
 
 from vmc.body.embedded import load_embedded_body
+from vmc.data.backgrounds import procedural_background
+from vmc.data.synthetic_clips import sample_outfit
 from vmc.geometry.camera import cam_from_bbox, cam_pixels_to_ndc, project_weak_perspective
 from vmc.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle, rotation_about_y
 from vmc.io.images import read_image
-from vmc.lwg.synthetic import (
-    make_clothing_texture,
-    motion_to_image_frame,
-    procedural_background,
-    render_smpl_params,
-    render_textured,
-    sample_outfit,
-    uv_render,
-)
 from vmc.motion.procedural import generate_motion
+from vmc.render.body_render import motion_to_image_frame, render_smpl_params, render_textured
+from vmc.render.clothing import make_clothing_texture
 from vmc.render.correspondence import UVLayout
 from vmc.render.shading import face_normals
+from vmc.render.texture import uv_render
 from vmc.subject.crop import crop_person
 from vmc.subject.detect import NoPersonError, PoseDetector, SubjectWarning, detect_person
 from vmc.subject.fit import BodyFit, FitConfig, fit_body

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import yaml
 from conftest import REPO_ROOT, compose_config
 
 from vmc.io.video import probe_video
@@ -16,10 +17,12 @@ PERSON = str(REPO_ROOT / "examples" / "person.jpg")
 
 
 def _cfg(tmp_path, **overrides):
+    """The infer config; Hydra's run folder is ``<tmp_path>/run`` (outputs go elsewhere)."""
     items = {"text": "a person jumps", "num_frames": 6, "image_size": 96, "seed": 0}
     items.update(overrides)
     args = [f"{k}={v}" for k, v in items.items()]
-    return compose_config("infer", args, output_dir=tmp_path)
+    (tmp_path / "run").mkdir(exist_ok=True)
+    return compose_config("infer", args, output_dir=tmp_path / "run")
 
 
 def test_text_and_photo_to_video(tmp_path):
@@ -28,6 +31,10 @@ def test_text_and_photo_to_video(tmp_path):
     assert result["out"] == str(out)
     info = probe_video(out)
     assert (info.codec, info.num_frames) == ("h264", 6)
+    # the run folder records which implementation each stage group used
+    stages = yaml.safe_load((tmp_path / "run" / "stages.yaml").read_text())
+    assert set(stages) == {"motion", "body", "person fit", "appearance", "background"}
+    assert stages["body"]["kind"] in ("embedded", "smpl")
     assert (info.width, info.height) == (192, 96)  # photo panel | animated body
     assert (tmp_path / "clip.preview.mp4").is_file() and (tmp_path / "clip.preview.png").is_file()
 

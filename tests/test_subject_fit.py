@@ -24,7 +24,7 @@ from vmc.geometry.rotations import (
     matrix_to_axis_angle,
     rotation_about_x,
 )
-from vmc.lwg.synthetic import render_smpl_params
+from vmc.render.body_render import render_smpl_params
 from vmc.subject.crop import CropBox, SubjectCrop
 from vmc.subject.detect import SubjectWarning, detection_warnings
 from vmc.subject.keypoint_map import (
