@@ -77,7 +77,7 @@ CASES = (
 def render_case(body, layout, uv, case: Case, size: int, seed: int) -> dict:
     """Render one case: image uint8 [S,S,3], true betas/pose/cam and the true mask."""
     rng = np.random.default_rng(seed)
-    motion = generate_motion(case.action, 40, 30.0, seed)
+    motion = generate_motion(case.action, 40, 30.0, seed).motion
     poses, _ = motion_to_image_frame(motion.poses[case.frame : case.frame + 1], motion.trans[:1])
     root = rotation_about_y(torch.tensor(math.radians(case.yaw))) @ axis_angle_to_matrix(
         poses[:, :3]

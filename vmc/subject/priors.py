@@ -60,7 +60,7 @@ def _poses_from_library(frames_per_motion: int, seeds: int) -> np.ndarray:
     out = []
     for action in list_actions():
         for seed in range(seeds):
-            m = generate_motion(action, frames_per_motion, 30.0, seed)
+            m = generate_motion(action, frames_per_motion, 30.0, seed).motion
             out.append(m.poses.reshape(m.num_frames, 72)[:, 3:])
     return np.concatenate(out).astype(np.float64)
 
