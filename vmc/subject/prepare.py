@@ -1,0 +1,272 @@
+"""From a person's photos to a prepared :class:`Subject`: fit, cut-out, background, texture.
+
+Steps for ``N`` photos of one person (each a separate, tested unit of ``vmc.subject``):
+
+1. detect the person (mediapipe landmarks + mask; :func:`vmc.subject.detect.detect_person`);
+2. cut a square crop around them (:func:`vmc.subject.crop.crop_person`);
+3. fit the body: shared betas, per-photo pose and camera (:func:`vmc.subject.fit.fit_body`);
+4. soft person alpha from the mask, guided by the fitted silhouette (:mod:`vmc.subject.cutout`);
+5. background plate: the user's clean photo, else the photo with the person inpainted
+   (:mod:`vmc.subject.background`), for photo 0, in the crop and in the photo's own frame;
+6. UV texture of the body from every photo, unseen texels filled (:mod:`vmc.subject.texture`).
+
+A :class:`Subject` is what the video pipeline animates and what a subject folder stores
+(``vmc.subject.folder``). No file is read or written here.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+import torch
+
+from vmc.io.images import read_image
+from vmc.render.body_render import render_smpl_params
+from vmc.render.shading import face_normals
+from vmc.subject.background import background_plate
+from vmc.subject.crop import CropBox, crop_person
+from vmc.subject.cutout import person_alpha
+from vmc.subject.detect import PersonDetection, PoseDetector, detect_person
+from vmc.subject.fit import FitConfig, PhotoReport, fit_body
+from vmc.subject.texture import SubjectTexture, TextureAtlas, texture_from_photos
+
+__all__ = ["MIN_PHOTO_SIDE", "Subject", "fitted_overlay", "prepare_subject"]
+
+#: Photos smaller than this (shorter side, pixels) carry too little of a person to fit.
+MIN_PHOTO_SIDE = 64
+
+
+@dataclass
+class Subject:
+    """A prepared person (all arrays in memory).
+
+    Attributes:
+        name: the subject's name.
+        body_kind: the body model the parameters belong to (``"embedded"``, ``"smpl"``).
+        photos: the original photos, ``uint8 [H_i, W_i, 3]`` each.
+        crops: ``uint8 [N, S, S, 3]`` square person crops (``S = image_size``).
+        alphas: ``float32 [N, S, S]`` soft person alpha of each crop (1 = person).
+        boxes: where each crop lies in its photo.
+        betas: ``float32 [nb]`` the shared shape.
+        poses: ``float32 [N, 72]`` axis-angle, root in the HMR image frame (x right, y down,
+            camera along +z).
+        cams: ``float32 [N, 3]`` weak-perspective ``(s, tx, ty)`` in each crop's NDC.
+        background: ``uint8 [S, S, 3]`` clean plate behind photo 0's crop.
+        background_photo: ``uint8 [H_0, W_0, 3]`` clean plate of photo 0 in its own frame.
+        texture: the body's UV texture (:class:`~vmc.subject.texture.SubjectTexture`).
+        reports: one fit report per photo (landmarks, losses, warnings).
+        timings: seconds per preparation step.
+    """
+
+    name: str
+    body_kind: str
+    photos: list[np.ndarray]
+    crops: np.ndarray
+    alphas: np.ndarray
+    boxes: list[CropBox]
+    betas: np.ndarray
+    poses: np.ndarray
+    cams: np.ndarray
+    background: np.ndarray
+    background_photo: np.ndarray
+    texture: SubjectTexture
+    reports: list[PhotoReport] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def image_size(self) -> int:
+        """Side ``S`` of the square crops."""
+        return int(self.crops.shape[1])
+
+    @property
+    def num_photos(self) -> int:
+        return int(self.crops.shape[0])
+
+    @property
+    def warnings(self) -> list[str]:
+        """Every fit warning, prefixed with the photo it concerns."""
+        return [f"photo {i}: {w}" for i, r in enumerate(self.reports) for w in r.warnings]
+
+    def preview(self, body: torch.nn.Module) -> np.ndarray:
+        """Each crop beside the fitted body shaded over it: ``uint8 [N*S, 2*S, 3]``."""
+        rows = [
+            np.concatenate([crop, fitted_overlay(body, self.betas, pose, cam, crop)], axis=1)
+            for crop, pose, cam in zip(self.crops, self.poses, self.cams, strict=True)
+        ]
+        return np.concatenate(rows, axis=0)
+
+
+def fitted_overlay(
+    body: torch.nn.Module, betas: np.ndarray, pose: np.ndarray, cam: np.ndarray, crop: np.ndarray
+) -> np.ndarray:
+    """The fitted body (``pose [72]``, ``cam [3]``) shaded over ``crop uint8 [S, S, 3]``."""
+    size = crop.shape[0]
+    points, frags = render_smpl_params(
+        body,
+        torch.as_tensor(betas).float().reshape(1, -1),
+        torch.as_tensor(pose).float().reshape(1, 72),
+        torch.as_tensor(cam).float().reshape(1, 3),
+        size,
+    )
+    # Lambert towards the camera (-z): a face turned away is dark, so a body fitted facing
+    # away from the photo shows at once.
+    light = (-face_normals(points, body.faces)[0][:, 2]).clamp(0, 1) * 0.7 + 0.3
+    fim = frags.fim[0]
+    covered = (fim >= 0).numpy()
+    colour = np.array([0.55, 0.7, 1.0]) * light[fim.clamp(min=0)].numpy()[..., None]
+    img = crop.astype(np.float32) / 255
+    out = img.copy()
+    out[covered] = 0.3 * img[covered] + 0.7 * colour[covered]
+    return (out * 255 + 0.5).clip(0, 255).astype(np.uint8)
+
+
+def _check_photo(photo: np.ndarray, index: int) -> np.ndarray:
+    if photo.ndim != 3 or photo.shape[2] != 3 or photo.dtype != np.uint8:
+        raise ValueError(
+            f"photo {index}: expected uint8 [H, W, 3], got {photo.dtype} {photo.shape}"
+        )
+    if min(photo.shape[:2]) < MIN_PHOTO_SIDE:
+        raise ValueError(
+            f"photo {index} is {photo.shape[1]}x{photo.shape[0]} pixels: a person needs at least "
+            f"{MIN_PHOTO_SIDE} pixels on the shorter side"
+        )
+    return photo
+
+
+def prepare_subject(
+    photos: Sequence[np.ndarray | str],
+    body: torch.nn.Module,
+    *,
+    name: str = "subject",
+    body_kind: str = "embedded",
+    image_size: int = 512,
+    background: np.ndarray | str | None = None,
+    fit_config: FitConfig | None = None,
+    texture_size: int = 512,
+    atlas: TextureAtlas | None = None,
+    progress: bool = False,
+) -> Subject:
+    """Prepare one person from ``N`` photos (module docstring for the steps).
+
+    Args:
+        photos: RGB ``uint8 [H, W, 3]`` arrays or image paths (read with EXIF orientation).
+        body: the ``BodyModel`` to fit (the embedded body, or SMPL with its UV layout).
+        name, body_kind: recorded in the result.
+        image_size: side of the square crops (and of the fit's camera NDC).
+        background: a clean background photo (array or path) to use instead of inpainting.
+        fit_config: :class:`~vmc.subject.fit.FitConfig` (defaults when None).
+        texture_size: side of the UV texture.
+        atlas: a precomputed :class:`TextureAtlas` of ``body`` at ``texture_size``.
+        progress: print each step.
+
+    Raises:
+        NoPersonError: a photo without a person (the message names the photo).
+        ValueError: a photo too small or not RGB; no photo.
+    """
+    if not photos:
+        raise ValueError("prepare_subject needs at least one photo of the person")
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def step(label: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[label] = now - clock
+        clock = now
+        if progress:
+            print(f"  {label}: {timings[label]:.1f} s", flush=True)
+
+    images = [
+        _check_photo(read_image(p) if isinstance(p, str) else np.asarray(p), i)
+        for i, p in enumerate(photos)
+    ]
+    # 1-2. detection and crops
+    crops = []
+    with PoseDetector() as detector:
+        for i, img in enumerate(images):
+            try:
+                detection = detect_person(img, detector)
+            except ValueError as err:
+                raise type(err)(f"photo {i}: {err}") from err
+            crops.append(crop_person(img, detection, size=image_size))
+    step("detect")
+    # 3. body fit
+    fit = fit_body(body, crops, fit_config)
+    step("fit")
+    # 4. cut-out, guided by the fitted silhouettes
+    _, frags = render_smpl_params(
+        body,
+        torch.as_tensor(fit.betas).float().reshape(1, -1).expand(len(crops), -1),
+        torch.as_tensor(fit.poses).float(),
+        torch.as_tensor(fit.cams).float(),
+        image_size,
+    )
+    silhouettes = (frags.fim >= 0).numpy().astype(np.float32)
+    alphas = np.stack(
+        [person_alpha(c.mask, silhouette=s) for c, s in zip(crops, silhouettes, strict=True)]
+    )
+    step("cut-out")
+    # 5. background of photo 0, in the crop and in the photo's frame
+    clean = read_image(background) if isinstance(background, str) else background
+    box0 = crops[0].box
+    plate_photo = background_plate(images[0], _photo_alpha(alphas[0], box0, images[0]), clean)
+    plate_crop = crop_person(plate_photo, _dummy_detection(plate_photo), box=box0).image
+    step("background")
+    # 6. texture
+    texture = texture_from_photos(
+        body,
+        [c.image for c in crops],
+        torch.as_tensor(fit.betas).float(),
+        torch.as_tensor(fit.poses).float(),
+        torch.as_tensor(fit.cams).float(),
+        alphas=list(alphas),
+        atlas=atlas,
+        size=texture_size,
+    )
+    step("texture")
+    return Subject(
+        name=name,
+        body_kind=body_kind,
+        photos=images,
+        crops=np.stack([c.image for c in crops]),
+        alphas=alphas.astype(np.float32),
+        boxes=[c.box for c in crops],
+        betas=np.asarray(fit.betas, np.float32),
+        poses=np.asarray(fit.poses, np.float32),
+        cams=np.asarray(fit.cams, np.float32),
+        background=plate_crop,
+        background_photo=plate_photo,
+        texture=texture,
+        reports=list(fit.reports),
+        timings=timings,
+    )
+
+
+def _photo_alpha(alpha_crop: np.ndarray, box: CropBox, photo: np.ndarray) -> np.ndarray:
+    """The crop's alpha resampled into the photo's frame: ``float32 [H, W]``."""
+    h, w = photo.shape[:2]
+    s = box.size / box.side  # crop pixels per photo pixel
+    # photo pixel -> crop pixel: u_c = (u - x0) * s
+    matrix = np.array([[s, 0, -box.x0 * s], [0, s, -box.y0 * s]], np.float64)
+    return cv2.warpAffine(
+        alpha_crop.astype(np.float32),
+        matrix,
+        (w, h),
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0,
+    )
+
+
+def _dummy_detection(photo: np.ndarray) -> PersonDetection:
+    """A detection with no landmarks, to reuse :func:`crop_person` for a known box."""
+    h, w = photo.shape[:2]
+    return PersonDetection(
+        keypoints=np.zeros((33, 3), np.float32),
+        mask=np.zeros((h, w), np.float32),
+        image_size=(h, w),
+    )
