@@ -1,0 +1,319 @@
+"""``VideoMotionCLIP``: text (or a motion) + a prepared person → frames of that person moving.
+
+Built from components, the diffusers way: a text → motion stage (``vmc.motion.stage``), the
+body model, and the subject's appearance (texture warping: the photo's UV texture re-posed,
+:mod:`vmc.subject.warp`). ``check_inputs`` runs first; the call then does numbered steps and
+returns a :class:`VideoOutput`. No file is written and no config is read here: ``infer.py``
+turns its Hydra config into these typed arguments and writes the files.
+
+1. the motion: generated from the prompts, or the given one fitted to the length and fps;
+2. retarget it onto the subject: image-frame poses, cameras, feet on the photo's floor
+   (:mod:`vmc.pipeline.retarget`);
+3. framing: ``crop`` (a square around the person, widened over the whole motion so raised hands
+   stay in view) or ``full`` (the photo's own frame and aspect); the background plate is warped
+   into that frame once;
+4. render the person (texture warping) and composite over the background;
+5. the motion on a shaded body in the same frame (for the side-by-side preview).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+import torch
+
+from vmc.motion.limits import MAX_FRAMES
+from vmc.motion.resample import fit_length, resample_motion
+from vmc.motion.stage import MotionStage
+from vmc.motion.types import Motion
+from vmc.pipeline.retarget import ROOT_MOTIONS, Retargeted, retarget
+from vmc.render.body_render import render_smpl_params
+from vmc.render.shading import face_normals
+from vmc.subject.crop import CropBox
+from vmc.subject.prepare import Subject
+from vmc.subject.warp import SubjectRenderer, composite
+
+__all__ = ["FRAMINGS", "VideoMotionCLIP", "VideoOutput", "frame_box"]
+
+FRAMINGS = ("crop", "full")
+#: Free space kept around the moving person in ``crop`` framing (fraction of the box side).
+CROP_MARGIN = 0.06
+#: Frames rendered together (memory grows with batch x size^2 x supersample^2).
+RENDER_BATCH = 8
+
+
+@dataclass
+class VideoOutput:
+    """What :class:`VideoMotionCLIP` made.
+
+    Attributes:
+        frames: ``uint8 [T, H, W, 3]`` the video.
+        body_frames: ``uint8 [T, H, W, 3]`` the motion on a shaded body in the same frame.
+        alphas: ``float32 [T, H, W]`` the person's alpha in each frame.
+        motion: the motion performed (Y-up, rebased on the subject's body).
+        poses: ``float32 [T, 72]`` image-frame poses; cams: ``float32 [T, 3]`` cameras in the
+            output frame's NDC (of the square before a ``full`` frame is cut to the photo).
+        box: the output frame in photo 0's pixels (a square; ``full`` cuts ``rect`` from it).
+        rect: ``(top, left, height, width)`` of the frame inside the rendered square.
+        timings: seconds per step.
+    """
+
+    frames: np.ndarray
+    body_frames: np.ndarray
+    alphas: np.ndarray
+    motion: Motion
+    poses: np.ndarray
+    cams: np.ndarray
+    box: CropBox
+    rect: tuple[int, int, int, int]
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def _move_cams(cams: np.ndarray, src: CropBox, dst: CropBox) -> np.ndarray:
+    """Cameras ``[T, 3]`` in ``src``'s NDC re-expressed in ``dst``'s NDC.
+
+    With photo-pixel cameras ``u = s_p (X + t_p)`` (:meth:`CropBox.cam_to_photo_pixels`), a box
+    of side ``L`` centred at ``c`` has ``s = 2 s_p / L`` and ``t = t_p - c / s_p``.
+    """
+    photo = src.cam_to_photo_pixels(torch.as_tensor(cams, dtype=torch.float64)).numpy()
+    s_p = photo[:, :1]
+    centre = np.array([dst.x0 + dst.side / 2, dst.y0 + dst.side / 2])
+    return np.concatenate([2 * s_p / dst.side, photo[:, 1:] - centre / s_p], axis=1).astype(
+        np.float32
+    )
+
+
+def frame_box(
+    subject: Subject, moved: Retargeted, framing: str, size: int
+) -> tuple[CropBox, tuple[int, int, int, int]]:
+    """The output frame in photo 0's pixels, and the photo's rect inside the rendered square.
+
+    ``crop``: photo 0's person box, widened to a square holding every projected vertex of the
+    whole motion with :data:`CROP_MARGIN` (one box for the clip: the camera does not move).
+    ``full``: the square around the whole photo (long side), cut back to the photo's aspect.
+    """
+    box0 = subject.boxes[0]
+    if framing == "full":
+        h, w = subject.photos[0].shape[:2]
+        side = float(max(h, w))
+        box = CropBox(x0=(w - side) / 2, y0=(h - side) / 2, side=side, size=size)
+        out_h, out_w = round(h * size / side), round(w * size / side)
+        return box, ((size - out_h) // 2, (size - out_w) // 2, out_h, out_w)
+    # NDC of box0 -> photo pixels: u = x0 + (x + 1) side / 2
+    origin = np.array([box0.x0, box0.y0])
+    pts = origin + (moved.vertices.reshape(-1, 2) + 1) * box0.side / 2  # photo pixels
+    lo, hi = pts.min(0), pts.max(0)
+    span = float((hi - lo).max()) * (1 + 2 * CROP_MARGIN)
+    if span <= box0.side and (lo >= origin).all() and (hi <= origin + box0.side).all():
+        return CropBox(box0.x0, box0.y0, box0.side, size), (0, 0, size, size)
+    # Never tighter than the person's box, as far as that box lies inside the photo.
+    photo_hw = np.array(subject.photos[0].shape[1::-1], dtype=np.float64)  # (W, H)
+    lo = np.minimum(lo - CROP_MARGIN * span, np.clip(origin, 0, photo_hw))
+    hi = np.maximum(hi + CROP_MARGIN * span, np.clip(origin + box0.side, 0, photo_hw))
+    # A person cut by the photo's bottom edge (an upper-body photo) stays cut there: showing
+    # the unseen legs would show invented pixels below the photo too.
+    photo_h = subject.photos[0].shape[0]
+    hi[1] = min(hi[1], max(photo_h, lo[1] + 1.0))
+    side = float((hi - lo).max())
+    x0 = (lo[0] + hi[0]) / 2 - side / 2
+    y0 = min((lo[1] + hi[1]) / 2 - side / 2, hi[1] - side)  # keep the bottom at the cut
+    return CropBox(float(x0), float(y0), side, size), (0, 0, size, size)
+
+
+def _warp_into(photo: np.ndarray, box: CropBox) -> np.ndarray:
+    """``photo`` resampled into the square ``box``: ``uint8 [size, size, 3]`` (edges repeated)."""
+    s = box.size / box.side
+    matrix = np.array([[s, 0, -box.x0 * s], [0, s, -box.y0 * s]], np.float64)
+    return cv2.warpAffine(
+        photo, matrix, (box.size, box.size), flags=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REPLICATE,
+    )  # fmt: skip
+
+
+def _shaded_body(
+    body: torch.nn.Module, betas: torch.Tensor, poses: np.ndarray, cams: np.ndarray, size: int
+) -> np.ndarray:
+    """The posed body, Lambert-shaded towards the camera over grey: ``uint8 [T, S, S, 3]``."""
+    out = []
+    for i in range(0, len(poses), RENDER_BATCH):
+        p = torch.as_tensor(poses[i : i + RENDER_BATCH])
+        c = torch.as_tensor(cams[i : i + RENDER_BATCH])
+        points, frags = render_smpl_params(body, betas.expand(len(p), -1), p, c, size)
+        light = (-face_normals(points, body.faces)[..., 2]).clamp(0, 1) * 0.7 + 0.3  # [n, F]
+        fim = frags.fim
+        lit = torch.gather(light, 1, fim.clamp(min=0).reshape(len(p), -1)).reshape(fim.shape)
+        colour = torch.tensor([0.55, 0.7, 1.0]) * lit[..., None]
+        grey = torch.full_like(colour, 0.16)
+        out.append(torch.where((fim >= 0)[..., None], colour, grey))
+    return (torch.cat(out) * 255 + 0.5).clamp(0, 255).to(torch.uint8).numpy()
+
+
+class VideoMotionCLIP:
+    """Text → video of a prepared person (module docstring).
+
+    Args:
+        text_to_motion: the motion stage (``None``: only ``motion=`` calls are possible).
+        body: the ``BodyModel`` the subjects were fitted with.
+        supersample: anti-aliasing factor of the person's edges (1 = hard edges).
+    """
+
+    def __init__(
+        self, text_to_motion: MotionStage | None, body: torch.nn.Module, *, supersample: int = 2
+    ) -> None:
+        self.text_to_motion = text_to_motion
+        self.body = body
+        self.supersample = int(supersample)
+
+    def check_inputs(
+        self,
+        subject: Subject,
+        prompts: Sequence[str] | None,
+        motion: Motion | None,
+        num_frames: int,
+        fps: float,
+        framing: str,
+        root_motion: str,
+        image_size: int,
+    ) -> None:
+        """Every argument checked before any work; ValueError naming the argument otherwise."""
+        if (prompts is None) == (motion is None):
+            raise ValueError("give either prompts (text) or a motion, not both and not neither")
+        if prompts is not None:
+            if not prompts or not all(isinstance(p, str) and p.strip() for p in prompts):
+                raise ValueError("prompts must be non-empty texts")
+            if self.text_to_motion is None:
+                raise ValueError("this pipeline has no text → motion stage: pass motion=")
+        if isinstance(num_frames, bool) or not isinstance(num_frames, int):
+            raise ValueError(f"num_frames must be an integer, got {num_frames!r}")
+        if not 2 <= num_frames <= MAX_FRAMES:
+            raise ValueError(f"num_frames must be in [2, {MAX_FRAMES}], got {num_frames}")
+        if not 0 < float(fps) <= 240:
+            raise ValueError(f"fps must be in (0, 240], got {fps!r}")
+        if framing not in FRAMINGS:
+            raise ValueError(f"framing must be one of {', '.join(FRAMINGS)}; got {framing!r}")
+        if root_motion not in ROOT_MOTIONS:
+            raise ValueError(
+                f"root_motion must be one of {', '.join(ROOT_MOTIONS)}; got {root_motion!r}"
+            )
+        if isinstance(image_size, bool) or not isinstance(image_size, int):
+            raise ValueError(f"image_size must be an integer, got {image_size!r}")
+        if not 64 <= image_size <= 2048:
+            raise ValueError(f"image_size must be in [64, 2048], got {image_size}")
+        nb = int(getattr(self.body, "num_betas", len(subject.betas)))
+        if len(subject.betas) != nb:
+            raise ValueError(
+                f"subject '{subject.name}' was fitted with {len(subject.betas)} shape "
+                f"coefficients ({subject.body_kind} body) but this body has {nb}: prepare it again"
+            )
+
+    def _motion(
+        self,
+        prompts: Sequence[str] | None,
+        motion: Motion | None,
+        num_frames: int,
+        fps: float,
+        seed: int,
+    ) -> Motion:
+        if prompts is not None:
+            assert self.text_to_motion is not None  # check_inputs
+            return self.text_to_motion.generate(list(prompts), num_frames, fps, seed)
+        assert motion is not None
+        if abs(motion.fps - fps) > 1e-6:
+            motion = resample_motion(motion, fps).motion
+        return fit_length(motion, num_frames)
+
+    def __call__(
+        self,
+        subject: Subject,
+        prompts: Sequence[str] | None = None,
+        *,
+        motion: Motion | None = None,
+        num_frames: int = 60,
+        fps: float = 30.0,
+        framing: str = "crop",
+        root_motion: str = "in_place",
+        image_size: int = 512,
+        seed: int = 0,
+        progress: bool = False,
+    ) -> VideoOutput:
+        """Animate ``subject`` performing ``prompts`` (in order) or ``motion``.
+
+        Args:
+            subject: a prepared :class:`~vmc.subject.prepare.Subject` (fitted with ``body``).
+            prompts: texts performed one after the other; or ``motion``: a :class:`Motion`.
+            num_frames, fps: the video's length and rate.
+            framing: ``crop`` or ``full`` (module docstring). root_motion: ``reference``,
+                ``in_place`` or ``follow`` (:mod:`vmc.pipeline.retarget`).
+            image_size: side of the square ``crop`` frame, or the long side for ``full``.
+            seed: for the motion stage (latent noise, retrieval's library sample).
+            progress: show a bar while rendering.
+        """
+        self.check_inputs(
+            subject, prompts, motion, num_frames, fps, framing, root_motion, image_size
+        )
+        timings: dict[str, float] = {}
+        clock = time.perf_counter()
+
+        def lap(label: str) -> None:
+            nonlocal clock
+            now = time.perf_counter()
+            timings[label] = now - clock
+            clock = now
+
+        # 1. motion
+        torch.manual_seed(seed)
+        performed = self._motion(prompts, motion, num_frames, fps, seed)
+        betas = torch.as_tensor(subject.betas, dtype=torch.float32).reshape(1, -1)
+        rest = self.body.shaped(betas)[1][0, 0].detach().numpy()
+        performed = performed.rebased(rest)  # smplx: pelvis = J0(betas) + trans
+        lap("motion")
+        # 2. retarget onto the subject (photo 0's camera)
+        moved = retarget(
+            performed, self.body, subject.betas, subject.poses[0], subject.cams[0], root_motion
+        )
+        lap("retarget")
+        # 3. framing and background
+        box, rect = frame_box(subject, moved, framing, image_size)
+        cams = _move_cams(moved.cams, subject.boxes[0], box)
+        background = _warp_into(subject.background_photo, box)
+        lap("background")
+        # 4. the person, composited
+        renderer = SubjectRenderer(
+            self.body, subject.betas, subject.texture, supersample=self.supersample
+        )
+        frames, alphas = [], []
+        starts = range(0, num_frames, RENDER_BATCH)
+        if progress:
+            from tqdm.auto import tqdm  # progress bars only when asked (tqdm is a dependency)
+
+            starts = tqdm(starts, desc="render", unit="batch")
+        for i in starts:
+            rgb, alpha = renderer.render(
+                moved.poses[i : i + RENDER_BATCH], cams[i : i + RENDER_BATCH], image_size,
+                batch_size=RENDER_BATCH,
+            )  # fmt: skip
+            frames.append(composite(rgb, alpha, background))
+            alphas.append(alpha)
+        video = (torch.cat(frames) * 255 + 0.5).clamp(0, 255).to(torch.uint8).numpy()
+        alpha_all = torch.cat(alphas).numpy()
+        lap("render")
+        # 5. the motion on the shaded body, same frame
+        body_frames = _shaded_body(self.body, betas, moved.poses, cams, image_size)
+        lap("body preview")
+        top, left, h, w = rect
+        cut = (slice(None), slice(top, top + h), slice(left, left + w))
+        return VideoOutput(
+            frames=np.ascontiguousarray(video[cut]),
+            body_frames=np.ascontiguousarray(body_frames[cut]),
+            alphas=np.ascontiguousarray(alpha_all[cut]),
+            motion=performed,
+            poses=moved.poses,
+            cams=cams,
+            box=box,
+            rect=rect,
+            timings=timings,
+        )
