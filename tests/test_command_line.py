@@ -16,8 +16,8 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.parametrize(
     ("config", "overrides", "expected"),
     [
-        ("infer", ["frames=10"], "did you mean num_frames?"),
-        ("infer", ["frams=10"], "did you mean num_frames?"),
+        ("infer", ["frames=10"], "num_frames"),  # "did you mean num_frames or framing?"
+        ("infer", ["frams=10"], "num_frames"),
         ("infer", ["size=256"], "did you mean image_size?"),
         ("infer", ["motion.latent_nois=1"], "did you mean motion.latent_noise?"),
         ("train", ["trainer.max_epoch=3"], "did you mean trainer.max_epochs"),

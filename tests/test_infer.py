@@ -35,8 +35,10 @@ def test_text_and_photo_to_video(tmp_path):
     stages = yaml.safe_load((tmp_path / "run" / "stages.yaml").read_text())
     assert set(stages) == {"motion", "body", "person fit", "appearance", "background"}
     assert stages["body"]["kind"] in ("embedded", "smpl")
-    assert (info.width, info.height) == (192, 96)  # photo panel | animated body
-    assert (tmp_path / "clip.preview.mp4").is_file() and (tmp_path / "clip.preview.png").is_file()
+    assert (info.width, info.height) == (96, 96)  # the person in the photo's own (square) frame
+    preview = probe_video(tmp_path / "clip.preview.mp4")
+    assert (preview.width, preview.height) == (288, 96)  # photo | motion on the body | result
+    assert (tmp_path / "clip.preview.png").is_file()
 
 
 @pytest.mark.parametrize("suffix", [".npz", ".bvh"])

@@ -79,6 +79,10 @@ class RetrievalMotionStage:
         self.why = why
         self.last_match = ""
 
+    def to(self, device: torch.device | str) -> RetrievalMotionStage:
+        """Nothing to move: the library's motions are made on the CPU."""
+        return self
+
     def generate(self, prompts: list[str], num_frames: int, fps: float, seed: int) -> Motion:
         """Generate the best-matching action for one prompt (a sequence needs a model)."""
 
@@ -152,6 +156,11 @@ class MotionCLIPStage:
         self.encoder_name = str(getattr(encoder, "name", type(encoder).__name__))
         self.description = description
         self.why = why
+
+    def to(self, device: torch.device | str) -> MotionCLIPStage:
+        """Run the MotionCLIP network on ``device`` (text features follow it)."""
+        self.generator.model.to(device)
+        return self
 
     def generate(self, prompts: list[str], num_frames: int, fps: float, seed: int) -> Motion:
         """One motion of ``num_frames`` frames at ``fps`` performing ``prompts`` in order."""

@@ -2,58 +2,69 @@
 
 Numbered steps (each a separate, tested unit):
 
-1. check the inputs (text, photos, output path and sizes) before any heavy work;
-2. pick each stage's implementation and print the table of what was chosen and why;
-3. text → motion;
-4. pose the body with the motion;
-5. render the frames and write the outputs atomically (all of them or none: an error or Ctrl-C
-   removes what this run had written).
+1. check the inputs (text or motion file, photos, output paths, sizes, device) before any work;
+2. resolve each stage group's implementation (:mod:`vmc.io.stages`) and print the table;
+3. with photos and a video output: prepare the person (:func:`vmc.subject.prepare.
+   prepare_subject`: fit, cut-out, background, texture), then :class:`vmc.pipeline.video.
+   VideoMotionCLIP` animates them with the motion (from the text, or ``motion_file``);
+   without photos: text → motion and the motion on the body alone;
+4. write the outputs atomically, companions first and the main output last (all of them or
+   none: an error or Ctrl-C removes what this run had written).
 
-What each stage is today: text → motion is MotionCLIP (the paper checkpoint with CLIP when its
-files are found, a run of yours with ``motion.run=...``, else the embedded model trained on the
-procedural library; ``vmc.motion.stage``); the person stage renders the body model, shown beside
-the photo (person fit and appearance transfer come with their issues). The output extension
-decides what is written: ``.mp4``/``.gif`` a video, ``.npz`` (AMASS-style SMPL, Z-up) or ``.bvh``
-(Y-up, ``bvh_units`` cm or m) the motion alone (with a ``<stem>.preview.mp4`` beside it), through
+The output extension decides what is written: ``.mp4``/``.gif`` a video (with photos: the person
+performing the motion over their own background, and ``<stem>.preview.mp4`` = photo | motion on
+the body | result); ``.npz`` (AMASS-style SMPL, Z-up) or ``.bvh`` (Y-up, ``bvh_units`` cm or m)
+the motion alone (with a ``<stem>.preview.mp4`` beside it), through
 :func:`vmc.motion.writing.write_motion_files` for the selected body (its rest joints and betas:
-smplx's ``J0 + trans`` convention). ``text`` may be a list: the prompts are
-performed one after the other. ``prompts=<file>`` runs every line of a text file, one motion
-file each, into the folder ``out``.
+smplx's ``J0 + trans`` convention); ``export=[npz,bvh]`` adds those beside a video. ``text``
+may be a list: the prompts are performed one after the other. ``prompts=<file>`` runs every
+line of a text file, one motion file each, into the folder ``out``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import os
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 import yaml
 from omegaconf import DictConfig, OmegaConf
-from PIL import Image
+from PIL import Image, ImageColor
 from tqdm.auto import tqdm
 
 from vmc.body.posing import pose_body
 from vmc.body.select import load_body
 from vmc.io.atomic import all_or_nothing, atomic_path
 from vmc.io.images import read_image
-from vmc.io.stages import StageChoices, resolve_stages
+from vmc.io.stages import APPEARANCE_KINDS, StageChoices, resolve_stages
 from vmc.io.video import write_gif, write_video
+from vmc.motion.export import load_motion_npz
 from vmc.motion.generate import read_prompt_file, slugify
 from vmc.motion.limits import MAX_FRAMES
 from vmc.motion.stage import build_motion_stage, motion_request
 from vmc.motion.writing import write_motion_files
+from vmc.pipeline.retarget import ROOT_MOTIONS
+from vmc.pipeline.video import FRAMINGS, VideoMotionCLIP
 from vmc.render.preview import render_mesh_frames, write_preview
+from vmc.subject.prepare import prepare_subject
 from vmc.utils.config import ConfigError, as_path_list, check_positive
 from vmc.utils.console import console, print_stage_table
+from vmc.utils.device import DeviceError, resolve_device
 
 log = logging.getLogger(__name__)
 
 VIDEO_SUFFIXES = (".mp4", ".gif")
 MOTION_SUFFIXES = (".npz", ".bvh")
+#: The longest motion (seconds) a request may ask for: MAX_FRAMES at 30 fps.
+MAX_SECONDS = MAX_FRAMES / 30.0
+#: Pixels one request may render (frames x side^2): keeps a mistyped size from running for hours.
+MAX_PIXELS = 1_000_000_000
 
 
 @dataclass
@@ -69,6 +80,18 @@ class InferRequest:
     image_size: int
     seed: int
     bvh_units: str = "cm"
+    motion_file: Path | None = None
+    framing: str = "full"
+    root_motion: str = "in_place"
+    export: tuple[str, ...] = ()
+    background: str = "auto"
+    appearance: str = "auto"
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+
+    @property
+    def person(self) -> bool:
+        """Whether this request animates the person of the photos (a video with photos)."""
+        return bool(self.images) and self.out.suffix.lower() in VIDEO_SUFFIXES
 
     @property
     def text(self) -> str:
@@ -102,7 +125,11 @@ def check_inputs(cfg: DictConfig, **overrides: object) -> InferRequest:
     def value(key: str) -> object:
         return overrides[key] if key in overrides else cfg.get(key)
 
-    prompts = _check_prompts(value("text"))
+    motion_file = _check_motion_file(value("motion_file"))
+    raw_text = value("text")
+    prompts = [] if motion_file is not None and raw_text in (None, "") else _check_prompts(raw_text)
+    if motion_file is not None and prompts:
+        raise ConfigError("give text or motion_file, not both")
     image_paths = as_path_list(value("images"), "images")
     images = [read_image(path) for path in image_paths]  # clear error naming a bad file
     out = Path(str(value("out") or "")).expanduser()
@@ -132,7 +159,35 @@ def check_inputs(cfg: DictConfig, **overrides: object) -> InferRequest:
             f"bvh_units must be cm or m, got {bvh_units!r} (cm: Blender import scale 0.01; "
             "m: scale 1)"
         )
-    return InferRequest(
+    seed = cfg.get("seed")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+        raise ConfigError(f"seed must be an integer in [0, 2^32), got {seed!r}")
+    if num_frames / fps > MAX_SECONDS:
+        raise ConfigError(
+            f"num_frames={num_frames} at fps={fps:g} is {num_frames / fps:.0f} s of motion; at "
+            f"most {MAX_SECONDS:.0f} s: lower num_frames or raise fps"
+        )
+    if num_frames * image_size**2 > MAX_PIXELS:
+        raise ConfigError(
+            f"num_frames={num_frames} at image_size={image_size} is "
+            f"{num_frames * image_size**2 / 1e9:.1f} G pixels to render (at most "
+            f"{MAX_PIXELS / 1e9:.0f} G): lower num_frames or image_size"
+        )
+    crf = cfg.get("crf", 18)
+    if isinstance(crf, bool) or not isinstance(crf, int | float) or not 0 <= crf <= 51:
+        raise ConfigError(f"crf must be a number in [0, 51] (H.264 quality), got {crf!r}")
+    framing = _choice(cfg, "framing", FRAMINGS, "full")
+    root_motion = _choice(cfg, "root_motion", ROOT_MOTIONS, "in_place")
+    appearance = _choice(cfg, "appearance", APPEARANCE_KINDS, "auto")
+    export = _check_export(cfg.get("export"))
+    background = _check_background(cfg.get("background", "auto"))
+    try:
+        device = resolve_device(cfg.get("device", "auto"))
+    except DeviceError as err:
+        raise ConfigError(str(err)) from err
+    if motion_file is not None and not images and suffix in VIDEO_SUFFIXES:
+        raise ConfigError("motion_file animates a person: give images=[photo.jpg] too")
+    request = InferRequest(
         prompts=prompts,
         images=images,
         image_paths=image_paths,
@@ -140,9 +195,103 @@ def check_inputs(cfg: DictConfig, **overrides: object) -> InferRequest:
         num_frames=num_frames,
         fps=fps,
         image_size=image_size,
-        seed=int(cfg.get("seed") or 0),
+        seed=int(seed),
         bvh_units=str(bvh_units),
+        motion_file=motion_file,
+        framing=framing,
+        root_motion=root_motion,
+        export=export,
+        background=background,
+        appearance=appearance,
+        device=device,
     )
+    _check_outputs_are_not_inputs(request)
+    return request
+
+
+def _choice(cfg: DictConfig, key: str, choices: Sequence[str], default: str) -> str:
+    value = cfg.get(key, default)
+    if value not in choices:
+        raise ConfigError(f"{key} must be one of {', '.join(choices)}; got {value!r}")
+    return str(value)
+
+
+def _check_motion_file(value: object) -> Path | None:
+    """``motion_file``: an existing AMASS-style ``.npz`` (ours, AMASS, or the folder format)."""
+    if value in (None, ""):
+        return None
+    path = Path(str(value)).expanduser()
+    if path.suffix.lower() == ".bvh":
+        raise ConfigError(
+            f"motion_file={path}: reading BVH is not supported yet; convert it to an AMASS-style "
+            ".npz (poses [T,72], trans [T,3], mocap_framerate)"
+        )
+    if path.suffix.lower() != ".npz":
+        raise ConfigError(f"motion_file={path} must be an AMASS-style .npz motion")
+    if not path.is_file():
+        raise FileNotFoundError(f"motion_file={path} does not exist")
+    return path
+
+
+def _check_export(value: object) -> tuple[str, ...]:
+    items = [value] if isinstance(value, str) else list(value or [])  # type: ignore[arg-type]
+    bad = [v for v in items if v not in ("npz", "bvh")]
+    if bad:
+        raise ConfigError(f"export takes npz and/or bvh, e.g. export=[npz,bvh]; got {bad}")
+    return tuple(dict.fromkeys(str(v) for v in items))
+
+
+def _check_background(value: object) -> str:
+    """``auto``, ``inpaint``, a photo path (must exist) or a colour (name, ``#rrggbb``)."""
+    text = str(value or "auto").strip()
+    if text in ("auto", "inpaint") or _parse_colour(text) is not None:
+        return text
+    if not Path(text).expanduser().is_file():
+        raise ConfigError(
+            f"background={text} is neither auto, inpaint, a colour (white, #00ff00) nor an "
+            "existing photo"
+        )
+    read_image(Path(text).expanduser())  # a clear error for a file that is not an image
+    return text
+
+
+def _parse_colour(text: str) -> tuple[int, int, int] | None:
+    try:
+        rgb = ImageColor.getrgb(text)
+    except ValueError:
+        return None
+    return int(rgb[0]), int(rgb[1]), int(rgb[2])
+
+
+def output_paths(request: InferRequest) -> list[Path]:
+    """Every file this request will write: the main output and its companions."""
+    out = request.out
+    previews = [out.with_name(out.stem + ".preview.mp4"), out.with_name(out.stem + ".preview.png")]
+    return [out, *previews, *(out.with_suffix(f".{kind}") for kind in request.export)]
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _check_outputs_are_not_inputs(request: InferRequest) -> None:
+    """No output may overwrite an input (compared by resolved path and by inode)."""
+    inputs = [Path(p).expanduser() for p in request.image_paths]
+    if request.motion_file is not None:
+        inputs.append(request.motion_file)
+    for out in output_paths(request):
+        if out.exists() and out.is_dir():
+            raise ConfigError(f"output {out} is a folder; give out= another file name")
+        for source in inputs:
+            if _same_file(out, source):
+                raise ConfigError(
+                    f"output {out} would overwrite the input {source}: choose another out="
+                )
 
 
 def photo_panel(image: np.ndarray, size: int) -> np.ndarray:
@@ -195,6 +344,8 @@ def infer(cfg: DictConfig) -> dict[str, str]:
     # 1. inputs
     request = check_inputs(cfg)
     torch.manual_seed(request.seed)
+    if request.person:
+        return infer_person(cfg, request)
 
     # 2. stages: chosen, and said, before any work
     body, stage, rows = _select_stages(cfg)
@@ -289,3 +440,144 @@ def _write_frames(request: InferRequest, frames: np.ndarray, crf: float) -> Path
     if request.out.suffix.lower() == ".gif":
         return write_gif(request.out, frames, min(request.fps, 50))
     return write_video(request.out, frames, request.fps, crf=crf, progress=True)
+
+
+# ------------------------------------------------------------------------------ the person
+
+
+def _person_stages(cfg: DictConfig, request: InferRequest):
+    """Resolve every group for a person video; returns ``(body, motion stage or None, rows)``."""
+    motion_req = motion_request(cfg.get("motion"), cfg.get("text_encoder"))
+    choices = resolve_stages(
+        dataclasses.replace(
+            motion_req,
+            body=str(cfg.body.kind),
+            smpl=cfg.body.get("smpl_path"),
+            assets_dir=motion_req.assets_dir or cfg.body.get("assets_dir"),
+            appearance="warp" if request.appearance == "auto" else request.appearance,
+            fit="keypoints",
+        )
+    )
+    if choices.appearance.kind == "lwg":
+        raise ConfigError(
+            "appearance=lwg: animating a person with the Liquid Warping GAN is not wired into "
+            "infer yet; appearance=warp (texture warping) works"
+        )
+    _record_stages(cfg, choices)
+    body = load_body(choices.body)
+    rows = []
+    stage = None
+    if request.motion_file is None:
+        stage = build_motion_stage(choices.motion, cfg.get("motion"), cfg.get("text_encoder"))
+        stage.to(request.device)
+        rows.append(
+            ("text encoder", stage.encoder_name, "the one the text → motion model was trained with")
+        )
+        rows.append(choices.motion.row())
+    else:
+        rows.append(("motion", f"motion file {request.motion_file.name}", "motion_file="))
+    background = {
+        "auto": ("inpainted photo (OpenCV Telea)", "no clean background given"),
+        "inpaint": ("inpainted photo (OpenCV Telea)", "background=inpaint"),
+    }.get(request.background)
+    if background is None:
+        colour = _parse_colour(request.background)
+        background = (
+            (f"solid colour {request.background}", "background=<colour>")
+            if colour is not None
+            else (f"clean plate {request.background}", "background=<photo>")
+        )
+    rows += [
+        choices.body.row(),
+        ("person fit", "mediapipe keypoints + body fit", "the embedded default's fit"),
+        choices.appearance.row(),
+        ("background", *background),
+    ]
+    return body, stage, rows
+
+
+def _fit_panel(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """``image`` letterboxed into ``uint8 [height, width, 3]`` (aspect kept, grey bars)."""
+    h, w = image.shape[:2]
+    scale = min(height / h, width / w)
+    new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
+    resized = np.asarray(Image.fromarray(image).resize((new_w, new_h), Image.Resampling.LANCZOS))
+    panel = np.full((height, width, 3), 40, dtype=np.uint8)
+    top, left = (height - new_h) // 2, (width - new_w) // 2
+    panel[top : top + new_h, left : left + new_w] = resized
+    return panel
+
+
+def infer_person(cfg: DictConfig, request: InferRequest) -> dict[str, str]:
+    """Photos + text (or a motion file) → a video of that person performing the motion."""
+    # 2. stages
+    body, stage, rows = _person_stages(cfg, request)
+    print_stage_table(rows)
+    clock = time.perf_counter()
+    # 3. the person
+    clean = None
+    colour = _parse_colour(request.background)
+    if request.background not in ("auto", "inpaint") and colour is None:
+        clean = read_image(Path(request.background).expanduser())
+    console.print(f"preparing the person from {len(request.images)} photo(s)")
+    subject = prepare_subject(
+        request.images,
+        body,
+        name=request.out.stem,
+        image_size=min(512, request.image_size),
+        background=clean,
+        texture_size=512 if request.image_size > 256 else 256,
+        progress=True,
+    )
+    if colour is not None:
+        subject.background_photo = np.empty_like(subject.background_photo)
+        subject.background_photo[:] = colour
+    for warning in subject.warnings:
+        console.print(f"[yellow]warning:[/yellow] {warning}")
+    prepared = time.perf_counter() - clock
+    # 4. the video
+    motion = load_motion_npz(request.motion_file) if request.motion_file is not None else None
+    pipeline = VideoMotionCLIP(stage, body)
+    video = pipeline(
+        subject,
+        prompts=None if motion is not None else request.prompts,
+        motion=motion,
+        num_frames=request.num_frames,
+        fps=request.fps,
+        framing=request.framing,
+        root_motion=request.root_motion,
+        image_size=request.image_size,
+        seed=request.seed,
+        progress=True,
+    )
+    if getattr(stage, "last_match", ""):
+        console.print(f"caption retrieval {stage.last_match}")
+    # 5. write: companions first, the video last
+    result: dict[str, str] = {}
+    crf = cfg.get("crf", 18)
+    with all_or_nothing() as outputs:
+        if cfg.get("preview"):
+            h, w = video.frames.shape[1:3]
+            photo = _fit_panel(request.images[0], h, w)
+            side_by_side = np.concatenate(
+                [np.broadcast_to(photo, video.frames.shape), video.body_frames, video.frames], 2
+            )
+            stem = request.out.with_name(request.out.stem + ".preview")
+            mp4, png = write_preview(stem, side_by_side, request.fps, crf=crf)
+            result.update(preview_mp4=str(outputs.add(mp4)), preview_png=str(outputs.add(png)))
+        rest_joints = body.shaped(torch.as_tensor(subject.betas)[None])[1][0].detach().numpy()
+        for kind in request.export:
+            written = write_motion_files(
+                request.out.with_suffix(f".{kind}"),
+                video.motion,
+                rest_joints=rest_joints,
+                betas=subject.betas,
+                bvh_units=request.bvh_units,
+                outputs=outputs,
+            )
+            result[kind] = str(written[0])
+        result["out"] = str(outputs.add(_write_frames(request, video.frames, crf)))
+    seconds = {"prepare": prepared, **video.timings}
+    console.print("seconds per stage: " + ", ".join(f"{k} {v:.1f}" for k, v in seconds.items()))
+    console.print(f"[green]wrote[/green] {result['out']}")
+    return result
