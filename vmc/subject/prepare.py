@@ -16,6 +16,7 @@ A :class:`Subject` is what the video pipeline animates and what a subject folder
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -138,13 +139,13 @@ def _check_photo(photo: np.ndarray, index: int) -> np.ndarray:
 
 
 def prepare_subject(
-    photos: Sequence[np.ndarray | str],
+    photos: Sequence[np.ndarray | str | os.PathLike[str]],
     body: torch.nn.Module,
     *,
     name: str = "subject",
     body_kind: str = "embedded",
     image_size: int = 512,
-    background: np.ndarray | str | None = None,
+    background: np.ndarray | str | os.PathLike[str] | None = None,
     fit_config: FitConfig | None = None,
     texture_size: int = 512,
     atlas: TextureAtlas | None = None,
@@ -181,7 +182,7 @@ def prepare_subject(
             print(f"  {label}: {timings[label]:.1f} s", flush=True)
 
     images = [
-        _check_photo(read_image(p) if isinstance(p, str) else np.asarray(p), i)
+        _check_photo(read_image(p) if isinstance(p, str | os.PathLike) else np.asarray(p), i)
         for i, p in enumerate(photos)
     ]
     # 1-2. detection and crops
@@ -211,7 +212,7 @@ def prepare_subject(
     )
     step("cut-out")
     # 5. background of photo 0, in the crop and in the photo's frame
-    clean = read_image(background) if isinstance(background, str) else background
+    clean = read_image(background) if isinstance(background, str | os.PathLike) else background
     box0 = crops[0].box
     plate_photo = background_plate(images[0], _photo_alpha(alphas[0], box0, images[0]), clean)
     plate_crop = crop_person(plate_photo, _dummy_detection(plate_photo), box=box0).image

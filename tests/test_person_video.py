@@ -1,0 +1,143 @@
+"""The person pipeline, measured: a pose detector sees the motion, identity and background hold.
+
+Library clips (``vmc.motion.procedural``) drive the pipeline, so these checks do not depend on
+the text → motion model. mediapipe (the embedded default's detector) reads the output frames.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from vmc.body.embedded import load_embedded_body
+from vmc.io.images import read_image
+from vmc.motion.procedural import generate_motion
+from vmc.pipeline.video import VideoMotionCLIP
+from vmc.subject.detect import PoseDetector, detect_person
+from vmc.subject.prepare import prepare_subject
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+SIZE = 256
+# mediapipe landmark indices
+L_SHOULDER, R_SHOULDER, L_WRIST, R_WRIST, L_HIP, R_HIP = 11, 12, 15, 16, 23, 24
+
+
+@pytest.fixture(scope="module")
+def body():
+    return load_embedded_body()
+
+
+@pytest.fixture(scope="module")
+def subjects(body):
+    return {
+        name: prepare_subject([EXAMPLES / f"{name}.jpg"], body, image_size=SIZE, texture_size=256)
+        for name in ("person", "astronaut")
+    }
+
+
+def _video(body, subject, action, **kw):
+    motion = generate_motion(action, 60, 30.0, 0).motion
+    pipe = VideoMotionCLIP(None, body)
+    return pipe(subject, motion=motion, num_frames=60, fps=30.0, image_size=SIZE, **kw)
+
+
+def _landmarks(frames: np.ndarray, every: int = 5) -> list[np.ndarray | None]:
+    out = []
+    with PoseDetector() as det:
+        for frame in frames[::every]:
+            try:
+                out.append(
+                    detect_person(
+                        np.ascontiguousarray(frame), det, warn=False, extra_passes=False
+                    ).keypoints
+                )
+            except ValueError:
+                out.append(None)
+    return out
+
+
+def _arms_up(kp: np.ndarray | None) -> bool:
+    if kp is None:
+        return False
+    shoulders = min(kp[L_SHOULDER, 1], kp[R_SHOULDER, 1])
+    return bool(kp[L_WRIST, 1] < shoulders and kp[R_WRIST, 1] < shoulders)
+
+
+@pytest.mark.parametrize("name", ["person", "astronaut"])
+def test_raised_arms_are_seen_by_a_pose_detector(body, subjects, name):
+    video = _video(body, subjects[name], "raise_arms")
+    marks = _landmarks(video.frames)
+    up = [_arms_up(k) for k in marks]
+    assert not up[0], "arms must start down"
+    assert np.mean(up) >= 0.3, up
+
+
+def test_squat_drops_the_hips(body, subjects):
+    video = _video(body, subjects["person"], "squat")
+    marks = [k for k in _landmarks(video.frames, every=3) if k is not None]
+    hips = np.array([(k[L_HIP, 1] + k[R_HIP, 1]) / 2 for k in marks])
+    height = video.alphas[0].any(1).sum()  # the person's height in pixels at frame 0
+    assert (hips.max() - hips[0]) / height >= 0.10
+
+
+def test_background_is_still_and_is_the_photo(body, subjects):
+    subject = subjects["person"]
+    video = _video(body, subject, "jumping_jacks", framing="full")
+    corners = video.frames[:, [0, 0, -1, -1], [0, -1, 0, -1]].astype(int)  # [T, 4, 3]
+    assert (corners == corners[0]).all()  # the same pixels in every frame
+    photo = np.asarray(
+        Image.fromarray(subject.photos[0]).resize((SIZE, SIZE), Image.Resampling.BOX)
+    ).astype(int)
+    own = photo[[0, 0, -1, -1], [0, -1, 0, -1]]
+    assert np.abs(corners[0] - own).max() <= 3  # full framing: the photo's own corners
+
+
+def _hist(pixels: np.ndarray) -> np.ndarray:
+    """Normalised 16-bin histograms of luminance and each colour channel: ``[4, 16]``."""
+    lum = pixels @ np.array([0.299, 0.587, 0.114])
+    parts = [np.histogram(c, bins=16, range=(0, 256))[0] for c in (lum, *pixels.T)]
+    return np.stack([p / max(p.sum(), 1) for p in parts])
+
+
+def _distance(a: np.ndarray, b: np.ndarray) -> float:
+    """L1 between normalised histograms (in [0, 2]), averaged over luminance and R, G, B."""
+    return float(np.abs(a - b).sum(1).mean())
+
+
+def test_identity_holds_in_every_frame(body, subjects):
+    subject = subjects["person"]
+    video = _video(body, subject, "wave")
+    photo_mask = subject.alphas[0] > 0.5
+    reference = _hist(subject.crops[0][photo_mask].astype(float))
+    distances = []
+    for frame, alpha in zip(video.frames[::6], video.alphas[::6], strict=True):
+        distances.append(_distance(_hist(frame[alpha > 0.5].astype(float)), reference))
+    assert max(distances) <= 0.5, distances
+    grey = np.full((1000, 3), 128.0)  # an untextured grey body scores far worse
+    assert _distance(_hist(grey), reference) > 1.0
+
+
+def test_crop_framing_keeps_raised_hands_in_view(body, subjects):
+    video = _video(body, subjects["person"], "raise_arms", framing="crop")
+    assert video.frames.shape[1:3] == (SIZE, SIZE)
+    # no person pixel touches the top edge: the frame was widened over the whole motion
+    assert video.alphas[:, 0, :].max() < 0.5
+
+
+def test_no_person_photo_is_a_clear_error(body):
+    sky = np.zeros((200, 200, 3), np.uint8)
+    sky[:] = np.linspace(60, 200, 200)[:, None, None]
+    with pytest.raises(ValueError, match="photo 0"):
+        prepare_subject([sky], body, image_size=128, texture_size=128)
+
+
+def test_tiny_photo_says_the_minimum(body, tmp_path):
+    with pytest.raises(ValueError, match="at least 64 pixels"):
+        prepare_subject([np.zeros((10, 10, 3), np.uint8)], body)
+
+
+def test_read_photo_fixture_exists():
+    assert read_image(EXAMPLES / "astronaut.jpg").shape[2] == 3
