@@ -99,3 +99,31 @@ def all_or_nothing() -> Iterator[OutputSet]:
         for path in outputs.written:
             path.unlink(missing_ok=True)
         raise
+
+
+def check_writable(path: str | os.PathLike[str], what: str = "output") -> None:
+    """Fail early, with one clear line, when ``path`` cannot be written.
+
+    Walks up to the first existing ancestor: a file there means the folder cannot be made; else
+    a probe file is created and removed in it (permission bits alone say nothing for root, and
+    a read-only mount refuses root too).
+
+    Raises:
+        NotADirectoryError: an ancestor of ``path`` is a file.
+        PermissionError: the folder refuses new files (read-only, permissions).
+    """
+    target = Path(path).expanduser().absolute()
+    folder = target.parent
+    while not folder.exists():
+        folder = folder.parent
+    if not folder.is_dir():
+        raise NotADirectoryError(f"cannot write {what} {target}: {folder} is a file, not a folder")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".vmc-write-check-", dir=folder)
+    except OSError as err:
+        raise PermissionError(
+            f"cannot write {what} {target}: {folder} does not accept new files "
+            f"({err.strerror or err}); choose another folder"
+        ) from None
+    os.close(fd)
+    os.unlink(probe)

@@ -114,10 +114,18 @@ def read_prompt_file(path: str | os.PathLike[str]) -> list[str]:
         ValueError: the file holds no prompt.
     """
     src = Path(path)
+    if src.is_dir():
+        raise ValueError(f"prompts={src} is a folder, not a text file of prompts (one per line)")
     if not src.is_file():
         raise FileNotFoundError(f"prompt file not found: {src}")
+    try:
+        text = src.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(
+            f"prompts={src} is not a UTF-8 text file (one prompt per line expected)"
+        ) from None
     prompts = []
-    for line in src.read_text(encoding="utf-8").splitlines():
+    for line in text.splitlines():
         text = line.strip()
         if text and not text.startswith("#"):
             prompts.append(text)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -40,7 +41,7 @@ from tqdm.auto import tqdm
 
 from vmc.body.posing import pose_body
 from vmc.body.select import load_body
-from vmc.io.atomic import all_or_nothing, atomic_path
+from vmc.io.atomic import all_or_nothing, atomic_path, check_writable
 from vmc.io.images import read_image
 from vmc.io.stages import APPEARANCE_KINDS, StageChoices, resolve_stages
 from vmc.io.video import write_gif, write_video
@@ -206,7 +207,43 @@ def check_inputs(cfg: DictConfig, **overrides: object) -> InferRequest:
         device=device,
     )
     _check_outputs_are_not_inputs(request)
+    _check_motion_options(cfg)
+    for path in output_paths(request):
+        try:
+            check_writable(path)
+        except OSError as err:
+            raise ConfigError(str(err)) from None
+    _check_disk_space(request)
     return request
+
+
+def _check_motion_options(cfg: DictConfig) -> None:
+    """``motion.*`` numbers (they reach the model only after it has loaded)."""
+    noise = OmegaConf.select(cfg, "motion.latent_noise", default=0.0)
+    if isinstance(noise, bool) or not isinstance(noise, int | float) or not 0 <= noise <= 10:
+        raise ConfigError(f"motion.latent_noise must be a number in [0, 10], got {noise!r}")
+    prior_k = OmegaConf.select(cfg, "motion.prior_k", default=0)
+    if isinstance(prior_k, bool) or not isinstance(prior_k, int) or not 0 <= prior_k <= 1000:
+        raise ConfigError(f"motion.prior_k must be an integer in [0, 1000], got {prior_k!r}")
+    overlap = OmegaConf.select(cfg, "motion.overlap", default=None)
+    if overlap is not None and (
+        isinstance(overlap, bool) or not isinstance(overlap, int) or overlap < 0
+    ):
+        raise ConfigError(f"motion.overlap must be null or an integer >= 0, got {overlap!r}")
+
+
+def _check_disk_space(request: InferRequest) -> None:
+    """About how much the outputs take (H.264 at ~0.1 byte per pixel, previews 3x, margin)."""
+    needed = 50e6 + request.num_frames * request.image_size**2 * 0.4
+    folder = request.out.expanduser().absolute().parent
+    while not folder.exists():
+        folder = folder.parent
+    free = shutil.disk_usage(folder).free
+    if free < needed:
+        raise ConfigError(
+            f"not enough disk space in {folder}: about {needed / 1e6:.0f} MB needed for "
+            f"out={request.out} and its previews, {free / 1e6:.0f} MB free"
+        )
 
 
 def _choice(cfg: DictConfig, key: str, choices: Sequence[str], default: str) -> str:
