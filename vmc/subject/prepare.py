@@ -16,9 +16,12 @@ A :class:`Subject` is what the video pipeline animates and what a subject folder
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -34,7 +37,7 @@ from vmc.subject.detect import PersonDetection, PoseDetector, detect_person
 from vmc.subject.fit import FitConfig, PhotoReport, fit_body
 from vmc.subject.texture import SubjectTexture, TextureAtlas, texture_from_photos
 
-__all__ = ["MIN_PHOTO_SIDE", "Subject", "fitted_overlay", "prepare_subject"]
+__all__ = ["MIN_PHOTO_SIDE", "Subject", "check_photo", "fitted_overlay", "prepare_subject"]
 
 #: Photos smaller than this (shorter side, pixels) carry too little of a person to fit.
 MIN_PHOTO_SIDE = 64
@@ -60,6 +63,9 @@ class Subject:
         texture: the body's UV texture (:class:`~vmc.subject.texture.SubjectTexture`).
         reports: one fit report per photo (landmarks, losses, warnings).
         timings: seconds per preparation step.
+        settings: how it was prepared (plain JSON values: ``fit`` method, ``fit_config``,
+            ``background`` = ``"clean photo"`` or ``"inpainted"``, ``texture_size``, the photos'
+            ``photo_files`` names when they were given as paths).
     """
 
     name: str
@@ -76,6 +82,7 @@ class Subject:
     texture: SubjectTexture
     reports: list[PhotoReport] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
 
     @property
     def image_size(self) -> int:
@@ -124,27 +131,35 @@ def fitted_overlay(
     return (out * 255 + 0.5).clip(0, 255).astype(np.uint8)
 
 
-def _check_photo(photo: np.ndarray, index: int) -> np.ndarray:
+def check_photo(photo: np.ndarray, label: str = "photo") -> np.ndarray:
+    """``photo`` if it is an RGB ``uint8 [H, W, 3]`` of at least :data:`MIN_PHOTO_SIDE` pixels.
+
+    Raises:
+        ValueError: naming ``label`` (a file name or ``"photo i"``) and the minimum size.
+    """
     if photo.ndim != 3 or photo.shape[2] != 3 or photo.dtype != np.uint8:
-        raise ValueError(
-            f"photo {index}: expected uint8 [H, W, 3], got {photo.dtype} {photo.shape}"
-        )
+        raise ValueError(f"{label}: expected uint8 [H, W, 3], got {photo.dtype} {photo.shape}")
     if min(photo.shape[:2]) < MIN_PHOTO_SIDE:
         raise ValueError(
-            f"photo {index} is {photo.shape[1]}x{photo.shape[0]} pixels: a person needs at least "
+            f"{label} is {photo.shape[1]}x{photo.shape[0]} pixels: a person needs at least "
             f"{MIN_PHOTO_SIDE} pixels on the shorter side"
         )
     return photo
 
 
+def _label(photo: object, index: int) -> str:
+    """How messages name a photo: its file name when it came from a file."""
+    return f"photo {index} ({photo})" if isinstance(photo, str | os.PathLike) else f"photo {index}"
+
+
 def prepare_subject(
-    photos: Sequence[np.ndarray | str],
+    photos: Sequence[np.ndarray | str | os.PathLike[str]],
     body: torch.nn.Module,
     *,
     name: str = "subject",
     body_kind: str = "embedded",
     image_size: int = 512,
-    background: np.ndarray | str | None = None,
+    background: np.ndarray | str | os.PathLike[str] | None = None,
     fit_config: FitConfig | None = None,
     texture_size: int = 512,
     atlas: TextureAtlas | None = None,
@@ -164,7 +179,8 @@ def prepare_subject(
         progress: print each step.
 
     Raises:
-        NoPersonError: a photo without a person (the message names the photo).
+        NoPersonError: a photo without a person (the message names the photo, and its file
+            when it was given as a path).
         ValueError: a photo too small or not RGB; no photo.
     """
     if not photos:
@@ -180,18 +196,19 @@ def prepare_subject(
         if progress:
             print(f"  {label}: {timings[label]:.1f} s", flush=True)
 
+    labels = [_label(p, i) for i, p in enumerate(photos)]
     images = [
-        _check_photo(read_image(p) if isinstance(p, str) else np.asarray(p), i)
-        for i, p in enumerate(photos)
+        check_photo(read_image(p) if isinstance(p, str | os.PathLike) else np.asarray(p), label)
+        for p, label in zip(photos, labels, strict=True)
     ]
     # 1-2. detection and crops
     crops = []
     with PoseDetector() as detector:
-        for i, img in enumerate(images):
+        for label, img in zip(labels, images, strict=True):
             try:
                 detection = detect_person(img, detector)
             except ValueError as err:
-                raise type(err)(f"photo {i}: {err}") from err
+                raise type(err)(f"{label}: {err}") from err
             crops.append(crop_person(img, detection, size=image_size))
     step("detect")
     # 3. body fit
@@ -211,7 +228,7 @@ def prepare_subject(
     )
     step("cut-out")
     # 5. background of photo 0, in the crop and in the photo's frame
-    clean = read_image(background) if isinstance(background, str) else background
+    clean = read_image(background) if isinstance(background, str | os.PathLike) else background
     box0 = crops[0].box
     plate_photo = background_plate(images[0], _photo_alpha(alphas[0], box0, images[0]), clean)
     plate_crop = crop_person(plate_photo, _dummy_detection(plate_photo), box=box0).image
@@ -243,7 +260,26 @@ def prepare_subject(
         texture=texture,
         reports=list(fit.reports),
         timings=timings,
+        settings=_settings(photos, fit_config, background is not None, texture_size),
     )
+
+
+def _settings(
+    photos: Sequence[object], config: FitConfig | None, clean: bool, texture_size: int
+) -> dict[str, Any]:
+    """:attr:`Subject.settings` as plain JSON values."""
+    out: dict[str, Any] = {
+        "fit": "keypoints",
+        "fit_config": {
+            k: list(v) if isinstance(v, tuple) else v
+            for k, v in asdict(config or FitConfig()).items()
+        },
+        "background": "clean photo" if clean else "inpainted",
+        "texture_size": int(texture_size),
+    }
+    if all(isinstance(p, str | os.PathLike) for p in photos):
+        out["photo_files"] = [Path(p).name for p in photos]  # type: ignore[arg-type]
+    return out
 
 
 def _photo_alpha(alpha_crop: np.ndarray, box: CropBox, photo: np.ndarray) -> np.ndarray:
