@@ -386,10 +386,6 @@ def read_subject_folder(
     version = int(meta["version"])
     n = int(meta.get("num_frames") or 0)
     if version < 2 or meta.get("kind") != SUBJECT_KIND:
-        # The video parts must still be whole: report those first, then what a subject lacks.
-        missing_video = _first_missing(root, ["smpls.npz", *_numbered("frames", n)])
-        if missing_video is None:
-            _load_smpls(root, n)
         if version < 2:
             what = "a version-1 processed-video folder (version 1 predates subject folders)"
         else:
