@@ -5,18 +5,20 @@ Every reader returns a :class:`VideoRecord`: frame and mask paths plus per-frame
 HMR image frame, ``betas [T, nb]``) and the frames that make good sources (``front_ids``).
 Images are loaded on demand with :func:`load_frames` / :func:`load_masks`.
 
-Our layout (``vmc-processed-video``, version 1), one folder per video::
+Our layout (``vmc-processed-video``, versions 1 and 2; :mod:`vmc.io.processed_video` describes
+it and holds its writer), one folder per video::
 
     <root>/<video>/
         frames/000000.png ...   RGB uint8, square, all the same size
         masks/000000.png ...    optional; person alpha as 8-bit grey (255 = person)
         smpls.npz               cams [T,3], poses [T,72], betas [T,nb] or [nb] (float32),
                                 optional front_ids [K] int64 (best source frames first)
-        meta.json               {"format": "vmc-processed-video", "version": 1, "num_frames",
-                                 "image_size": [H, W], "fps", "body", "num_betas", "has_masks",
-                                 "background": "background.png" | null, ...extra keys}
+        meta.json               {"format": "vmc-processed-video", "version": 1 or 2, ...}
         background.png          optional clean background plate (synthetic clips have one)
     <root>/train.txt, val.txt   optional lists of video folder names (one per line)
+
+A subject folder (version 2, :mod:`vmc.subject.folder`) is such a folder with more files beside
+these; it reads as a video whose frames are the subject's photo crops.
 
 iPERCore's layouts (read only; its pickles are opened with a restricted unpickler that allows
 numpy arrays and plain containers only):
@@ -40,8 +42,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import shutil
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +58,13 @@ from vmc.body.smpl_files import SMPLUnpickler, UnsafePickleError
 from vmc.data.backgrounds import BackgroundSource
 from vmc.data.synthetic_clips import render_synthetic_clip
 from vmc.io.images import IMAGE_SUFFIXES, read_image
+from vmc.io.processed_video import (
+    LAYOUT_FORMAT,
+    LAYOUT_VERSION,
+    frontal_order,
+    read_layout_meta,
+    write_processed_video,
+)
 from vmc.render.correspondence import UVLayout
 from vmc.render.texture import uv_render
 
@@ -77,9 +84,6 @@ __all__ = [
     "safe_load_pickle",
     "write_processed_video",
 ]
-
-LAYOUT_FORMAT = "vmc-processed-video"
-LAYOUT_VERSION = 1
 
 
 @dataclass
@@ -205,165 +209,13 @@ def _as_betas(betas: np.ndarray, t: int, where: str) -> np.ndarray:
     return b
 
 
-def frontal_order(poses: np.ndarray, min_score: float = 0.0) -> list[int]:
-    """Frames ordered by how directly the body faces the camera (most frontal first).
-
-    The facing direction is the root rotation applied to the body's forward axis ``+z``; in the
-    image frame the camera looks along ``+z``, so facing it means a direction with ``z < 0``.
-    Frames with score ``-z <= min_score`` are dropped unless none is left (then all frames).
-
-    Args:
-        poses: ``[T, 72]`` axis-angle, image-frame root.
-    """
-    p = np.asarray(poses, dtype=np.float64).reshape(len(poses), -1)
-    fwd = Rotation.from_rotvec(p[:, :3]).apply(np.array([0.0, 0.0, 1.0]))
-    score = -fwd[:, 2]
-    order = np.argsort(-score, kind="stable")
-    keep = [int(i) for i in order if score[i] > min_score]
-    return keep if keep else [int(i) for i in order]
-
-
 def _image_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
 # --------------------------------------------------------------------------------------------
-# Our layout: writer and reader
+# Our layout: reader (the writer: vmc.io.processed_video)
 # --------------------------------------------------------------------------------------------
-
-
-def _frames_uint8(frames: Any) -> np.ndarray:
-    """uint8 ``[T,H,W,3]``, or float ``[T,H,W,3]``/``[T,3,H,W]`` in [-1, 1], to uint8."""
-    if isinstance(frames, torch.Tensor):
-        frames = frames.detach().cpu().numpy()
-    f = np.asarray(frames)
-    if f.ndim != 4:
-        raise ValueError(f"frames must be [T, H, W, 3] or [T, 3, H, W], got {f.shape}")
-    if f.dtype == np.uint8:
-        if f.shape[-1] != 3:
-            raise ValueError(f"uint8 frames must be [T, H, W, 3], got {f.shape}")
-        return f
-    if not np.issubdtype(f.dtype, np.floating):
-        raise ValueError(f"frames must be uint8 or float in [-1, 1], got {f.dtype}")
-    if f.shape[-1] != 3 and f.shape[1] == 3:
-        f = f.transpose(0, 2, 3, 1)
-    if f.shape[-1] != 3:
-        raise ValueError(f"float frames must be [T, 3, H, W] or [T, H, W, 3], got {f.shape}")
-    return ((np.clip(f, -1, 1) + 1) * 127.5 + 0.5).astype(np.uint8)
-
-
-def _masks_uint8(masks: Any, shape: tuple[int, int, int]) -> np.ndarray:
-    """bool/uint8/float person masks ``[T,H,W]`` (or ``[T,1,H,W]``) -> ``uint8 [T,H,W]``."""
-    if isinstance(masks, torch.Tensor):
-        masks = masks.detach().cpu().numpy()
-    m = np.asarray(masks)
-    if m.ndim == 4 and m.shape[1] == 1:
-        m = m[:, 0]
-    if m.shape != shape:
-        raise ValueError(f"masks must be [T, H, W] = {list(shape)}, got {list(m.shape)}")
-    if m.dtype == np.bool_:
-        return m.astype(np.uint8) * 255
-    if m.dtype == np.uint8:
-        return m
-    return (np.clip(m.astype(np.float64), 0, 1) * 255 + 0.5).astype(np.uint8)
-
-
-def write_processed_video(
-    out_dir: str | os.PathLike[str],
-    frames: Any,
-    masks: Any | None = None,
-    *,
-    cams: Any,
-    poses: Any,
-    betas: Any,
-    fps: float = 30.0,
-    body: str = "embedded",
-    background: np.ndarray | None = None,
-    front_ids: Sequence[int] | None = None,
-    meta: dict[str, Any] | None = None,
-    overwrite: bool = False,
-) -> Path:
-    """Write one video in our processed layout (module docstring), atomically.
-
-    Everything is written into a temporary sibling folder that is renamed at the end, so an
-    interrupted write never leaves a half video behind.
-
-    Args:
-        out_dir: the video folder to create (``<root>/<video>``).
-        frames: ``uint8 [T, H, W, 3]`` or float in [-1, 1] (``[T, 3, H, W]`` or ``[T, H, W, 3]``);
-            square frames.
-        masks: person masks ``[T, H, W]`` (bool, uint8 0/255 or float alpha in [0, 1]) or None.
-        cams: ``[T, 3]``; poses: ``[T, 72]`` (image-frame root); betas: ``[nb]`` or ``[T, nb]``.
-        fps: frame rate.
-        body: the body model the parameters belong to (``"smpl"``, ``"embedded"``, ...).
-        background: optional ``uint8 [H, W, 3]`` clean plate.
-        front_ids: candidate source frames (default: :func:`frontal_order` of ``poses``).
-        meta: extra JSON-serialisable metadata.
-        overwrite: replace an existing folder (else FileExistsError).
-
-    Returns:
-        ``out_dir`` as a Path.
-    """
-    out = Path(out_dir)
-    f = _frames_uint8(frames)
-    t, h, w, _ = f.shape
-    if h != w:
-        raise ValueError(f"frames must be square (crop first), got {h}x{w}")
-    m = None if masks is None else _masks_uint8(masks, (t, h, w))
-    c = np.asarray(torch.as_tensor(cams).cpu() if isinstance(cams, torch.Tensor) else cams)
-    p = np.asarray(torch.as_tensor(poses).cpu() if isinstance(poses, torch.Tensor) else poses)
-    b = np.asarray(torch.as_tensor(betas).cpu() if isinstance(betas, torch.Tensor) else betas)
-    c, p, b = c.astype(np.float32), p.astype(np.float32).reshape(len(p), -1), b.astype(np.float32)
-    if c.shape != (t, 3) or p.shape != (t, 72) or b.ndim not in (1, 2):
-        raise ValueError(
-            f"expected cams [{t}, 3], poses [{t}, 72], betas [nb] or [{t}, nb]; got "
-            f"{c.shape}, {p.shape}, {b.shape}"
-        )
-    if b.ndim == 2 and b.shape[0] != t:
-        raise ValueError(f"betas must be [nb] or [{t}, nb], got {b.shape}")
-    if background is not None:
-        bg = np.asarray(background)
-        if bg.dtype != np.uint8 or bg.shape != (h, w, 3):
-            raise ValueError(f"background must be uint8 [{h}, {w}, 3], got {bg.dtype} {bg.shape}")
-    fids = list(frontal_order(p)) if front_ids is None else [int(i) for i in front_ids]
-    if not fids or min(fids) < 0 or max(fids) >= t:
-        raise ValueError(f"front_ids must be non-empty indices in [0, {t})")
-    if out.exists() and not overwrite:
-        raise FileExistsError(f"{str(out)!r} exists; pass overwrite=True to replace it")
-
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
-    try:
-        (tmp / "frames").mkdir(parents=True)
-        for i in range(t):
-            Image.fromarray(f[i]).save(tmp / "frames" / f"{i:06d}.png")
-        if m is not None:
-            (tmp / "masks").mkdir()
-            for i in range(t):
-                Image.fromarray(m[i], mode="L").save(tmp / "masks" / f"{i:06d}.png")
-        if background is not None:
-            Image.fromarray(np.asarray(background)).save(tmp / "background.png")
-        np.savez(tmp / "smpls.npz", cams=c, poses=p, betas=b, front_ids=np.asarray(fids, np.int64))
-        info = {
-            "format": LAYOUT_FORMAT,
-            "version": LAYOUT_VERSION,
-            "num_frames": int(t),
-            "image_size": [int(h), int(w)],
-            "fps": float(fps),
-            "body": str(body),
-            "num_betas": int(b.shape[-1]),
-            "has_masks": m is not None,
-            "background": "background.png" if background is not None else None,
-            **(meta or {}),
-        }
-        (tmp / "meta.json").write_text(json.dumps(info, indent=2))
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out
 
 
 def read_processed_video(video_dir: str | os.PathLike[str]) -> VideoRecord:
@@ -374,25 +226,7 @@ def read_processed_video(video_dir: str | os.PathLike[str]) -> VideoRecord:
         ValueError: wrong format marker, inconsistent counts or shapes.
     """
     root = Path(video_dir)
-    meta_path = root / "meta.json"
-    if not meta_path.is_file():
-        raise FileNotFoundError(
-            f"{str(meta_path)!r} not found: {str(root)!r} is not a processed video folder "
-            f"(expected frames/, smpls.npz, meta.json)"
-        )
-    try:
-        meta = json.loads(meta_path.read_text())
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{str(meta_path)!r} is not valid JSON: {err}") from err
-    if meta.get("format") != LAYOUT_FORMAT:
-        raise ValueError(
-            f"{str(meta_path)!r}: format is {meta.get('format')!r}, not {LAYOUT_FORMAT!r}"
-        )
-    if int(meta.get("version", 0)) > LAYOUT_VERSION:
-        raise ValueError(
-            f"{str(meta_path)!r}: layout version {meta.get('version')} is newer than this vmc "
-            f"reads ({LAYOUT_VERSION})"
-        )
+    meta = read_layout_meta(root)
     frames_dir = root / "frames"
     if not frames_dir.is_dir():
         raise FileNotFoundError(f"{str(frames_dir)!r} not found")

@@ -9,18 +9,23 @@ created in the target's own directory.
 One level up, :func:`all_or_nothing` makes a *set* of files atomic in the weaker sense a command
 needs: each file is written atomically, and if the command fails (or is interrupted) before it
 is done, the files it had already written are removed, so a run leaves all its outputs or none.
+
+For a whole folder (a processed video, a subject), :func:`atomic_folder` writes into a temporary
+sibling folder that is renamed onto the target at the end: readers never see a half folder.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["OutputSet", "all_or_nothing", "atomic_path", "atomic_write_bytes"]
+__all__ = ["OutputSet", "all_or_nothing", "atomic_folder", "atomic_path", "atomic_write_bytes"]
 
 
 def _current_umask() -> int:
@@ -127,3 +132,47 @@ def check_writable(path: str | os.PathLike[str], what: str = "output") -> None:
         ) from None
     os.close(fd)
     os.unlink(probe)
+
+
+@contextlib.contextmanager
+def atomic_folder(path: str | os.PathLike[str], *, overwrite: bool = False) -> Iterator[Path]:
+    """Yield an empty temporary folder to fill; it becomes ``path`` when the block succeeds.
+
+    The temporary folder is a hidden sibling of ``path`` (``.<name>.<random>.tmp``: same file
+    system, so the final rename is atomic). On success it is renamed onto ``path``; an existing
+    ``path`` (only with ``overwrite``) is first moved aside and deleted after the rename, and is
+    put back if the rename fails. On any exception, ``KeyboardInterrupt`` included, the temporary
+    folder is deleted and ``path`` is left as it was.
+
+    Raises:
+        FileExistsError: ``path`` exists and ``overwrite`` is False (checked before the block
+            runs, so no work is wasted).
+        NotADirectoryError: ``path`` exists and is not a folder.
+    """
+    target = Path(path)
+    if target.exists() and not target.is_dir():
+        raise NotADirectoryError(f"{str(target)!r} exists and is not a folder")
+    if target.exists() and not overwrite:
+        raise FileExistsError(f"{str(target)!r} exists; pass overwrite=True to replace it")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    try:
+        yield tmp
+        # mkdtemp creates the folder as 0700; give the result the usual permissions.
+        os.chmod(tmp, 0o777 & ~_current_umask())
+        if target.exists():
+            if not overwrite:  # appeared while the block ran
+                raise FileExistsError(f"{str(target)!r} exists; pass overwrite=True to replace it")
+            old = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
+            os.replace(target, old)
+            try:
+                os.replace(tmp, target)
+            except BaseException:
+                os.replace(old, target)
+                raise
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

@@ -19,7 +19,9 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -35,7 +37,7 @@ from vmc.subject.detect import PersonDetection, PoseDetector, detect_person
 from vmc.subject.fit import FitConfig, PhotoReport, fit_body
 from vmc.subject.texture import SubjectTexture, TextureAtlas, texture_from_photos
 
-__all__ = ["MIN_PHOTO_SIDE", "Subject", "fitted_overlay", "prepare_subject"]
+__all__ = ["MIN_PHOTO_SIDE", "Subject", "check_photo", "fitted_overlay", "prepare_subject"]
 
 #: Photos smaller than this (shorter side, pixels) carry too little of a person to fit.
 MIN_PHOTO_SIDE = 64
@@ -61,6 +63,9 @@ class Subject:
         texture: the body's UV texture (:class:`~vmc.subject.texture.SubjectTexture`).
         reports: one fit report per photo (landmarks, losses, warnings).
         timings: seconds per preparation step.
+        settings: how it was prepared (plain JSON values: ``fit`` method, ``fit_config``,
+            ``background`` = ``"clean photo"`` or ``"inpainted"``, ``texture_size``, the photos'
+            ``photo_files`` names when they were given as paths).
     """
 
     name: str
@@ -77,6 +82,7 @@ class Subject:
     texture: SubjectTexture
     reports: list[PhotoReport] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
 
     @property
     def image_size(self) -> int:
@@ -125,17 +131,25 @@ def fitted_overlay(
     return (out * 255 + 0.5).clip(0, 255).astype(np.uint8)
 
 
-def _check_photo(photo: np.ndarray, index: int) -> np.ndarray:
+def check_photo(photo: np.ndarray, label: str = "photo") -> np.ndarray:
+    """``photo`` if it is an RGB ``uint8 [H, W, 3]`` of at least :data:`MIN_PHOTO_SIDE` pixels.
+
+    Raises:
+        ValueError: naming ``label`` (a file name or ``"photo i"``) and the minimum size.
+    """
     if photo.ndim != 3 or photo.shape[2] != 3 or photo.dtype != np.uint8:
-        raise ValueError(
-            f"photo {index}: expected uint8 [H, W, 3], got {photo.dtype} {photo.shape}"
-        )
+        raise ValueError(f"{label}: expected uint8 [H, W, 3], got {photo.dtype} {photo.shape}")
     if min(photo.shape[:2]) < MIN_PHOTO_SIDE:
         raise ValueError(
-            f"photo {index} is {photo.shape[1]}x{photo.shape[0]} pixels: a person needs at least "
+            f"{label} is {photo.shape[1]}x{photo.shape[0]} pixels: a person needs at least "
             f"{MIN_PHOTO_SIDE} pixels on the shorter side"
         )
     return photo
+
+
+def _label(photo: object, index: int) -> str:
+    """How messages name a photo: its file name when it came from a file."""
+    return f"photo {index} ({photo})" if isinstance(photo, str | os.PathLike) else f"photo {index}"
 
 
 def prepare_subject(
@@ -165,7 +179,8 @@ def prepare_subject(
         progress: print each step.
 
     Raises:
-        NoPersonError: a photo without a person (the message names the photo).
+        NoPersonError: a photo without a person (the message names the photo, and its file
+            when it was given as a path).
         ValueError: a photo too small or not RGB; no photo.
     """
     if not photos:
@@ -181,18 +196,19 @@ def prepare_subject(
         if progress:
             print(f"  {label}: {timings[label]:.1f} s", flush=True)
 
+    labels = [_label(p, i) for i, p in enumerate(photos)]
     images = [
-        _check_photo(read_image(p) if isinstance(p, str | os.PathLike) else np.asarray(p), i)
-        for i, p in enumerate(photos)
+        check_photo(read_image(p) if isinstance(p, str | os.PathLike) else np.asarray(p), label)
+        for p, label in zip(photos, labels, strict=True)
     ]
     # 1-2. detection and crops
     crops = []
     with PoseDetector() as detector:
-        for i, img in enumerate(images):
+        for label, img in zip(labels, images, strict=True):
             try:
                 detection = detect_person(img, detector)
             except ValueError as err:
-                raise type(err)(f"photo {i}: {err}") from err
+                raise type(err)(f"{label}: {err}") from err
             crops.append(crop_person(img, detection, size=image_size))
     step("detect")
     # 3. body fit
@@ -244,7 +260,26 @@ def prepare_subject(
         texture=texture,
         reports=list(fit.reports),
         timings=timings,
+        settings=_settings(photos, fit_config, background is not None, texture_size),
     )
+
+
+def _settings(
+    photos: Sequence[object], config: FitConfig | None, clean: bool, texture_size: int
+) -> dict[str, Any]:
+    """:attr:`Subject.settings` as plain JSON values."""
+    out: dict[str, Any] = {
+        "fit": "keypoints",
+        "fit_config": {
+            k: list(v) if isinstance(v, tuple) else v
+            for k, v in asdict(config or FitConfig()).items()
+        },
+        "background": "clean photo" if clean else "inpainted",
+        "texture_size": int(texture_size),
+    }
+    if all(isinstance(p, str | os.PathLike) for p in photos):
+        out["photo_files"] = [Path(p).name for p in photos]  # type: ignore[arg-type]
+    return out
 
 
 def _photo_alpha(alpha_crop: np.ndarray, box: CropBox, photo: np.ndarray) -> np.ndarray:
