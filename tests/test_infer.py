@@ -98,3 +98,33 @@ def test_interrupt_leaves_no_outputs(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         infer(_cfg(tmp_path, out=str(tmp_path / "v.mp4")))
     assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == []
+
+
+def test_prepared_subject_performs_a_motion_file(tmp_path):
+    """``subject=<name>`` reads the folder ``python -m vmc subject prepare`` wrote; a
+    ``motion_file`` drives it; ``export`` writes the motion beside the video."""
+    from vmc.cli import main as vmc_main
+    from vmc.motion.export import save_amass_npz
+    from vmc.motion.procedural import generate_motion
+
+    subjects = tmp_path / "subjects"
+    args = ["subject", "prepare", "bob", str(PERSON), "--size", "128", "--texture-size", "128"]
+    assert vmc_main([*args, "--subjects-dir", str(subjects)]) == 0
+    clip = save_amass_npz(tmp_path / "squat.npz", generate_motion("squat", 20, 30.0, 0).motion)
+    out = tmp_path / "bob.mp4"
+    cfg = _cfg(
+        tmp_path,
+        text="null",
+        subject="bob",
+        motion_file=str(clip),
+        out=str(out),
+        num_frames=8,
+        export="[npz]",
+        **{"paths.subjects_dir": str(subjects)},
+    )
+    result = infer(cfg)
+    assert probe_video(out).num_frames == 8
+    motion = load_motion_npz(result["npz"])
+    assert motion.num_frames == 8 and motion.frame == "z_up"
+    with pytest.raises(FileNotFoundError, match="no prepared subject"):
+        check_inputs(_cfg(tmp_path, subject="nobody", **{"paths.subjects_dir": str(subjects)}))

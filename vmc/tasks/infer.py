@@ -53,6 +53,8 @@ from vmc.motion.writing import write_motion_files
 from vmc.pipeline.retarget import ROOT_MOTIONS
 from vmc.pipeline.video import FRAMINGS, VideoMotionCLIP
 from vmc.render.preview import render_mesh_frames, write_preview
+from vmc.subject.background import align_background
+from vmc.subject.folder import read_subject_folder, subject_folder, subjects_dir_of
 from vmc.subject.prepare import prepare_subject
 from vmc.utils.config import ConfigError, as_path_list, check_positive
 from vmc.utils.console import console, print_stage_table
@@ -88,11 +90,12 @@ class InferRequest:
     background: str = "auto"
     appearance: str = "auto"
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    subject: Path | None = None
 
     @property
     def person(self) -> bool:
-        """Whether this request animates the person of the photos (a video with photos)."""
-        return bool(self.images) and self.out.suffix.lower() in VIDEO_SUFFIXES
+        """Whether this request animates a person (a video with photos or a prepared subject)."""
+        return bool(self.images or self.subject) and self.out.suffix.lower() in VIDEO_SUFFIXES
 
     @property
     def text(self) -> str:
@@ -186,7 +189,10 @@ def check_inputs(cfg: DictConfig, **overrides: object) -> InferRequest:
         device = resolve_device(cfg.get("device", "auto"))
     except DeviceError as err:
         raise ConfigError(str(err)) from err
-    if motion_file is not None and not images and suffix in VIDEO_SUFFIXES:
+    subject = _check_subject(cfg, value("subject"))
+    if subject is not None and images:
+        raise ConfigError("give images=[...] or subject=<name>, not both")
+    if motion_file is not None and not (images or subject) and suffix in VIDEO_SUFFIXES:
         raise ConfigError("motion_file animates a person: give images=[photo.jpg] too")
     request = InferRequest(
         prompts=prompts,
@@ -205,6 +211,7 @@ def check_inputs(cfg: DictConfig, **overrides: object) -> InferRequest:
         background=background,
         appearance=appearance,
         device=device,
+        subject=subject,
     )
     _check_outputs_are_not_inputs(request)
     _check_motion_options(cfg)
@@ -268,6 +275,19 @@ def _check_motion_file(value: object) -> Path | None:
     if not path.is_file():
         raise FileNotFoundError(f"motion_file={path} does not exist")
     return path
+
+
+def _check_subject(cfg: DictConfig, value: object) -> Path | None:
+    """``subject``: a prepared subject's name (under ``paths.subjects_dir``) or folder."""
+    if value in (None, ""):
+        return None
+    folder = subject_folder(str(value), subjects_dir_of(cfg.get("paths") or {}))
+    if not (folder / "meta.json").is_file():
+        raise FileNotFoundError(
+            f"subject={value}: no prepared subject at {folder}; prepare it with "
+            f"`python -m vmc subject prepare {value} photo.jpg` or pass images=[photo.jpg]"
+        )
+    return folder
 
 
 def _check_export(value: object) -> tuple[str, ...]:
@@ -530,7 +550,7 @@ def _person_stages(cfg: DictConfig, request: InferRequest):
         choices.appearance.row(),
         ("background", *background),
     ]
-    return body, stage, rows
+    return body, stage, rows, choices.body.kind
 
 
 def _fit_panel(image: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -548,24 +568,31 @@ def _fit_panel(image: np.ndarray, height: int, width: int) -> np.ndarray:
 def infer_person(cfg: DictConfig, request: InferRequest) -> dict[str, str]:
     """Photos + text (or a motion file) → a video of that person performing the motion."""
     # 2. stages
-    body, stage, rows = _person_stages(cfg, request)
+    body, stage, rows, body_kind = _person_stages(cfg, request)
     print_stage_table(rows)
     clock = time.perf_counter()
-    # 3. the person
+    # 3. the person: a prepared subject, or prepared here from the photos
     clean = None
     colour = _parse_colour(request.background)
     if request.background not in ("auto", "inpaint") and colour is None:
         clean = read_image(Path(request.background).expanduser())
-    console.print(f"preparing the person from {len(request.images)} photo(s)")
-    subject = prepare_subject(
-        request.images,
-        body,
-        name=request.out.stem,
-        image_size=min(512, request.image_size),
-        background=clean,
-        texture_size=512 if request.image_size > 256 else 256,
-        progress=True,
-    )
+    if request.subject is not None:
+        subject = read_subject_folder(request.subject, expected_body=body_kind)
+        if clean is not None:
+            subject.background_photo = align_background(clean, subject.photos[0].shape[:2])
+        console.print(f"subject {subject.name} from {request.subject}")
+    else:
+        console.print(f"preparing the person from {len(request.images)} photo(s)")
+        subject = prepare_subject(
+            request.images,
+            body,
+            name=request.out.stem,
+            body_kind=body_kind,
+            image_size=min(512, request.image_size),
+            background=clean,
+            texture_size=512 if request.image_size > 256 else 256,
+            progress=True,
+        )
     if colour is not None:
         subject.background_photo = np.empty_like(subject.background_photo)
         subject.background_photo[:] = colour
@@ -595,7 +622,7 @@ def infer_person(cfg: DictConfig, request: InferRequest) -> dict[str, str]:
     with all_or_nothing() as outputs:
         if cfg.get("preview"):
             h, w = video.frames.shape[1:3]
-            photo = _fit_panel(request.images[0], h, w)
+            photo = _fit_panel(subject.photos[0], h, w)
             side_by_side = np.concatenate(
                 [np.broadcast_to(photo, video.frames.shape), video.body_frames, video.frames], 2
             )
