@@ -341,3 +341,37 @@ def test_bad_input_is_one_clear_line(case: Case, tmp_path: Path, capsys, monkeyp
 
 def test_there_are_at_least_forty_cases() -> None:
     assert len(CASES) >= 40
+
+
+def test_sigkill_leaves_the_whole_result_or_none(tmp_path: Path) -> None:
+    """SIGKILL at several moments of a short infer.py run: afterwards every file of the result
+    exists, or none does (only a hidden staging folder, which the next run removes)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "x.mp4"
+    command = [
+        sys.executable, str(REPO_ROOT / "infer.py"), "text=a person jumps",
+        f"images=[{PERSON}]", f"out={out}", "image_size=96", "num_frames=8", "export=[npz]",
+        f"paths.log_dir={tmp_path / 'logs'}",
+    ]  # fmt: skip
+    result = {"x.mp4", "x.preview.mp4", "x.preview.png", "x.npz"}
+
+    def visible() -> set[str]:
+        return {p.name for p in tmp_path.iterdir() if p.is_file() and not p.name.startswith(".")}
+
+    for delay in (2.0, 5.0, 8.0):
+        process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)  # fmt: skip
+        time.sleep(delay)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+        assert visible() in (set(), result), (delay, visible())
+        for name in result & visible():
+            (tmp_path / name).unlink()
+    done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert visible() == result
+    assert not list(tmp_path.glob(".vmc-staging-*"))  # the killed runs' staging is gone

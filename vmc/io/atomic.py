@@ -176,3 +176,86 @@ def atomic_folder(path: str | os.PathLike[str], *, overwrite: bool = False) -> I
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+#: Hidden staging folders of :func:`result_set`: ``.vmc-staging-<pid>-<random>``.
+STAGING_PREFIX = ".vmc-staging-"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def remove_stale_staging(folder: str | os.PathLike[str]) -> list[Path]:
+    """Remove the staging folders that killed runs left in ``folder`` (their process is gone)."""
+    removed = []
+    base = Path(folder)
+    if not base.is_dir():
+        return removed
+    for entry in base.glob(STAGING_PREFIX + "*"):
+        pid_text = entry.name[len(STAGING_PREFIX) :].split("-", 1)[0]
+        if entry.is_dir() and pid_text.isdigit() and not _pid_alive(int(pid_text)):
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+    return removed
+
+
+@dataclass
+class ResultSet:
+    """Files of one result, written into a hidden staging folder and moved into place together.
+
+    Attributes:
+        folder: where the results go (every output of the set lives there).
+        staging: the hidden folder the writers write into.
+        order: the final paths, in the order they are moved (companions first, main last).
+    """
+
+    folder: Path
+    staging: Path
+    order: list[Path] = field(default_factory=list)
+
+    def path(self, final: str | os.PathLike[str]) -> Path:
+        """Where to write the output whose final path is ``final`` (registered in order)."""
+        final = Path(final)
+        if final.absolute().parent != self.folder.absolute():
+            raise ValueError(f"{final} is not in the result folder {self.folder}")
+        self.order.append(final)
+        return self.staging / final.name
+
+    def commit(self) -> list[Path]:
+        """Move every staged file onto its final path (renames: microseconds apart)."""
+        moved = []
+        for final in self.order:
+            staged = self.staging / final.name
+            if staged.exists():
+                os.replace(staged, final)
+                moved.append(final)
+        return moved
+
+
+@contextlib.contextmanager
+def result_set(folder: str | os.PathLike[str]) -> Iterator[ResultSet]:
+    """Stage a result's files and move them into ``folder`` only when the block succeeds.
+
+    During the work nothing visible appears in ``folder``: a process killed at any moment
+    (even by SIGKILL) leaves only a hidden ``.vmc-staging-<pid>-*`` folder, which the next
+    :func:`result_set` in that folder removes. On success the files are renamed into place in
+    registration order (companions first, the main output last); on an error or Ctrl-C the
+    staging folder is removed and nothing is kept.
+    """
+    base = Path(folder)
+    base.mkdir(parents=True, exist_ok=True)
+    remove_stale_staging(base)
+    staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=base))
+    results = ResultSet(base, staging)
+    try:
+        yield results
+        results.commit()
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

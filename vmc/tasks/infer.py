@@ -41,7 +41,7 @@ from tqdm.auto import tqdm
 
 from vmc.body.posing import pose_body
 from vmc.body.select import load_body
-from vmc.io.atomic import all_or_nothing, atomic_path, check_writable
+from vmc.io.atomic import ResultSet, atomic_path, check_writable, result_set
 from vmc.io.images import read_image
 from vmc.io.stages import APPEARANCE_KINDS, StageChoices, resolve_stages
 from vmc.io.video import write_gif, write_video
@@ -413,47 +413,62 @@ def infer(cfg: DictConfig) -> dict[str, str]:
     if getattr(stage, "last_match", ""):
         console.print(f"caption retrieval {stage.last_match}")
 
-    with all_or_nothing() as outputs:
-        result = _write_outputs(cfg, request, motion, body, outputs)
+    with result_set(request.out.expanduser().absolute().parent) as results:
+        result = _write_outputs(cfg, request, motion, body, results)
     console.print(f"[green]wrote[/green] {result['out']}")
     return result
 
 
-def _write_outputs(cfg: DictConfig, request: InferRequest, motion, body, outputs) -> dict:
-    """Pose the body, render, and write the video or motion file (+ previews) of one request."""
+def _write_preview_staged(
+    results: ResultSet, out: Path, frames: np.ndarray, fps: float, crf: float
+) -> dict[str, str]:
+    """``<out stem>.preview.mp4/.png`` through the result set (moved in with the rest)."""
+    final = out.with_name(out.stem + ".preview")
+    mp4 = results.path(final.with_name(final.name + ".mp4"))
+    results.path(final.with_name(final.name + ".png"))
+    write_preview(mp4.with_suffix(""), frames, fps, crf=crf)
+    return {
+        "preview_mp4": str(final.with_name(final.name + ".mp4")),
+        "preview_png": str(final.with_name(final.name + ".png")),
+    }
+
+
+def _write_outputs(
+    cfg: DictConfig, request: InferRequest, motion, body, results: ResultSet
+) -> dict:
+    """Pose the body, render, and write the video or motion file (+ previews) of one request;
+    files go through ``results`` (companions first, the main output last)."""
     result: dict[str, str] = {}
     suffix = request.out.suffix.lower()
     # The stage's trans refers to its own rest pelvis: re-express it for this body (smplx:
     # pelvis = J0 + trans), for the file and for posing alike.
     rest_joints = body.shaped()[1][0].detach().cpu().numpy()  # [24, 3], betas = 0
     motion = motion.rebased(rest_joints[0])
+    crf = cfg.get("crf", 18)
+    if cfg.get("preview"):
+        # 4. pose the body, 5. render the preview
+        vertices = pose_body(body, motion.poses, motion.trans)
+        body_frames = _render(vertices, body.faces, request.image_size)
+        result.update(_write_preview_staged(results, request.out, body_frames, request.fps, crf))
     if suffix in MOTION_SUFFIXES:
-        written = write_motion_files(
-            request.out,
+        write_motion_files(
+            results.path(request.out),
             motion,
             rest_joints=rest_joints,
             betas=np.zeros(body.num_betas, np.float32),
             bvh_units=request.bvh_units,
-            outputs=outputs,
         )
-        result["out"] = str(written[0])
-        if not cfg.get("preview"):
-            return result
-    # 4. pose the body
-    vertices = pose_body(body, motion.poses, motion.trans)
-    # 5. render and write
-    body_frames = _render(vertices, body.faces, request.image_size)
-    if cfg.get("preview"):
-        stem = request.out.with_name(request.out.stem + ".preview")
-        mp4, png = write_preview(stem, body_frames, request.fps, crf=cfg.get("crf", 18))
-        result.update(preview_mp4=str(outputs.add(mp4)), preview_png=str(outputs.add(png)))
-    if suffix in MOTION_SUFFIXES:
+        result["out"] = str(request.out)
         return result
+    if not cfg.get("preview"):
+        vertices = pose_body(body, motion.poses, motion.trans)
+        body_frames = _render(vertices, body.faces, request.image_size)
     frames = body_frames
     if request.images:
         panel = photo_panel(request.images[0], request.image_size)
         frames = np.concatenate([np.broadcast_to(panel, body_frames.shape), body_frames], 2)
-    result["out"] = str(outputs.add(_write_frames(request, frames, cfg.get("crf", 18))))
+    _write_frames(request, frames, crf, results.path(request.out))
+    result["out"] = str(request.out)
     return result
 
 
@@ -475,8 +490,7 @@ def infer_prompt_file(cfg: DictConfig) -> dict[str, str]:
     print_stage_table(rows)
     width = max(3, len(str(len(prompts))))
     result: dict[str, str] = {}
-    with all_or_nothing() as outputs:
-        out_dir.mkdir(parents=True, exist_ok=True)
+    with result_set(out_dir.absolute()) as results:
         for index, prompt in enumerate(tqdm(prompts, desc="prompts", unit="prompt")):
             item = dataclasses.replace(
                 request,
@@ -484,7 +498,7 @@ def infer_prompt_file(cfg: DictConfig) -> dict[str, str]:
                 out=out_dir / f"{index:0{width}d}_{slugify(prompt)}.{fmt}",
             )
             motion = stage.generate(item.prompts, item.num_frames, item.fps, item.seed)
-            result[prompt] = _write_outputs(cfg, item, motion, body, outputs)["out"]
+            result[prompt] = _write_outputs(cfg, item, motion, body, results)["out"]
     console.print(f"[green]wrote[/green] {len(prompts)} motions to {out_dir}")
     return {"out": str(out_dir), **result}
 
@@ -493,10 +507,11 @@ def _render(vertices: np.ndarray, faces, image_size: int) -> np.ndarray:
     return render_mesh_frames(vertices, faces, image_size=image_size, progress=True)
 
 
-def _write_frames(request: InferRequest, frames: np.ndarray, crf: float) -> Path:
+def _write_frames(request: InferRequest, frames: np.ndarray, crf: float, path: Path) -> Path:
+    """The video (``.mp4`` H.264, or ``.gif`` by ``request.out``'s suffix) at ``path``."""
     if request.out.suffix.lower() == ".gif":
-        return write_gif(request.out, frames, min(request.fps, 50))
-    return write_video(request.out, frames, request.fps, crf=crf, progress=True)
+        return write_gif(path, frames, min(request.fps, 50))
+    return write_video(path, frames, request.fps, crf=crf, progress=True)
 
 
 # ------------------------------------------------------------------------------ the person
@@ -619,28 +634,29 @@ def infer_person(cfg: DictConfig, request: InferRequest) -> dict[str, str]:
     # 5. write: companions first, the video last
     result: dict[str, str] = {}
     crf = cfg.get("crf", 18)
-    with all_or_nothing() as outputs:
+    with result_set(request.out.expanduser().absolute().parent) as results:
         if cfg.get("preview"):
             h, w = video.frames.shape[1:3]
             photo = _fit_panel(subject.photos[0], h, w)
             side_by_side = np.concatenate(
                 [np.broadcast_to(photo, video.frames.shape), video.body_frames, video.frames], 2
             )
-            stem = request.out.with_name(request.out.stem + ".preview")
-            mp4, png = write_preview(stem, side_by_side, request.fps, crf=crf)
-            result.update(preview_mp4=str(outputs.add(mp4)), preview_png=str(outputs.add(png)))
+            result.update(
+                _write_preview_staged(results, request.out, side_by_side, request.fps, crf)
+            )
         rest_joints = body.shaped(torch.as_tensor(subject.betas)[None])[1][0].detach().numpy()
         for kind in request.export:
-            written = write_motion_files(
-                request.out.with_suffix(f".{kind}"),
+            final = request.out.with_suffix(f".{kind}")
+            write_motion_files(
+                results.path(final),
                 video.motion,
                 rest_joints=rest_joints,
                 betas=subject.betas,
                 bvh_units=request.bvh_units,
-                outputs=outputs,
             )
-            result[kind] = str(written[0])
-        result["out"] = str(outputs.add(_write_frames(request, video.frames, crf)))
+            result[kind] = str(final)
+        _write_frames(request, video.frames, crf, results.path(request.out))
+        result["out"] = str(request.out)
     seconds = {"prepare": prepared, **video.timings}
     console.print("seconds per stage: " + ", ".join(f"{k} {v:.1f}" for k, v in seconds.items()))
     console.print(f"[green]wrote[/green] {result['out']}")
