@@ -128,3 +128,15 @@ def test_prepared_subject_performs_a_motion_file(tmp_path):
     assert motion.num_frames == 8 and motion.frame == "z_up"
     with pytest.raises(FileNotFoundError, match="no prepared subject"):
         check_inputs(_cfg(tmp_path, subject="nobody", **{"paths.subjects_dir": str(subjects)}))
+
+
+def test_prompt_file_with_a_photo_writes_one_video_per_prompt(tmp_path):
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("a person jumps\n# a comment\na person waves\n")
+    out = tmp_path / "videos"
+    result = infer(_cfg(tmp_path, prompts=str(prompts), images=f"[{PERSON}]", out=str(out),
+                        preview="false", seconds=0.2, fps=30))  # fmt: skip
+    videos = sorted(p.name for p in out.iterdir())
+    assert videos == ["000_a_person_jumps.mp4", "001_a_person_waves.mp4"]
+    assert probe_video(out / videos[0]).num_frames == 6  # seconds x fps
+    assert result["a person waves"] == str(out / videos[1])

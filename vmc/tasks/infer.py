@@ -51,11 +51,11 @@ from vmc.motion.limits import MAX_FRAMES
 from vmc.motion.stage import build_motion_stage, motion_request
 from vmc.motion.writing import write_motion_files
 from vmc.pipeline.retarget import ROOT_MOTIONS
-from vmc.pipeline.video import FRAMINGS, VideoMotionCLIP
+from vmc.pipeline.video import FRAMINGS, VideoMotionCLIP, VideoOutput
 from vmc.render.preview import render_mesh_frames, write_preview
 from vmc.subject.background import align_background
 from vmc.subject.folder import read_subject_folder, subject_folder, subjects_dir_of
-from vmc.subject.prepare import prepare_subject
+from vmc.subject.prepare import Subject, prepare_subject
 from vmc.utils.config import ConfigError, as_path_list, check_positive
 from vmc.utils.console import console, print_stage_table
 from vmc.utils.device import DeviceError, resolve_device
@@ -144,12 +144,17 @@ def check_inputs(cfg: DictConfig, **overrides: object) -> InferRequest:
         )
     if out.exists() and out.is_dir():
         raise ConfigError(f"out={out} is a directory; give a file name")
-    num_frames = cfg.get("num_frames")
+    fps = check_positive(cfg.get("fps"), "fps", maximum=240)
+    seconds = cfg.get("seconds")
+    if seconds is not None:
+        seconds = check_positive(seconds, "seconds", maximum=MAX_FRAMES / 30.0)
+        num_frames = max(2, round(seconds * fps))  # the length in seconds wins over num_frames
+    else:
+        num_frames = cfg.get("num_frames")
     if isinstance(num_frames, bool) or not isinstance(num_frames, int):
         raise ConfigError(f"num_frames must be an integer, got {num_frames!r}")
     if not 2 <= num_frames <= MAX_FRAMES:
         raise ConfigError(f"num_frames must be in [2, {MAX_FRAMES}], got {num_frames}")
-    fps = check_positive(cfg.get("fps"), "fps", maximum=240)
     image_size = cfg.get("image_size")
     if (
         isinstance(image_size, bool)
@@ -473,7 +478,8 @@ def _write_outputs(
 
 
 def infer_prompt_file(cfg: DictConfig) -> dict[str, str]:
-    """``prompts=<file>``: one motion file per prompt line into the folder ``out``.
+    """``prompts=<file>``: one motion file per prompt line into the folder ``out`` (with
+    ``images`` or ``subject``: one video of the person per prompt).
 
     Each prompt gives ``<out>/<index>_<slug>.<prompts_format>`` (``npz`` or ``bvh``, plus its
     preview when ``preview=true``). The whole batch is all or nothing.
@@ -485,6 +491,8 @@ def infer_prompt_file(cfg: DictConfig) -> dict[str, str]:
     out_dir = Path(str(cfg.get("out") or "")).expanduser()
     if out_dir.suffix.lower() in VIDEO_SUFFIXES + MOTION_SUFFIXES or out_dir.is_file():
         raise ConfigError(f"with prompts=..., out must be a folder, got out={out_dir}")
+    if cfg.get("images") or cfg.get("subject"):
+        return infer_person_prompts(cfg, prompts, out_dir)
     request = check_inputs(cfg, text=prompts[0], images=[], out=str(out_dir / f"x.{fmt}"))
     body, stage, rows = _select_stages(cfg)
     print_stage_table(rows)
@@ -580,13 +588,9 @@ def _fit_panel(image: np.ndarray, height: int, width: int) -> np.ndarray:
     return panel
 
 
-def infer_person(cfg: DictConfig, request: InferRequest) -> dict[str, str]:
-    """Photos + text (or a motion file) → a video of that person performing the motion."""
-    # 2. stages
-    body, stage, rows, body_kind = _person_stages(cfg, request)
-    print_stage_table(rows)
-    clock = time.perf_counter()
-    # 3. the person: a prepared subject, or prepared here from the photos
+def _person_subject(request: InferRequest, body, body_kind: str) -> Subject:
+    """The request's person: its prepared subject folder, or prepared here from the photos;
+    the ``background`` key applied."""
     clean = None
     colour = _parse_colour(request.background)
     if request.background not in ("auto", "inpaint") and colour is None:
@@ -613,10 +617,14 @@ def infer_person(cfg: DictConfig, request: InferRequest) -> dict[str, str]:
         subject.background_photo[:] = colour
     for warning in subject.warnings:
         console.print(f"[yellow]warning:[/yellow] {warning}")
-    prepared = time.perf_counter() - clock
-    # 4. the video
+    return subject
+
+
+def _person_video(
+    request: InferRequest, pipeline: VideoMotionCLIP, subject: Subject
+) -> VideoOutput:
+    """The pipeline on one request (its prompts, or its motion file)."""
     motion = load_motion_npz(request.motion_file) if request.motion_file is not None else None
-    pipeline = VideoMotionCLIP(stage, body)
     video = pipeline(
         subject,
         prompts=None if motion is not None else request.prompts,
@@ -629,35 +637,85 @@ def infer_person(cfg: DictConfig, request: InferRequest) -> dict[str, str]:
         seed=request.seed,
         progress=True,
     )
-    if getattr(stage, "last_match", ""):
-        console.print(f"caption retrieval {stage.last_match}")
-    # 5. write: companions first, the video last
+    last_match = getattr(pipeline.text_to_motion, "last_match", "")
+    if last_match and motion is None:
+        console.print(f"caption retrieval {last_match}")
+    return video
+
+
+def _write_person(
+    cfg: DictConfig,
+    request: InferRequest,
+    video: VideoOutput,
+    subject: Subject,
+    body,
+    results: ResultSet,
+) -> dict[str, str]:
+    """The preview (photo | body | result), the motion exports and the video, into ``results``
+    in that order (companions first, the video last)."""
     result: dict[str, str] = {}
     crf = cfg.get("crf", 18)
+    if cfg.get("preview"):
+        h, w = video.frames.shape[1:3]
+        photo = _fit_panel(subject.photos[0], h, w)
+        side_by_side = np.concatenate(
+            [np.broadcast_to(photo, video.frames.shape), video.body_frames, video.frames], 2
+        )
+        result.update(_write_preview_staged(results, request.out, side_by_side, request.fps, crf))
+    rest_joints = body.shaped(torch.as_tensor(subject.betas)[None])[1][0].detach().numpy()
+    for kind in request.export:
+        final = request.out.with_suffix(f".{kind}")
+        write_motion_files(
+            results.path(final),
+            video.motion,
+            rest_joints=rest_joints,
+            betas=subject.betas,
+            bvh_units=request.bvh_units,
+        )
+        result[kind] = str(final)
+    _write_frames(request, video.frames, crf, results.path(request.out))
+    result["out"] = str(request.out)
+    return result
+
+
+def infer_person(cfg: DictConfig, request: InferRequest) -> dict[str, str]:
+    """Photos (or a prepared subject) + text or a motion file → a video of that person."""
+    # 2. stages
+    body, stage, rows, body_kind = _person_stages(cfg, request)
+    print_stage_table(rows)
+    clock = time.perf_counter()
+    # 3. the person
+    subject = _person_subject(request, body, body_kind)
+    prepared = time.perf_counter() - clock
+    # 4. the video
+    video = _person_video(request, VideoMotionCLIP(stage, body), subject)
+    # 5. write: companions first, the video last
     with result_set(request.out.expanduser().absolute().parent) as results:
-        if cfg.get("preview"):
-            h, w = video.frames.shape[1:3]
-            photo = _fit_panel(subject.photos[0], h, w)
-            side_by_side = np.concatenate(
-                [np.broadcast_to(photo, video.frames.shape), video.body_frames, video.frames], 2
-            )
-            result.update(
-                _write_preview_staged(results, request.out, side_by_side, request.fps, crf)
-            )
-        rest_joints = body.shaped(torch.as_tensor(subject.betas)[None])[1][0].detach().numpy()
-        for kind in request.export:
-            final = request.out.with_suffix(f".{kind}")
-            write_motion_files(
-                results.path(final),
-                video.motion,
-                rest_joints=rest_joints,
-                betas=subject.betas,
-                bvh_units=request.bvh_units,
-            )
-            result[kind] = str(final)
-        _write_frames(request, video.frames, crf, results.path(request.out))
-        result["out"] = str(request.out)
+        result = _write_person(cfg, request, video, subject, body, results)
     seconds = {"prepare": prepared, **video.timings}
     console.print("seconds per stage: " + ", ".join(f"{k} {v:.1f}" for k, v in seconds.items()))
     console.print(f"[green]wrote[/green] {result['out']}")
     return result
+
+
+def infer_person_prompts(cfg: DictConfig, prompts: list[str], out_dir: Path) -> dict[str, str]:
+    """``prompts=<file>`` with photos or a subject: one video per prompt into ``out_dir``; the
+    person is prepared once; the whole batch appears together."""
+    request = check_inputs(cfg, text=prompts[0], out=str(out_dir / "x.mp4"))
+    body, stage, rows, body_kind = _person_stages(cfg, request)
+    print_stage_table(rows)
+    subject = _person_subject(request, body, body_kind)
+    pipeline = VideoMotionCLIP(stage, body)
+    width = max(3, len(str(len(prompts))))
+    result: dict[str, str] = {}
+    with result_set(out_dir.absolute()) as results:
+        for index, prompt in enumerate(prompts):
+            item = dataclasses.replace(
+                request,
+                prompts=[prompt],
+                out=out_dir / f"{index:0{width}d}_{slugify(prompt)}.mp4",
+            )
+            video = _person_video(item, pipeline, subject)
+            result[prompt] = _write_person(cfg, item, video, subject, body, results)["out"]
+    console.print(f"[green]wrote[/green] {len(prompts)} videos to {out_dir}")
+    return {"out": str(out_dir), **result}
