@@ -56,6 +56,7 @@ from vmc.render.preview import render_mesh_frames, write_preview
 from vmc.subject.background import align_background
 from vmc.subject.folder import read_subject_folder, subject_folder, subjects_dir_of
 from vmc.subject.prepare import Subject, prepare_subject
+from vmc.systems.video_inference import VideoInferenceSystem, VideoJob, predict_videos
 from vmc.utils.config import ConfigError, as_path_list, check_positive
 from vmc.utils.console import console, print_stage_table
 from vmc.utils.device import DeviceError, resolve_device
@@ -699,23 +700,33 @@ def infer_person(cfg: DictConfig, request: InferRequest) -> dict[str, str]:
 
 
 def infer_person_prompts(cfg: DictConfig, prompts: list[str], out_dir: Path) -> dict[str, str]:
-    """``prompts=<file>`` with photos or a subject: one video per prompt into ``out_dir``; the
-    person is prepared once; the whole batch appears together."""
+    """``prompts=<file>`` with photos or a subject: one video per prompt into ``out_dir``.
+
+    The person is prepared once; the prompts run as the predict items of the joint inference
+    LightningModule (:mod:`vmc.systems.video_inference`), so a multi-device trainer spreads
+    them; each video's files appear together, written by the process that made it.
+    """
     request = check_inputs(cfg, text=prompts[0], out=str(out_dir / "x.mp4"))
     body, stage, rows, body_kind = _person_stages(cfg, request)
     print_stage_table(rows)
     subject = _person_subject(request, body, body_kind)
-    pipeline = VideoMotionCLIP(stage, body)
     width = max(3, len(str(len(prompts))))
-    result: dict[str, str] = {}
-    with result_set(out_dir.absolute()) as results:
-        for index, prompt in enumerate(prompts):
-            item = dataclasses.replace(
-                request,
-                prompts=[prompt],
-                out=out_dir / f"{index:0{width}d}_{slugify(prompt)}.mp4",
-            )
-            video = _person_video(item, pipeline, subject)
-            result[prompt] = _write_person(cfg, item, video, subject, body, results)["out"]
-    console.print(f"[green]wrote[/green] {len(prompts)} videos to {out_dir}")
+    jobs = [
+        VideoJob("person", out_dir / f"{i:0{width}d}_{slugify(p)}.mp4", prompt=p)
+        for i, p in enumerate(prompts)
+    ]
+
+    def write(job: VideoJob, video: VideoOutput) -> dict[str, str]:
+        item = dataclasses.replace(request, prompts=[job.prompt], out=job.out)
+        with result_set(out_dir.absolute()) as results:
+            return _write_person(cfg, item, video, subject, body, results)
+
+    system = VideoInferenceSystem(
+        body, {"person": subject}, stage, num_frames=request.num_frames, fps=request.fps,
+        framing=request.framing, root_motion=request.root_motion,
+        image_size=request.image_size, seed=request.seed, writer=write,
+    )  # fmt: skip
+    made = predict_videos(system, jobs)
+    result = {job.prompt or "": str(job.out) for job in jobs}
+    console.print(f"[green]wrote[/green] {len(made)} videos to {out_dir}")
     return {"out": str(out_dir), **result}
