@@ -141,3 +141,36 @@ def test_tiny_photo_says_the_minimum(body, tmp_path):
 
 def test_read_photo_fixture_exists():
     assert read_image(EXAMPLES / "astronaut.jpg").shape[2] == 3
+
+
+def test_residual_pixels_follow_their_vertex():
+    """A residual pixel attached to a vertex moves by that vertex's displacement."""
+    from vmc.pipeline.residual import Residual, render_residual
+    from vmc.subject.crop import CropBox
+
+    residual = Residual(
+        photo_xy=np.array([[10.5, 20.5]], np.float32),
+        colour=np.array([[250, 10, 10]], np.uint8),
+        alpha=np.ones(1, np.float32),
+        vertex=np.array([1]),
+        vertex_photo_xy=np.array([[0, 0], [12, 22]], np.float32),
+        pixel_size=1.0,
+    )
+    moved = np.array([[[0, 0], [12, 22]], [[0, 0], [17, 25]]], np.float32)  # +5, +3 at frame 1
+    rgb, alpha = render_residual(residual, moved, CropBox(0, 0, 64, 64))
+    assert alpha[0, 20, 10] == 1 and alpha[1, 23, 15] == 1 and alpha[1, 20, 10] == 0
+    assert tuple(rgb[1, 23, 15]) == (250, 10, 10)
+
+
+def test_hair_is_kept_not_erased(body, subjects):
+    """The astronaut's hair and suit beyond the naked body are carried along (the residual)."""
+    from vmc.pipeline.residual import residual_of
+
+    residual = residual_of(subjects["astronaut"], body)
+    assert residual.num_pixels > 500
+    video = _video(body, subjects["astronaut"], "raise_arms")
+    without = VideoMotionCLIP(None, body, keep_residual=False)(
+        subjects["astronaut"], motion=generate_motion("raise_arms", 60, 30.0, 0).motion,
+        num_frames=60, fps=30.0, image_size=SIZE,
+    )  # fmt: skip
+    assert (video.alphas[0] > 0.5).sum() > 1.1 * (without.alphas[0] > 0.5).sum()

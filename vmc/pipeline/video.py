@@ -12,7 +12,9 @@ turns its Hydra config into these typed arguments and writes the files.
 3. framing: ``crop`` (a square around the person, widened over the whole motion so raised hands
    stay in view) or ``full`` (the photo's own frame and aspect); the background plate is warped
    into that frame once;
-4. render the person (texture warping) and composite over the background;
+4. render the person (texture warping) and composite over the background, with what the mesh
+   does not cover (hair, loose clothes) moved by the nearest body part under it
+   (:mod:`vmc.pipeline.residual`);
 5. the motion on a shaded body in the same frame (for the side-by-side preview).
 """
 
@@ -30,6 +32,7 @@ from vmc.motion.limits import MAX_FRAMES
 from vmc.motion.resample import fit_length, resample_motion
 from vmc.motion.stage import MotionStage
 from vmc.motion.types import Motion
+from vmc.pipeline.residual import ndc_to_photo, render_residual, residual_of
 from vmc.pipeline.retarget import ROOT_MOTIONS, Retargeted, retarget
 from vmc.render.body_render import render_smpl_params
 from vmc.render.shading import face_normals
@@ -159,14 +162,22 @@ class VideoMotionCLIP:
         text_to_motion: the motion stage (``None``: only ``motion=`` calls are possible).
         body: the ``BodyModel`` the subjects were fitted with.
         supersample: anti-aliasing factor of the person's edges (1 = hard edges).
+        keep_residual: move what the mesh does not cover (hair, loose clothes) with the nearest
+            body part (:mod:`vmc.pipeline.residual`) instead of leaving it out.
     """
 
     def __init__(
-        self, text_to_motion: MotionStage | None, body: torch.nn.Module, *, supersample: int = 2
+        self,
+        text_to_motion: MotionStage | None,
+        body: torch.nn.Module,
+        *,
+        supersample: int = 2,
+        keep_residual: bool = True,
     ) -> None:
         self.text_to_motion = text_to_motion
         self.body = body
         self.supersample = int(supersample)
+        self.keep_residual = keep_residual
 
     def check_inputs(
         self,
@@ -281,7 +292,13 @@ class VideoMotionCLIP:
         cams = _move_cams(moved.cams, subject.boxes[0], box)
         background = _warp_into(subject.background_photo, box)
         lap("background")
-        # 4. the person, composited
+        # 4. the person, composited: the residual (hair, loose clothes) under the body
+        residual_rgb = residual_alpha = None
+        if self.keep_residual:
+            residual = residual_of(subject, self.body)
+            vertex_photo = ndc_to_photo(moved.vertices, subject.boxes[0])  # [T, V, 2]
+            residual_rgb, residual_alpha = render_residual(residual, vertex_photo, box)
+        lap("residual")
         renderer = SubjectRenderer(
             self.body, subject.betas, subject.texture, supersample=self.supersample
         )
@@ -296,7 +313,14 @@ class VideoMotionCLIP:
                 moved.poses[i : i + RENDER_BATCH], cams[i : i + RENDER_BATCH], image_size,
                 batch_size=RENDER_BATCH,
             )  # fmt: skip
-            frames.append(composite(rgb, alpha, background))
+            body_alpha = alpha
+            under = background
+            if residual_rgb is not None and residual_alpha is not None:
+                r_alpha = torch.from_numpy(residual_alpha[i : i + RENDER_BATCH])
+                r_rgb = torch.from_numpy(residual_rgb[i : i + RENDER_BATCH]).float() / 255
+                under = composite(r_rgb, r_alpha, background)
+                alpha = torch.maximum(alpha, r_alpha)
+            frames.append(composite(rgb, body_alpha, under))
             alphas.append(alpha)
         video = (torch.cat(frames) * 255 + 0.5).clamp(0, 255).to(torch.uint8).numpy()
         alpha_all = torch.cat(alphas).numpy()
