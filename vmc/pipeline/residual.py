@@ -66,20 +66,22 @@ def residual_of(subject: Subject, body: torch.nn.Module) -> Residual:
     """The residual of photo 0 (module docstring)."""
     box = subject.boxes[0]
     size = subject.image_size
+    device = body.v_template.device
     points, frags = render_smpl_params(
         body,
-        torch.as_tensor(subject.betas).float().reshape(1, -1),
-        torch.as_tensor(subject.poses[:1]).float(),
-        torch.as_tensor(subject.cams[:1]).float(),
+        torch.as_tensor(subject.betas).float().reshape(1, -1).to(device),
+        torch.as_tensor(subject.poses[:1]).float().to(device),
+        torch.as_tensor(subject.cams[:1]).float().to(device),
         size,
     )
-    fim = frags.fim[0].numpy()
+    points = points.cpu()
+    fim = frags.fim[0].cpu().numpy()
     silhouette = (fim >= 0).astype(np.uint8)
     near_body = cv2.dilate(silhouette, np.ones((2 * EDGE_PX + 1,) * 2, np.uint8)) > 0
     person = subject.alphas[0] > 0.5
     ys, xs = np.nonzero(person & ~near_body)
     vertices_px = (points[0, :, :2].numpy() + 1) * size / 2  # crop pixels
-    faces = body.faces.numpy()
+    faces = body.faces.cpu().numpy()
     visible = np.unique(faces[np.unique(fim[fim >= 0])].reshape(-1))
     if len(ys) == 0 or len(visible) == 0:
         empty = np.zeros((0, 2), np.float32)

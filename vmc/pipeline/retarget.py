@@ -97,24 +97,24 @@ def retarget(
         raise ValueError(
             f"root_motion must be one of {', '.join(ROOT_MOTIONS)}; got {root_motion!r}"
         )
-    dtype = body.v_template.dtype
+    dtype, device = body.v_template.dtype, body.v_template.device
     image = motion.to_frame("image", face_front=True)
-    poses = torch.from_numpy(image.poses.astype(np.float32)).to(dtype)  # [T, 24, 3]
-    trans = torch.from_numpy(image.trans.astype(np.float32)).to(dtype)  # [T, 3]
+    poses = torch.from_numpy(image.poses.astype(np.float32)).to(device, dtype)  # [T, 24, 3]
+    trans = torch.from_numpy(image.trans.astype(np.float32)).to(device, dtype)  # [T, 3]
     t = len(poses)
     if root_motion == "reference":
-        poses[:, 0] = matrix_to_axis_angle(reference_root((t,), torch.float64)).to(dtype)
+        poses[:, 0] = matrix_to_axis_angle(reference_root((t,), torch.float64)).to(device, dtype)
         trans = torch.zeros_like(trans)
     elif root_motion == "in_place":
         trans[:, [0, 2]] = trans[:1, [0, 2]]  # travel dropped; height kept (jumps)
     poses = poses.reshape(t, 72)
-    b = torch.as_tensor(betas, dtype=dtype).reshape(1, -1)
+    b = torch.as_tensor(betas, dtype=dtype).reshape(1, -1).to(device)
 
     verts, joints = _pose_body(body, b, poses)  # body space, no translation
     verts = verts + trans[:, None]
     joints = joints + trans[:, None]
     photo_verts, photo_joints = _pose_body(
-        body, b, torch.as_tensor(photo_pose, dtype=dtype).reshape(1, 72)
+        body, b, torch.as_tensor(photo_pose, dtype=dtype).reshape(1, 72).to(device)
     )
     # Ground (y down: the lowest point has the largest y) and the pelvis's horizontal start.
     photo_ground = photo_verts[0, :, 1].max()
@@ -124,15 +124,15 @@ def retarget(
         [photo_joints[0, 0, 0] - joints[0, 0, 0], photo_ground - motion_ground]
     )  # [2]
     offset = trans[:, :2] + shift  # [T, 2]: the per-frame translation, folded into the camera
-    cam = torch.as_tensor(photo_cam, dtype=dtype).reshape(3)
+    cam = torch.as_tensor(photo_cam, dtype=dtype).reshape(3).to(device)
     cams = torch.cat([cam[:1].expand(t, 1), cam[1:] + offset], dim=1)
     vertices_xy = cam[0] * (verts[..., :2] - trans[:, None, :2] + cams[:, None, 1:])
     joints_xy = cam[0] * (joints[..., :2] - trans[:, None, :2] + cams[:, None, 1:])
     return Retargeted(
-        poses=poses.float().numpy(),
-        cams=cams.float().numpy(),
-        vertices=vertices_xy.float().numpy(),
-        joints=joints_xy.float().numpy(),
+        poses=poses.float().cpu().numpy(),
+        cams=cams.float().cpu().numpy(),
+        vertices=vertices_xy.float().cpu().numpy(),
+        joints=joints_xy.float().cpu().numpy(),
     )
 
 

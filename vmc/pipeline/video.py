@@ -20,6 +20,7 @@ turns its Hydra config into these typed arguments and writes the files.
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -142,16 +143,18 @@ def _shaded_body(
 ) -> np.ndarray:
     """The posed body, Lambert-shaded towards the camera over grey: ``uint8 [T, S, S, 3]``."""
     out = []
+    device = body.v_template.device
+    betas = betas.to(device)
     for i in range(0, len(poses), RENDER_BATCH):
-        p = torch.as_tensor(poses[i : i + RENDER_BATCH])
-        c = torch.as_tensor(cams[i : i + RENDER_BATCH])
+        p = torch.as_tensor(poses[i : i + RENDER_BATCH]).to(device)
+        c = torch.as_tensor(cams[i : i + RENDER_BATCH]).to(device)
         points, frags = render_smpl_params(body, betas.expand(len(p), -1), p, c, size)
         light = (-face_normals(points, body.faces)[..., 2]).clamp(0, 1) * 0.7 + 0.3  # [n, F]
         fim = frags.fim
         lit = torch.gather(light, 1, fim.clamp(min=0).reshape(len(p), -1)).reshape(fim.shape)
-        colour = torch.tensor([0.55, 0.7, 1.0]) * lit[..., None]
+        colour = torch.tensor([0.55, 0.7, 1.0], device=device) * lit[..., None]
         grey = torch.full_like(colour, 0.16)
-        out.append(torch.where((fim >= 0)[..., None], colour, grey))
+        out.append(torch.where((fim >= 0)[..., None], colour, grey).cpu())
     return (torch.cat(out) * 255 + 0.5).clamp(0, 255).to(torch.uint8).numpy()
 
 
@@ -164,6 +167,7 @@ class VideoMotionCLIP:
         supersample: anti-aliasing factor of the person's edges (1 = hard edges).
         keep_residual: move what the mesh does not cover (hair, loose clothes) with the nearest
             body part (:mod:`vmc.pipeline.residual`) instead of leaving it out.
+        device: where the frames are rasterized and textured (``cpu``, ``cuda:N``, ``mps``).
     """
 
     def __init__(
@@ -173,11 +177,18 @@ class VideoMotionCLIP:
         *,
         supersample: int = 2,
         keep_residual: bool = True,
+        device: torch.device | str = "cpu",
     ) -> None:
         self.text_to_motion = text_to_motion
         self.body = body
         self.supersample = int(supersample)
         self.keep_residual = keep_residual
+        self.device = torch.device(device)
+        # Rasterizing runs on ``device`` with a copy of the body; the small per-frame posing
+        # (retargeting, the residual) stays with ``body`` on the CPU.
+        self._render_body = (
+            body if self.device == body.v_template.device else (copy.deepcopy(body).to(self.device))
+        )
 
     def check_inputs(
         self,
@@ -279,7 +290,8 @@ class VideoMotionCLIP:
         torch.manual_seed(seed)
         performed = self._motion(prompts, motion, num_frames, fps, seed)
         betas = torch.as_tensor(subject.betas, dtype=torch.float32).reshape(1, -1)
-        rest = self.body.shaped(betas)[1][0, 0].detach().numpy()
+        rest = self.body.shaped(betas.to(self.body.v_template.device))[1][0, 0]
+        rest = rest.detach().cpu().numpy()
         performed = performed.rebased(rest)  # smplx: pelvis = J0(betas) + trans
         lap("motion")
         # 2. retarget onto the subject (photo 0's camera)
@@ -300,7 +312,7 @@ class VideoMotionCLIP:
             residual_rgb, residual_alpha = render_residual(residual, vertex_photo, box)
         lap("residual")
         renderer = SubjectRenderer(
-            self.body, subject.betas, subject.texture, supersample=self.supersample
+            self._render_body, subject.betas, subject.texture, supersample=self.supersample
         )
         frames, alphas = [], []
         starts = range(0, num_frames, RENDER_BATCH)
@@ -326,7 +338,7 @@ class VideoMotionCLIP:
         alpha_all = torch.cat(alphas).numpy()
         lap("render")
         # 5. the motion on the shaded body, same frame
-        body_frames = _shaded_body(self.body, betas, moved.poses, cams, image_size)
+        body_frames = _shaded_body(self._render_body, betas, moved.poses, cams, image_size)
         lap("body preview")
         top, left, h, w = rect
         cut = (slice(None), slice(top, top + h), slice(left, left + w))

@@ -67,10 +67,12 @@ class SubjectRenderer:
         if supersample < 1:
             raise ValueError(f"supersample must be >= 1, got {supersample}")
         self.body = body
+        device = body.v_template.device  # render where the body lives (CPU, CUDA, MPS)
         self.betas = torch.as_tensor(np.asarray(betas), dtype=torch.float32).reshape(1, -1)
-        self.texture = _texture_tensor(texture)
+        self.betas = self.betas.to(device)
+        self.texture = _texture_tensor(texture).to(device)
         self.layout = UVLayout.from_body(body) if layout is None else layout
-        self.f_uvs2img = self.layout.f_uvs2img.float()
+        self.f_uvs2img = self.layout.f_uvs2img.float().to(device)
         self.supersample = int(supersample)
 
     def render(
@@ -90,10 +92,12 @@ class SubjectRenderer:
             batch_size: frames rasterized together (memory ~ batch x (size x supersample)^2).
 
         Returns:
-            ``rgb float32 [N, size, size, 3]`` in [0, 1] and ``alpha float32 [N, size, size]``.
+            ``rgb float32 [N, size, size, 3]`` in [0, 1] and ``alpha float32 [N, size, size]``,
+            on the CPU (rendered on the body's device).
         """
-        poses = torch.as_tensor(np.asarray(poses), dtype=torch.float32).reshape(-1, 72)
-        cams = torch.as_tensor(np.asarray(cams), dtype=torch.float32).reshape(-1, 3)
+        device = self.betas.device
+        poses = torch.as_tensor(np.asarray(poses), dtype=torch.float32).reshape(-1, 72).to(device)
+        cams = torch.as_tensor(np.asarray(cams), dtype=torch.float32).reshape(-1, 3).to(device)
         if poses.shape[0] != cams.shape[0]:
             raise ValueError(f"poses {tuple(poses.shape)} and cams {tuple(cams.shape)} disagree")
         ss = self.supersample
@@ -114,7 +118,7 @@ class SubjectRenderer:
             col = torch.where(cov > 0, col / cov.clamp(min=1e-6), torch.zeros_like(col))
             rgbs.append(col.clamp(0, 1).permute(0, 2, 3, 1))
             alphas.append(cov[:, 0])
-        return torch.cat(rgbs), torch.cat(alphas)
+        return torch.cat(rgbs).cpu(), torch.cat(alphas).cpu()
 
 
 def render_subject(

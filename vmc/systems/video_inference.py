@@ -115,7 +115,7 @@ class VideoInferenceSystem(pl.LightningModule):
 
     def predict_step(self, job: VideoJob, batch_idx: int) -> dict[str, Any]:
         """Make and write one job's video; returns what was written and by which rank."""
-        pipeline = VideoMotionCLIP(self.text_to_motion, self.body)
+        pipeline = VideoMotionCLIP(self.text_to_motion, self.body, device=self.device)
         video = pipeline(
             self.subjects[job.subject],
             prompts=[job.prompt] if job.prompt is not None else None,

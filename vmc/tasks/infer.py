@@ -689,7 +689,7 @@ def infer_person(cfg: DictConfig, request: InferRequest) -> dict[str, str]:
     subject = _person_subject(request, body, body_kind)
     prepared = time.perf_counter() - clock
     # 4. the video
-    video = _person_video(request, VideoMotionCLIP(stage, body), subject)
+    video = _person_video(request, VideoMotionCLIP(stage, body, device=request.device), subject)
     # 5. write: companions first, the video last
     with result_set(request.out.expanduser().absolute().parent) as results:
         result = _write_person(cfg, request, video, subject, body, results)
