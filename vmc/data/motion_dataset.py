@@ -1,6 +1,6 @@
 """Training windows for MotionCLIP: :class:`MotionRecord` clips -> ``[25, 6, T]`` tensors + text.
 
-What one item is (``specs/motionclip.md`` §4.2, generalised to every source):
+What one item is (``docs/conventions.md#motionclip-training-items``, generalised to every source):
 
 * Preparation (once, in ``__init__``): every record is resampled to ``fps`` (30), expressed in
   the model's world (``up_axis``: ``"z"`` for the paper model trained on AMASS, ``"y"`` for ours;

@@ -1,4 +1,4 @@
-"""One rendered frame per motion clip, for MotionCLIP's CLIP image loss (spec §2.3).
+"""One rendered frame per motion clip, for MotionCLIP's CLIP image loss.
 
 The reference paired every 100-frame chunk of AMASS with an offline Blender render of the SMPL-X
 body (white background). Here the frames come from the project's own renderer

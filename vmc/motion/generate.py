@@ -1,11 +1,11 @@
 """Text -> motion inference and latent editing with a MotionCLIP model (pure torch).
 
-What the reference does (``specs/motionclip.md`` §4.3): ``z = text_encoder(prompts)``, **not
-normalised**, is fed straight to the decoder as the latent (the motion latent space was trained to
-match the text feature by cosine), decoded with ``T = 60`` and an all-true mask; then the root is
-overwritten with ``R_x(pi)``. :class:`TextToMotion` does the same by default (``overwrite_root``
-is an option, off by default so that trained root orientations and trajectories survive) and
-adds:
+What the reference does (``docs/conventions.md#motionclip-text-to-motion``): ``z =
+text_encoder(prompts)``, **not normalised**, is fed straight to the decoder as the latent (the
+motion latent space was trained to match the text feature by cosine), decoded with ``T = 60`` and an
+all-true mask; then the root is overwritten with ``R_x(pi)``. :class:`TextToMotion` does the same by
+default (``overwrite_root`` is an option, off by default so that trained root orientations and
+trajectories survive) and adds:
 
 * **Longer motions** than the trained window: windows are decoded, each from its own latent
   (constant for one prompt, interpolated between prompts in :meth:`TextToMotion.sequence`), and

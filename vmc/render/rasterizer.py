@@ -1,4 +1,6 @@
-"""Face-index / barycentric rasterizer with iPERCore's conventions (``specs/lwg.md`` §2.1–2.2).
+"""Face-index / barycentric rasterizer with iPERCore's conventions.
+
+Conventions: ``docs/conventions.md#rasterizer`` (and ``#hmr-image-frame-and-camera``).
 
 iPERCore feeds its generator three maps produced by a CUDA-only neural_renderer fork. This module
 reproduces them for already projected points (weak-perspective HMR camera, see

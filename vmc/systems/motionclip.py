@@ -1,4 +1,6 @@
-"""MotionCLIP training system (LightningModule) — ``specs/motionclip.md`` §2.
+"""MotionCLIP training system (LightningModule).
+
+Conventions: ``docs/conventions.md#motionclip-losses-and-training``.
 
 The module **receives** its networks (TMR style; built by Hydra from ``conf/model/*.yaml``):
 
