@@ -8,7 +8,10 @@ Layers, lowest first: ``utils < io, geometry < body, text < motion, render < lwg
 (b) no layer imports a layer above it;
 (c) no import cycle between vmc modules;
 (d) ``vmc/__main__.py`` stays a few lines (the commands live in ``vmc.cli``);
-(e) every document the code cites is in the repository: each ``docs/<name>.md`` path (and its
+(e) every function-level import says why it is one: a comment on its line or the line above
+    (a heavy optional dependency, an import cycle), or, in ``vmc.cli``, the module docstring's
+    rule that handlers import their work so that ``--help`` stays instant;
+(f) every document the code cites is in the repository: each ``docs/<name>.md`` path (and its
     ``#section`` anchor) in the code, configs and docs resolves, and no module cites a document
     kept outside the repository.
 
@@ -20,6 +23,7 @@ the mark is removed.
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -94,6 +98,24 @@ def test_main_is_a_few_lines() -> None:
     assert len(lines) <= 30
 
 
+def test_every_lazy_import_says_why(graph: ImportGraph) -> None:
+    """(e) Imports belong at the module top unless a comment (or the CLI rule) says otherwise."""
+    bad = []
+    for imp in graph.imports:
+        if not imp.in_function:
+            continue
+        path = graph.modules[imp.source]
+        lines = path.read_text(encoding="utf-8").splitlines()
+        if imp.source.startswith("vmc.cli."):
+            if "--help" not in (ast.get_docstring(ast.parse("\n".join(lines))) or ""):
+                bad.append(f"{imp} (a vmc.cli module whose docstring does not state the rule)")
+            continue
+        here, above = lines[imp.line - 1], lines[imp.line - 2].strip()
+        if "#" not in here and not above.startswith("#"):
+            bad.append(str(imp))
+    assert not bad, "function-level imports without a reason:\n" + _listing(bad)
+
+
 # ------------------------------------------------------------------------- cited documents
 
 
@@ -129,7 +151,7 @@ def _unresolved(page: Path, anchor: str | None) -> str | None:
 
 
 def test_cited_docs_exist() -> None:
-    """(e) ``docs/<name>.md[#section]`` in code, configs, tests and docs names a real section."""
+    """(f) ``docs/<name>.md[#section]`` in code, configs, tests and docs names a real section."""
     bad = []
     for path in _citing_files():
         text = path.read_text(encoding="utf-8")
@@ -144,7 +166,7 @@ def test_cited_docs_exist() -> None:
 
 
 def test_no_document_outside_the_repository_is_cited() -> None:
-    """(e) Conventions are written in the docstrings or in ``docs/``; a cited design note that
+    """(f) Conventions are written in the docstrings or in ``docs/``; a cited design note that
     is not a file of this repository is a dead end for a reader."""
     bad = [
         f"{path.relative_to(ROOT)}: {ref}"

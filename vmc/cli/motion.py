@@ -26,6 +26,8 @@ Like every ``vmc.cli`` module, this one imports only the standard library at mod
 everything else (torch through ``vmc.motion``/``vmc.body``/``vmc.render``, numpy through
 ``vmc.io``) is imported inside the function that uses it, so that building the parser for
 ``python -m vmc --help`` stays instant.
+
+Handlers import their work inside the function, so that ``python -m vmc --help`` stays instant.
 """
 
 from __future__ import annotations

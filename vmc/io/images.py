@@ -25,15 +25,17 @@ import io
 import os
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
+import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from vmc.io.atomic import atomic_path
+try:
+    from PIL import ImageCms
+except ImportError:  # Pillow built without littlecms: images keep their colours unconverted
+    ImageCms = None
 
-if TYPE_CHECKING:
-    import torch
+from vmc.io.atomic import atomic_path
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -94,9 +96,9 @@ def _to_srgb(img: Image.Image) -> Image.Image:
     icc = img.info.get("icc_profile")
     if not icc or img.mode not in ("RGB", "RGBA", "CMYK"):
         return img
+    if ImageCms is None:
+        return img
     try:
-        from PIL import ImageCms
-
         src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
         dst = ImageCms.createProfile("sRGB")
         out_mode = "RGBA" if img.mode == "RGBA" else "RGB"
@@ -294,8 +296,6 @@ def image_to_tensor(image: np.ndarray) -> torch.Tensor:
 
     The mapping is ``x / 127.5 - 1``, so 0 → -1 and 255 → 1 exactly.
     """
-    import torch
-
     arr = np.asarray(image)
     if arr.dtype != np.uint8 or arr.ndim not in (3, 4) or arr.shape[-1] != 3:
         raise ValueError(
@@ -311,8 +311,6 @@ def tensor_to_image(tensor: torch.Tensor) -> np.ndarray:
     Values outside [-1, 1] are clipped; the result is rounded, so
     ``tensor_to_image(image_to_tensor(x)) == x``.
     """
-    import torch
-
     if not isinstance(tensor, torch.Tensor):
         tensor = torch.as_tensor(tensor)
     if tensor.ndim not in (3, 4) or tensor.shape[-3] != 3:

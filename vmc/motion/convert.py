@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from vmc.geometry.rotations import matrix_to_rot6d_rows, rot6d_rows_to_matrix
+from vmc.motion.procedural.skeleton import REST_JOINTS
 
 __all__ = [
     "RIGHT_ANKLE",
@@ -69,8 +70,6 @@ def _check_up(up_axis: str) -> int:
 
 
 def _default_rest(device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-    from vmc.motion.procedural.skeleton import REST_JOINTS
-
     return torch.tensor(np.array(REST_JOINTS), device=device, dtype=dtype)
 
 

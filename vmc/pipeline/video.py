@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from vmc.motion.limits import MAX_FRAMES
 from vmc.motion.resample import fit_length, resample_motion
@@ -288,8 +289,6 @@ class VideoMotionCLIP:
         frames, alphas = [], []
         starts = range(0, num_frames, RENDER_BATCH)
         if progress:
-            from tqdm.auto import tqdm  # progress bars only when asked (tqdm is a dependency)
-
             starts = tqdm(starts, desc="render", unit="batch")
         for i in starts:
             rgb, alpha = renderer.render(

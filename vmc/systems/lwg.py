@@ -50,6 +50,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vmc.io.checkpoints import export_inference
 from vmc.lwg.discriminator import GlobalBodyHeadDiscriminator
 from vmc.lwg.generator import AttentionLWBGenerator, GeneratorOutput
 from vmc.lwg.losses import LWGLosses
@@ -347,8 +348,6 @@ class LWGPretrainSystem(pl.LightningModule):
         shapes); the config holds the generator's constructor kwargs and the resolved run
         config.
         """
-        from vmc.io.checkpoints import export_inference
-
         gen_cfg = self.generator.config.to_dict()
         config: dict[str, Any] = {
             "format": "vmc.lwg.generator",

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from vmc.io.atomic import atomic_path
@@ -24,8 +25,6 @@ def available_choices(group: str) -> list[str]:
 
 def instantiate_group(group_cfg: DictConfig | None, what: str) -> list[Any]:
     """Instantiate every entry of a dict-of-configs group (callbacks, loggers); None → []."""
-    from hydra.utils import instantiate
-
     if not group_cfg:
         return []
     if not isinstance(group_cfg, DictConfig):

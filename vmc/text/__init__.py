@@ -4,22 +4,19 @@
 * :class:`SentenceEncoder`: all-MiniLM-L6-v2 shipped in a PyPI wheel (embedded default, 384-d,
   no image tower).
 
-The concrete encoders are imported lazily so that ``import vmc.text`` stays cheap (CLIP pulls in
-the ``clip`` package, the sentence encoder pulls in ``transformers``).
+Importing them is cheap: the heavy packages behind them (``clip``, ``sentence_transformers``
+with ``transformers``) are imported only when an encoder is built.
 """
 
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
 
 import torch
 
 from vmc.text.base import NoImageEncoderError, TextEncoder, TextTruncationWarning
-
-if TYPE_CHECKING:
-    from vmc.text.clip_encoder import ClipTextEncoder
-    from vmc.text.sentence_encoder import SentenceEncoder
+from vmc.text.clip_encoder import ClipTextEncoder, find_clip_weights
+from vmc.text.sentence_encoder import SentenceEncoder
 
 __all__ = [
     "ClipTextEncoder",
@@ -29,19 +26,6 @@ __all__ = [
     "TextEncoder",
     "TextTruncationWarning",
 ]
-
-_LAZY = {
-    "ClipTextEncoder": "vmc.text.clip_encoder",
-    "SentenceEncoder": "vmc.text.sentence_encoder",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'vmc.text' has no attribute {name!r}")
 
 
 def build_text_encoder(
@@ -64,9 +48,6 @@ def build_text_encoder(
         The encoder; its ``selection_reason`` says which one was chosen and why (for the
         run's stage table).
     """
-    from vmc.text.clip_encoder import ClipTextEncoder, find_clip_weights
-    from vmc.text.sentence_encoder import SentenceEncoder
-
     if kind not in ("auto", "clip", "sentence"):
         raise ValueError(f"text encoder kind must be 'auto', 'clip' or 'sentence', got {kind!r}")
     encoder: TextEncoder

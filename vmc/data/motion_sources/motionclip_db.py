@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
 import numpy as np
+import torch
 
 from vmc.body.smpl_files import numpy_reconstruct_globals
 from vmc.data.motion_sources.babel import chunk_records
@@ -178,8 +179,6 @@ def _open_stream(path: Path) -> BinaryIO:
 
 
 def _torch_load_numpy(path: Path) -> Any:
-    import torch
-
     allowed: list[Any] = [np.ndarray, np.dtype, *set(_NUMPY.values())]
     dtypes = getattr(np, "dtypes", None)  # numpy >= 1.25: one class per dtype
     if dtypes is not None:
