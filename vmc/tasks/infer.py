@@ -33,26 +33,26 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from PIL import Image, ImageColor
 from tqdm.auto import tqdm
 
 from vmc.body.posing import pose_body
 from vmc.body.select import load_body
-from vmc.io.atomic import all_or_nothing, atomic_path
+from vmc.io.atomic import all_or_nothing
 from vmc.io.images import read_image
-from vmc.io.stages import APPEARANCE_KINDS, StageChoices, resolve_stages
+from vmc.io.stages import APPEARANCE_KINDS, resolve_stages
 from vmc.io.video import write_gif, write_video
 from vmc.motion.export import load_motion_npz
 from vmc.motion.generate import read_prompt_file, slugify
 from vmc.motion.limits import MAX_FRAMES
-from vmc.motion.stage import build_motion_stage, motion_request
+from vmc.motion.stage import build_motion_stage
 from vmc.motion.writing import write_motion_files
 from vmc.pipeline.retarget import ROOT_MOTIONS
 from vmc.pipeline.video import FRAMINGS, VideoMotionCLIP
 from vmc.render.preview import render_mesh_frames, write_preview
 from vmc.subject.prepare import prepare_subject
+from vmc.tasks.common import motion_options, motion_request, record_stages
 from vmc.utils.config import ConfigError, as_path_list, check_positive
 from vmc.utils.console import console, print_stage_table
 from vmc.utils.device import DeviceError, resolve_device
@@ -317,9 +317,9 @@ def _select_stages(cfg: DictConfig):
         assets_dir=request.assets_dir or cfg.body.get("assets_dir"),
     )
     choices = resolve_stages(request)
-    _record_stages(cfg, choices)
+    record_stages(cfg, choices)
     body = load_body(choices.body)
-    stage = build_motion_stage(choices.motion, cfg.get("motion"), cfg.get("text_encoder"))
+    stage = build_motion_stage(choices.motion, request, motion_options(cfg.get("motion")))
     rows = [
         ("text encoder", stage.encoder_name, "the one the text → motion model was trained with"),
         choices.motion.row(),
@@ -327,14 +327,6 @@ def _select_stages(cfg: DictConfig):
         ("person", "body render beside the photo", "person fit and appearance: not built yet"),
     ]
     return body, stage, rows
-
-
-def _record_stages(cfg: DictConfig, choices: StageChoices) -> None:
-    """Keep the resolved choices in the run folder (``stages.yaml``) beside Hydra's config."""
-    out = OmegaConf.select(cfg, "paths.output_dir", default=None, throw_on_resolution_failure=False)
-    if out and Path(str(out)).is_dir():
-        with atomic_path(Path(str(out)) / "stages.yaml") as tmp:
-            tmp.write_text(yaml.safe_dump(choices.to_dict(), sort_keys=False))
 
 
 def infer(cfg: DictConfig) -> dict[str, str]:
@@ -463,12 +455,12 @@ def _person_stages(cfg: DictConfig, request: InferRequest):
             "appearance=lwg: animating a person with the Liquid Warping GAN is not wired into "
             "infer yet; appearance=warp (texture warping) works"
         )
-    _record_stages(cfg, choices)
+    record_stages(cfg, choices)
     body = load_body(choices.body)
     rows = []
     stage = None
     if request.motion_file is None:
-        stage = build_motion_stage(choices.motion, cfg.get("motion"), cfg.get("text_encoder"))
+        stage = build_motion_stage(choices.motion, motion_req, motion_options(cfg.get("motion")))
         stage.to(request.device)
         rows.append(
             ("text encoder", stage.encoder_name, "the one the text → motion model was trained with")
