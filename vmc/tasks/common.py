@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from vmc.io.atomic import atomic_path
-from vmc.io.stages import StageChoices, StageRequest
+from vmc.io.stages import GroupChoice, StageChoices, StageRequest
 from vmc.motion.stage import MotionOptions
 from vmc.utils.config import ConfigError
 from vmc.utils.console import console
@@ -154,15 +155,21 @@ def motion_options(motion_cfg: Any) -> MotionOptions:
     )
 
 
-def record_stages(cfg: DictConfig, choices: StageChoices) -> Path | None:
+def record_stages(cfg: DictConfig, choices: StageChoices | Sequence[GroupChoice]) -> Path | None:
     """Keep the resolved choices in the run folder (``stages.yaml``) beside Hydra's config.
+
+    Args:
+        cfg: the run's config (``paths.output_dir`` is the run folder).
+        choices: every group of an inference (:func:`vmc.io.stages.resolve_stages`), or the
+            groups a run uses, in order.
 
     Returns the file written, or ``None`` when the config names no existing ``paths.output_dir``.
     """
     out = OmegaConf.select(cfg, "paths.output_dir", default=None, throw_on_resolution_failure=False)
     if not out or not Path(str(out)).is_dir():
         return None
+    groups = choices.groups() if isinstance(choices, StageChoices) else tuple(choices)
     path = Path(str(out)) / "stages.yaml"
     with atomic_path(path) as tmp:
-        tmp.write_text(yaml.safe_dump(choices.to_dict(), sort_keys=False))
+        tmp.write_text(yaml.safe_dump({g.group: g.to_dict() for g in groups}, sort_keys=False))
     return path
