@@ -39,6 +39,7 @@ from vmc.io.atomic import atomic_path
 
 __all__ = [
     "IMAGE_SUFFIXES",
+    "check_rgb_image",
     "image_to_tensor",
     "read_image",
     "read_image_with_alpha",
@@ -246,6 +247,18 @@ def read_image(
         return np.array(rgb, dtype=np.uint8)
     bg = Image.new("RGB", rgb.size, tuple(int(c) for c in background))
     return np.array(Image.composite(rgb, bg, alpha), dtype=np.uint8)
+
+
+def check_rgb_image(image: np.ndarray, name: str = "image") -> np.ndarray:
+    """``image`` as a ``uint8 [H, W, 3]`` RGB array (what :func:`read_image` returns).
+
+    Raises:
+        ValueError: another dtype or shape (the message names ``name``).
+    """
+    img = np.asarray(image)
+    if img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3:
+        raise ValueError(f"{name} must be uint8 [H, W, 3] RGB, got {img.dtype} {img.shape}")
+    return img
 
 
 def _validate_uint8_image(image: np.ndarray, name: str = "image") -> np.ndarray:

@@ -18,7 +18,6 @@ turns its Hydra config into these typed arguments and writes the files.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -37,6 +36,7 @@ from vmc.render.shading import face_normals
 from vmc.subject.crop import CropBox
 from vmc.subject.prepare import Subject
 from vmc.subject.warp import SubjectRenderer, composite
+from vmc.utils.timing import StepTimer
 
 __all__ = ["FRAMINGS", "VideoMotionCLIP", "VideoOutput", "frame_box"]
 
@@ -256,32 +256,24 @@ class VideoMotionCLIP:
         self.check_inputs(
             subject, prompts, motion, num_frames, fps, framing, root_motion, image_size
         )
-        timings: dict[str, float] = {}
-        clock = time.perf_counter()
-
-        def lap(label: str) -> None:
-            nonlocal clock
-            now = time.perf_counter()
-            timings[label] = now - clock
-            clock = now
-
+        timer = StepTimer()
         # 1. motion
         torch.manual_seed(seed)
         performed = self._motion(prompts, motion, num_frames, fps, seed)
         betas = torch.as_tensor(subject.betas, dtype=torch.float32).reshape(1, -1)
         rest = self.body.shaped(betas)[1][0, 0].detach().numpy()
         performed = performed.rebased(rest)  # smplx: pelvis = J0(betas) + trans
-        lap("motion")
+        timer.lap("motion")
         # 2. retarget onto the subject (photo 0's camera)
         moved = retarget(
             performed, self.body, subject.betas, subject.poses[0], subject.cams[0], root_motion
         )
-        lap("retarget")
+        timer.lap("retarget")
         # 3. framing and background
         box, rect = frame_box(subject, moved, framing, image_size)
         cams = _move_cams(moved.cams, subject.boxes[0], box)
         background = _warp_into(subject.background_photo, box)
-        lap("background")
+        timer.lap("background")
         # 4. the person, composited
         renderer = SubjectRenderer(
             self.body, subject.betas, subject.texture, supersample=self.supersample
@@ -299,10 +291,10 @@ class VideoMotionCLIP:
             alphas.append(alpha)
         video = (torch.cat(frames) * 255 + 0.5).clamp(0, 255).to(torch.uint8).numpy()
         alpha_all = torch.cat(alphas).numpy()
-        lap("render")
+        timer.lap("render")
         # 5. the motion on the shaded body, same frame
         body_frames = _shaded_body(self.body, betas, moved.poses, cams, image_size)
-        lap("body preview")
+        timer.lap("body preview")
         top, left, h, w = rect
         cut = (slice(None), slice(top, top + h), slice(left, left + w))
         return VideoOutput(
@@ -314,5 +306,5 @@ class VideoMotionCLIP:
             cams=cams,
             box=box,
             rect=rect,
-            timings=timings,
+            timings=timer.timings,
         )

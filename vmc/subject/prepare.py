@@ -17,7 +17,6 @@ A :class:`Subject` is what the video pipeline animates and what a subject folder
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -25,7 +24,7 @@ import cv2
 import numpy as np
 import torch
 
-from vmc.io.images import read_image
+from vmc.io.images import check_rgb_image, read_image
 from vmc.render.body_render import render_smpl_params
 from vmc.render.shading import face_normals
 from vmc.subject.background import background_plate
@@ -34,6 +33,7 @@ from vmc.subject.cutout import person_alpha
 from vmc.subject.detect import PersonDetection, PoseDetector, detect_person
 from vmc.subject.fit import FitConfig, PhotoReport, fit_body
 from vmc.subject.texture import SubjectTexture, TextureAtlas, texture_from_photos
+from vmc.utils.timing import StepTimer
 
 __all__ = ["MIN_PHOTO_SIDE", "Subject", "fitted_overlay", "prepare_subject"]
 
@@ -126,16 +126,17 @@ def fitted_overlay(
 
 
 def _check_photo(photo: np.ndarray, index: int) -> np.ndarray:
-    if photo.ndim != 3 or photo.shape[2] != 3 or photo.dtype != np.uint8:
-        raise ValueError(
-            f"photo {index}: expected uint8 [H, W, 3], got {photo.dtype} {photo.shape}"
-        )
+    photo = check_rgb_image(photo, f"photo {index}")
     if min(photo.shape[:2]) < MIN_PHOTO_SIDE:
         raise ValueError(
             f"photo {index} is {photo.shape[1]}x{photo.shape[0]} pixels: a person needs at least "
             f"{MIN_PHOTO_SIDE} pixels on the shorter side"
         )
     return photo
+
+
+def _print_step(label: str, seconds: float) -> None:
+    print(f"  {label}: {seconds:.1f} s", flush=True)
 
 
 def prepare_subject(
@@ -170,16 +171,7 @@ def prepare_subject(
     """
     if not photos:
         raise ValueError("prepare_subject needs at least one photo of the person")
-    timings: dict[str, float] = {}
-    clock = time.perf_counter()
-
-    def step(label: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        timings[label] = now - clock
-        clock = now
-        if progress:
-            print(f"  {label}: {timings[label]:.1f} s", flush=True)
+    timer = StepTimer(_print_step if progress else None)
 
     images = [
         _check_photo(read_image(p) if isinstance(p, str | os.PathLike) else np.asarray(p), i)
@@ -194,10 +186,10 @@ def prepare_subject(
             except ValueError as err:
                 raise type(err)(f"photo {i}: {err}") from err
             crops.append(crop_person(img, detection, size=image_size))
-    step("detect")
+    timer.lap("detect")
     # 3. body fit
     fit = fit_body(body, crops, fit_config)
-    step("fit")
+    timer.lap("fit")
     # 4. cut-out, guided by the fitted silhouettes
     _, frags = render_smpl_params(
         body,
@@ -210,13 +202,13 @@ def prepare_subject(
     alphas = np.stack(
         [person_alpha(c.mask, silhouette=s) for c, s in zip(crops, silhouettes, strict=True)]
     )
-    step("cut-out")
+    timer.lap("cut-out")
     # 5. background of photo 0, in the crop and in the photo's frame
     clean = read_image(background) if isinstance(background, str | os.PathLike) else background
     box0 = crops[0].box
     plate_photo = background_plate(images[0], _photo_alpha(alphas[0], box0, images[0]), clean)
     plate_crop = crop_person(plate_photo, _dummy_detection(plate_photo), box=box0).image
-    step("background")
+    timer.lap("background")
     # 6. texture
     texture = texture_from_photos(
         body,
@@ -228,7 +220,7 @@ def prepare_subject(
         atlas=atlas,
         size=texture_size,
     )
-    step("texture")
+    timer.lap("texture")
     return Subject(
         name=name,
         body_kind=body_kind,
@@ -243,7 +235,7 @@ def prepare_subject(
         background_photo=plate_photo,
         texture=texture,
         reports=list(fit.reports),
-        timings=timings,
+        timings=timer.timings,
     )
 
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +55,7 @@ from vmc.tasks.common import motion_options, motion_request, record_stages
 from vmc.utils.config import ConfigError, as_path_list, check_positive
 from vmc.utils.console import console, print_stage_table
 from vmc.utils.device import DeviceError, resolve_device
+from vmc.utils.timing import StepTimer
 
 log = logging.getLogger(__name__)
 
@@ -294,18 +294,6 @@ def _check_outputs_are_not_inputs(request: InferRequest) -> None:
                 )
 
 
-def photo_panel(image: np.ndarray, size: int) -> np.ndarray:
-    """Fit a photo into a ``size``² panel (aspect kept, letterboxed in grey): ``uint8 [S,S,3]``."""
-    h, w = image.shape[:2]
-    scale = size / max(h, w)
-    new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
-    resized = np.asarray(Image.fromarray(image).resize((new_w, new_h), Image.Resampling.LANCZOS))
-    panel = np.full((size, size, 3), 40, dtype=np.uint8)
-    top, left = (size - new_h) // 2, (size - new_w) // 2
-    panel[top : top + new_h, left : left + new_w] = resized
-    return panel
-
-
 def _select_stages(cfg: DictConfig):
     """Resolve every stage group once (:func:`vmc.io.stages.resolve_stages`), then build the
     body and the text → motion stage it chose; returns ``(body, stage, table rows)``."""
@@ -488,8 +476,10 @@ def _person_stages(cfg: DictConfig, request: InferRequest):
     return body, stage, rows
 
 
-def _fit_panel(image: np.ndarray, height: int, width: int) -> np.ndarray:
-    """``image`` letterboxed into ``uint8 [height, width, 3]`` (aspect kept, grey bars)."""
+def photo_panel(image: np.ndarray, height: int, width: int | None = None) -> np.ndarray:
+    """``image`` letterboxed into ``uint8 [height, width, 3]`` (aspect kept, grey bars; a square
+    panel when ``width`` is not given)."""
+    width = height if width is None else width
     h, w = image.shape[:2]
     scale = min(height / h, width / w)
     new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
@@ -505,7 +495,7 @@ def infer_person(cfg: DictConfig, request: InferRequest) -> dict[str, str]:
     # 2. stages
     body, stage, rows = _person_stages(cfg, request)
     print_stage_table(rows)
-    clock = time.perf_counter()
+    timer = StepTimer()
     # 3. the person
     clean = None
     colour = _parse_colour(request.background)
@@ -526,7 +516,7 @@ def infer_person(cfg: DictConfig, request: InferRequest) -> dict[str, str]:
         subject.background_photo[:] = colour
     for warning in subject.warnings:
         console.print(f"[yellow]warning:[/yellow] {warning}")
-    prepared = time.perf_counter() - clock
+    timer.lap("prepare")
     # 4. the video
     motion = load_motion_npz(request.motion_file) if request.motion_file is not None else None
     pipeline = VideoMotionCLIP(stage, body)
@@ -550,7 +540,7 @@ def infer_person(cfg: DictConfig, request: InferRequest) -> dict[str, str]:
     with all_or_nothing() as outputs:
         if cfg.get("preview"):
             h, w = video.frames.shape[1:3]
-            photo = _fit_panel(request.images[0], h, w)
+            photo = photo_panel(request.images[0], h, w)
             side_by_side = np.concatenate(
                 [np.broadcast_to(photo, video.frames.shape), video.body_frames, video.frames], 2
             )
@@ -569,7 +559,7 @@ def infer_person(cfg: DictConfig, request: InferRequest) -> dict[str, str]:
             )
             result[kind] = str(written[0])
         result["out"] = str(outputs.add(_write_frames(request, video.frames, crf)))
-    seconds = {"prepare": prepared, **video.timings}
+    seconds = {**timer.timings, **video.timings}
     console.print("seconds per stage: " + ", ".join(f"{k} {v:.1f}" for k, v in seconds.items()))
     console.print(f"[green]wrote[/green] {result['out']}")
     return result
