@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vmc.io.stages import EMBEDDED_MOTIONCLIP_DIR
+from vmc.io.stages import EMBEDDED_MOTIONCLIP_DIR, StageRequest
 from vmc.motion.action_judge import ActionJudge
 from vmc.motion.evaluate import evaluate_procedural, generated_windows, judge_windows
 from vmc.motion.stage import select_motion_stage
@@ -61,7 +61,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    stage = select_motion_stage({"kind": "run", "run": args.run})
+    stage = select_motion_stage(StageRequest(motion="run", motion_run=args.run))
     t2m = stage.generator
     judge = ActionJudge.fit_procedural(num_frames=t2m.window, fps=t2m.fps)
     metrics = evaluate_procedural(t2m, per_action=args.per_action, seed=args.seed, judge=judge)

@@ -56,13 +56,14 @@ def main() -> None:
     # Imported after argument parsing so that --help answers without loading torch.
     from vmc.body.embedded import load_embedded_body
     from vmc.body.posing import pose_body
+    from vmc.io.stages import StageRequest
     from vmc.io.video import write_gif, write_video
     from vmc.motion.stage import select_motion_stage
     from vmc.render.preview import render_mesh_frames
 
     body = load_embedded_body()
     _, rest = body.shaped()
-    stage = select_motion_stage({"kind": args.motion}, {"kind": "sentence"})
+    stage = select_motion_stage(StageRequest(motion=args.motion, text_encoder="sentence"))
     print(f"motion stage: {stage.description} ({stage.why})")
     columns = []
     for prompt in args.prompts:

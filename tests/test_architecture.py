@@ -7,7 +7,13 @@ Layers, lowest first: ``utils < io, geometry < body, text < motion, render < lwg
     training/config/CLI side of vmc (``systems``, ``tasks``, ``cli``, ``data``, ``pipeline``);
 (b) no layer imports a layer above it;
 (c) no import cycle between vmc modules;
-(d) ``vmc/__main__.py`` stays a few lines (the commands live in ``vmc.cli``).
+(d) ``vmc/__main__.py`` stays a few lines (the commands live in ``vmc.cli``);
+(e) every function-level import says why it is one: a comment on its line or the line above
+    (a heavy optional dependency, an import cycle), or, in ``vmc.cli``, the module docstring's
+    rule that handlers import their work so that ``--help`` stays instant;
+(f) every document the code cites is in the repository: each ``docs/<name>.md`` path (and its
+    ``#section`` anchor) in the code, configs and docs resolves, and no module cites a document
+    kept outside the repository.
 
 Imports inside functions count as much as module-level ones (a lazy import hides a dependency,
 it does not remove it). The checks that fail until the other refactor branches are merged are
@@ -17,6 +23,8 @@ the mark is removed.
 
 from __future__ import annotations
 
+import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -34,6 +42,15 @@ from vmc.utils.import_graph import (
 )
 
 VMC = Path(__file__).resolve().parents[1] / "vmc"
+ROOT = VMC.parent
+#: Where a citation of a document may stand.
+CITING = ("vmc", "tests", "bench", "examples", "conf", "docs")
+#: ``docs/<name>.md`` with an optional ``#anchor``.
+DOC_REF = re.compile(r"\bdocs/([\w./-]+?\.md)(?:#([\w-]+))?")
+#: A relative Markdown link between pages of ``docs/``: ``](name.md#anchor)``.
+DOC_LINK = re.compile(r"\]\(([\w./-]+?\.md)(?:#([\w-]+))?\)")
+#: Documents of the outside design notes (split so that this file does not cite them itself).
+OUTSIDE_DOC = re.compile(r"\bspecs" + r"/[\w.-]+")
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +96,91 @@ def test_main_is_a_few_lines() -> None:
     """(d) ``python -m vmc`` only hands over to ``vmc.cli.main``."""
     lines = (VMC / "__main__.py").read_text(encoding="utf-8").splitlines()
     assert len(lines) <= 30
+
+
+def test_every_lazy_import_says_why(graph: ImportGraph) -> None:
+    """(e) Imports belong at the module top unless a comment (or the CLI rule) says otherwise."""
+    bad = []
+    for imp in graph.imports:
+        if not imp.in_function:
+            continue
+        path = graph.modules[imp.source]
+        lines = path.read_text(encoding="utf-8").splitlines()
+        if imp.source.startswith("vmc.cli."):
+            if "--help" not in (ast.get_docstring(ast.parse("\n".join(lines))) or ""):
+                bad.append(f"{imp} (a vmc.cli module whose docstring does not state the rule)")
+            continue
+        here, above = lines[imp.line - 1], lines[imp.line - 2].strip()
+        if "#" not in here and not above.startswith("#"):
+            bad.append(str(imp))
+    assert not bad, "function-level imports without a reason:\n" + _listing(bad)
+
+
+# ------------------------------------------------------------------------- cited documents
+
+
+def _citing_files() -> list[Path]:
+    suffixes = {".py", ".yaml", ".md", ".txt", ".toml"}
+    return sorted(
+        path
+        for folder in CITING
+        for path in (ROOT / folder).rglob("*")
+        if path.is_file() and path.suffix in suffixes
+    )
+
+
+def _anchors(page: Path) -> set[str]:
+    """GitHub's heading anchors of a Markdown page (lower case, punctuation dropped, ``-``)."""
+    anchors = set()
+    fenced = False
+    for line in page.read_text(encoding="utf-8").splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        elif not fenced and line.startswith("#"):
+            title = line.lstrip("#").strip().lower()
+            anchors.add(re.sub(r"[^\w\- ]", "", title).replace(" ", "-"))
+    return anchors
+
+
+def _unresolved(page: Path, anchor: str | None) -> str | None:
+    if not page.is_file():
+        return "no such file"
+    if anchor and anchor not in _anchors(page):
+        return f"no section #{anchor}"
+    return None
+
+
+def test_cited_docs_exist() -> None:
+    """(f) ``docs/<name>.md[#section]`` in code, configs, tests and docs names a real section."""
+    bad = []
+    for path in _citing_files():
+        text = path.read_text(encoding="utf-8")
+        found = [(ROOT / "docs" / name, anchor) for name, anchor in DOC_REF.findall(text)]
+        if path.suffix == ".md":  # relative links between Markdown pages
+            found += [(path.parent / name, anchor) for name, anchor in DOC_LINK.findall(text)]
+        for page, anchor in found:
+            why = _unresolved(page, anchor or None)
+            if why:
+                bad.append(f"{path.relative_to(ROOT)}: {page.relative_to(ROOT)}#{anchor}: {why}")
+    assert not bad, "citations that do not resolve:\n" + "\n".join(bad)
+
+
+def test_no_document_outside_the_repository_is_cited() -> None:
+    """(f) Conventions are written in the docstrings or in ``docs/``; a cited design note that
+    is not a file of this repository is a dead end for a reader."""
+    bad = [
+        f"{path.relative_to(ROOT)}: {ref}"
+        for path in _citing_files()
+        for ref in OUTSIDE_DOC.findall(path.read_text(encoding="utf-8"))
+        if not (ROOT / ref).is_file()
+    ]
+    assert not bad, "documents cited from outside the repository:\n" + "\n".join(bad)
+
+
+def test_anchor_rule_matches_github() -> None:
+    """The anchor rule used above, on headings like the ones in ``docs/``."""
+    page = ROOT / "docs" / "conventions.md"
+    assert {"hmr-image-frame-and-camera", "uv-layout-uv-renders-and-textures"} <= _anchors(page)
 
 
 # --------------------------------------------------------------- the checker on a known package

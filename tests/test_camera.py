@@ -82,7 +82,7 @@ def test_pixel_camera_round_trip_and_meaning():
 
 
 def _iper_cam_init2orig_norm(cam, scale, start_pt, n_crop, n_img):
-    """The spec's formulas (lwg.md §2.1) for iPERCore's cam_init2orig followed by cam_norm."""
+    """The formulas (docs/spin.md#camera) for iPERCore's cam_init2orig followed by cam_norm."""
     s_c = n_crop * cam[:, :1] / 2
     t_c = cam[:, 1:] + 1 / cam[:, :1]
     s_o = s_c / scale

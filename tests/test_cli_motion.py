@@ -14,6 +14,7 @@ import torch
 from vmc.cli import main
 from vmc.geometry.rotations import axis_angle_to_matrix, matrix_to_rot6d_rows
 from vmc.io.checkpoints import export_inference
+from vmc.io.stages import StageRequest
 from vmc.motion.editing import motion_file_tensor
 from vmc.motion.export import load_motion_npz, save_amass_npz
 from vmc.motion.model import MotionCLIP
@@ -51,7 +52,7 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def stage(tiny_run: Path) -> MotionCLIPStage:
     """The same model as the CLI loads, for reference generations (``infer.py``'s path)."""
-    loaded = select_motion_stage({"kind": "run", "run": str(tiny_run)})
+    loaded = select_motion_stage(StageRequest(motion="run", motion_run=str(tiny_run)))
     assert isinstance(loaded, MotionCLIPStage)
     return loaded
 

@@ -1,8 +1,8 @@
 """Correspondence maps, flows, UV textures and generator inputs on small synthetic bodies.
 
 These complement the fixture parity tests with other sizes, windings and batch layouts. A tiny
-brute-force numpy rasterizer (test-only, conventions of specs/lwg.md §2.2) stands in for
-``vmc.render.rasterizer`` so the tests do not depend on it.
+brute-force numpy rasterizer (test-only, conventions of docs/conventions.md#rasterizer) stands in
+for ``vmc.render.rasterizer`` so the tests do not depend on it.
 """
 
 from __future__ import annotations

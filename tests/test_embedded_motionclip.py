@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import yaml
 
-from vmc.io.stages import EMBEDDED_MOTIONCLIP_DIR
+from vmc.io.stages import EMBEDDED_MOTIONCLIP_DIR, StageRequest
 from vmc.motion.action_judge import ActionJudge
 from vmc.motion.evaluate import evaluate_procedural
 from vmc.motion.stage import MotionCLIPStage, select_motion_stage
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 @pytest.fixture(scope="module")
 def stage() -> MotionCLIPStage:
-    chosen = select_motion_stage({"kind": "auto"})
+    chosen = select_motion_stage(StageRequest())
     assert isinstance(chosen, MotionCLIPStage), "motion=auto must pick the shipped model"
     return chosen
 

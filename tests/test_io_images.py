@@ -12,6 +12,7 @@ from PIL import Image
 
 from vmc.io.atomic import atomic_path, atomic_write_bytes
 from vmc.io.images import (
+    check_rgb_image,
     image_to_tensor,
     read_image,
     read_image_with_alpha,
@@ -276,3 +277,12 @@ def test_atomic_path_failure_leaves_old_content_and_no_temp(tmp_path, exc):
 def test_atomic_path_refuses_directory(tmp_path):
     with pytest.raises(IsADirectoryError, match=str(tmp_path.name)), atomic_path(tmp_path):
         pass
+
+
+def test_check_rgb_image_names_what_is_wrong() -> None:
+    img = np.zeros((4, 5, 3), np.uint8)
+    assert np.array_equal(check_rgb_image(img), img)
+    with pytest.raises(ValueError, match=r"photo 2 must be uint8 \[H, W, 3\] RGB"):
+        check_rgb_image(np.zeros((4, 5), np.uint8), "photo 2")
+    with pytest.raises(ValueError, match="float32"):
+        check_rgb_image(np.zeros((4, 5, 3), np.float32))

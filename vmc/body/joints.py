@@ -45,12 +45,19 @@ SMPL_BONES: tuple[tuple[int, int], ...] = tuple(
 )
 """23 (parent, child) joint pairs, for stick figures and bone-length losses."""
 
-SMPL_FLIP_PERMUTATION: tuple[int, ...] = tuple(
-    SMPL_JOINT_NAMES.index(
-        n.replace("left_", "@").replace("right_", "left_").replace("@", "right_")
-    )
-    for n in SMPL_JOINT_NAMES
-)
+
+def mirrored_name(name: str) -> str:
+    """``name`` with ``left`` and ``right`` exchanged (``left_hip`` -> ``right_hip``,
+    ``mouth_left`` -> ``mouth_right``): the same point of the mirrored body."""
+    return name.replace("left", "@").replace("right", "left").replace("@", "right")
+
+
+def flip_permutation(names: tuple[str, ...]) -> tuple[int, ...]:
+    """Point ``i`` of a mirrored body is point ``flip_permutation(names)[i]`` of the original."""
+    return tuple(names.index(mirrored_name(n)) for n in names)
+
+
+SMPL_FLIP_PERMUTATION: tuple[int, ...] = flip_permutation(SMPL_JOINT_NAMES)
 """Joint ``i`` of a mirrored body is joint ``SMPL_FLIP_PERMUTATION[i]`` of the original."""
 
 

@@ -35,6 +35,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
+
+try:
+    from numpy._core.multiarray import _reconstruct, scalar
+except ImportError:  # numpy < 2
+    from numpy.core.multiarray import _reconstruct, scalar  # type: ignore[no-redef]
 
 from vmc.body.joints import NUM_SMPL_JOINTS
 
@@ -119,8 +125,6 @@ class _SparseStub:
         self.state = state if isinstance(state, dict) else {}
 
     def to_scipy(self) -> Any:
-        import scipy.sparse as sp
-
         st = self.state
         shape = st.get("_shape", st.get("shape"))
         try:
@@ -157,10 +161,6 @@ def _safe_codecs_encode(obj: Any, encoding: str = "utf-8", errors: str = "strict
 
 def numpy_reconstruct_globals() -> dict[tuple[str, str], Any]:
     """The numpy callables a pickled array needs (``(module, name) -> object``), by name."""
-    try:
-        from numpy._core.multiarray import _reconstruct, scalar
-    except ImportError:  # numpy < 2
-        from numpy.core.multiarray import _reconstruct, scalar  # type: ignore[no-redef]
     allowed: dict[tuple[str, str], Any] = {
         ("numpy", "ndarray"): np.ndarray,
         ("numpy", "dtype"): np.dtype,

@@ -1,4 +1,7 @@
-"""``python -m vmc body convert-smpl | build-embedded``: body model files."""
+"""``python -m vmc body convert-smpl | build-embedded``: body model files.
+
+Handlers import their work inside the function, so that ``python -m vmc --help`` stays instant.
+"""
 
 from __future__ import annotations
 

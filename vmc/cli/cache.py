@@ -1,4 +1,7 @@
-"""``python -m vmc cache clear``: the on-disk text/image feature cache of training."""
+"""``python -m vmc cache clear``: the on-disk text/image feature cache of training.
+
+Handlers import their work inside the function, so that ``python -m vmc --help`` stays instant.
+"""
 
 from __future__ import annotations
 

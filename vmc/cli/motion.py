@@ -26,6 +26,8 @@ Like every ``vmc.cli`` module, this one imports only the standard library at mod
 everything else (torch through ``vmc.motion``/``vmc.body``/``vmc.render``, numpy through
 ``vmc.io``) is imported inside the function that uses it, so that building the parser for
 ``python -m vmc --help`` stays instant.
+
+Handlers import their work inside the function, so that ``python -m vmc --help`` stays instant.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ import contextlib
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from vmc.body.model import BodyModel
@@ -83,22 +85,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     arith.add_argument("base", metavar="BASE", help=_ITEM_HELP)
     arith.add_argument("out", metavar="OUT.npz", help="output motion file")
-    arith.add_argument(
-        "--plus",
-        nargs="+",
-        action="extend",
-        default=[],
-        metavar="ITEM",
-        help="items whose latents are added (repeatable)",
-    )
-    arith.add_argument(
-        "--minus",
-        nargs="+",
-        action="extend",
-        default=[],
-        metavar="ITEM",
-        help="items whose latents are subtracted (repeatable)",
-    )
+    for sign, effect in (("plus", "added"), ("minus", "subtracted")):
+        arith.add_argument(
+            f"--{sign}",
+            nargs="+",
+            action="extend",
+            default=[],
+            metavar="ITEM",
+            help=f"items whose latents are {effect} (repeatable)",
+        )
     _add_motion_model_options(arith)
     arith.set_defaults(func=_arithmetic)
 
@@ -138,36 +133,22 @@ def _add_motion_model_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+#: The options :func:`_add_motion_model_options` adds, passed on by name to both commands.
+_MODEL_OPTIONS = ("frames", "model", "run", "assets", "bvh", "bvh_units", "preview")
+
+
+def _model_options(args: argparse.Namespace) -> dict[str, Any]:
+    return {key: getattr(args, key) for key in _MODEL_OPTIONS}
+
+
 def _interpolate(args: argparse.Namespace) -> int:
-    interpolate_command(
-        args.a,
-        args.b,
-        args.out_dir,
-        steps=args.steps,
-        frames=args.frames,
-        model=args.model,
-        run=args.run,
-        assets=args.assets,
-        bvh=args.bvh,
-        bvh_units=args.bvh_units,
-        preview=args.preview,
-    )
+    interpolate_command(args.a, args.b, args.out_dir, steps=args.steps, **_model_options(args))
     return 0
 
 
 def _arithmetic(args: argparse.Namespace) -> int:
     arithmetic_command(
-        args.base,
-        args.out,
-        plus=args.plus,
-        minus=args.minus,
-        frames=args.frames,
-        model=args.model,
-        run=args.run,
-        assets=args.assets,
-        bvh=args.bvh,
-        bvh_units=args.bvh_units,
-        preview=args.preview,
+        args.base, args.out, plus=args.plus, minus=args.minus, **_model_options(args)
     )
     return 0
 

@@ -1,6 +1,6 @@
 """Training windows for MotionCLIP: :class:`MotionRecord` clips -> ``[25, 6, T]`` tensors + text.
 
-What one item is (``specs/motionclip.md`` §4.2, generalised to every source):
+What one item is (``docs/conventions.md#motionclip-training-items``, generalised to every source):
 
 * Preparation (once, in ``__init__``): every record is resampled to ``fps`` (30), expressed in
   the model's world (``up_axis``: ``"z"`` for the paper model trained on AMASS, ``"y"`` for ours;
@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -35,9 +36,11 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from vmc.data.motion_frames import frame_path
 from vmc.data.motion_sources.record import MotionRecord, window_text
 from vmc.geometry.rotations import axis_angle_to_matrix
 from vmc.motion.convert import check_translation_mode, smpl_to_motion
+from vmc.motion.resample import FpsMismatchError
 
 __all__ = ["MotionWindowDataset", "prepare_records"]
 
@@ -62,8 +65,6 @@ def prepare_records(
         ``(prepared records, counts)`` where ``counts`` has ``input``, ``kept``,
         ``too_short`` and ``bad_fps`` (records whose rate cannot be reached).
     """
-    from vmc.motion.resample import FpsMismatchError
-
     if up_axis not in ("y", "z"):
         raise ValueError(f"up_axis must be 'y' or 'z', got {up_axis!r}")
     if chunk_frames is not None and chunk_frames < 1:
@@ -249,7 +250,6 @@ class MotionWindowDataset(Dataset):
     def _find_image(self, record: MotionRecord) -> str:
         if self.frames_dir is None:
             return ""
-        from vmc.data.motion_frames import frame_path
 
         for name in (record.motion.name, record.motion.name.split("#")[0]):
             path = frame_path(self.frames_dir, name)
@@ -263,8 +263,6 @@ def _window_texts(labels: np.ndarray, length: int) -> set[str]:
 
     A sliding multiset of labels: O(T) instead of O(T * length).
     """
-    from collections import Counter
-
     labels = [str(x) for x in labels]
     counter = Counter(labels[:length])
     out = {" and ".join(sorted(counter))}

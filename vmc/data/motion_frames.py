@@ -1,4 +1,4 @@
-"""One rendered frame per motion clip, for MotionCLIP's CLIP image loss (spec §2.3).
+"""One rendered frame per motion clip, for MotionCLIP's CLIP image loss.
 
 The reference paired every 100-frame chunk of AMASS with an offline Blender render of the SMPL-X
 body (white background). Here the frames come from the project's own renderer
@@ -19,8 +19,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from vmc.data.motion_sources.record import MotionRecord
+from vmc.io.images import write_image
+from vmc.render.preview import render_mesh_frames
 
 __all__ = ["frame_filename", "frame_path", "render_clip_frames"]
 
@@ -67,17 +70,12 @@ def render_clip_frames(
     Returns:
         The frame paths, one per record, in order (existing ones included).
     """
-    from vmc.io.images import write_image
-    from vmc.render.preview import render_mesh_frames
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths: list[Path] = []
     records = list(records)
     iterator = records
     if progress:
-        from tqdm import tqdm
-
         iterator = tqdm(records, desc="render clip frames", unit="clip")
     for record in iterator:
         path = frame_path(out, record.motion.name)

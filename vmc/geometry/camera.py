@@ -1,7 +1,7 @@
 """Weak-perspective (scaled orthographic) camera of HMR/SPIN/iPERCore, and helpers around it.
 
-Conventions (``specs/lwg.md`` §2.1)
------------------------------------
+Conventions (``docs/conventions.md#hmr-image-frame-and-camera``)
+-----------------------------------------------------------------
 * Camera ``cam = (s, tx, ty)`` per sample, ``[B, 3]``.
 * A 3D point ``(X, Y, Z)`` (already posed, global orientation included) projects to
   ``x = s (X + tx)``, ``y = s (Y + ty)``, depth ``z = Z``.

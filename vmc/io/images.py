@@ -25,18 +25,21 @@ import io
 import os
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
+import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+try:
+    from PIL import ImageCms
+except ImportError:  # Pillow built without littlecms: images keep their colours unconverted
+    ImageCms = None
 
 from vmc.io.atomic import atomic_path
 
-if TYPE_CHECKING:
-    import torch
-
 __all__ = [
     "IMAGE_SUFFIXES",
+    "check_rgb_image",
     "image_to_tensor",
     "read_image",
     "read_image_with_alpha",
@@ -94,9 +97,9 @@ def _to_srgb(img: Image.Image) -> Image.Image:
     icc = img.info.get("icc_profile")
     if not icc or img.mode not in ("RGB", "RGBA", "CMYK"):
         return img
+    if ImageCms is None:
+        return img
     try:
-        from PIL import ImageCms
-
         src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
         dst = ImageCms.createProfile("sRGB")
         out_mode = "RGBA" if img.mode == "RGBA" else "RGB"
@@ -246,6 +249,18 @@ def read_image(
     return np.array(Image.composite(rgb, bg, alpha), dtype=np.uint8)
 
 
+def check_rgb_image(image: np.ndarray, name: str = "image") -> np.ndarray:
+    """``image`` as a ``uint8 [H, W, 3]`` RGB array (what :func:`read_image` returns).
+
+    Raises:
+        ValueError: another dtype or shape (the message names ``name``).
+    """
+    img = np.asarray(image)
+    if img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3:
+        raise ValueError(f"{name} must be uint8 [H, W, 3] RGB, got {img.dtype} {img.shape}")
+    return img
+
+
 def _validate_uint8_image(image: np.ndarray, name: str = "image") -> np.ndarray:
     arr = np.asarray(image)
     if arr.dtype != np.uint8:
@@ -294,8 +309,6 @@ def image_to_tensor(image: np.ndarray) -> torch.Tensor:
 
     The mapping is ``x / 127.5 - 1``, so 0 → -1 and 255 → 1 exactly.
     """
-    import torch
-
     arr = np.asarray(image)
     if arr.dtype != np.uint8 or arr.ndim not in (3, 4) or arr.shape[-1] != 3:
         raise ValueError(
@@ -311,8 +324,6 @@ def tensor_to_image(tensor: torch.Tensor) -> np.ndarray:
     Values outside [-1, 1] are clipped; the result is rounded, so
     ``tensor_to_image(image_to_tensor(x)) == x``.
     """
-    import torch
-
     if not isinstance(tensor, torch.Tensor):
         tensor = torch.as_tensor(tensor)
     if tensor.ndim not in (3, 4) or tensor.shape[-3] != 3:

@@ -24,7 +24,10 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+import av
 import numpy as np
+from PIL import Image
+from tqdm.auto import tqdm
 
 from vmc.io.atomic import atomic_path
 from vmc.io.images import IMAGE_SUFFIXES, read_image
@@ -127,7 +130,6 @@ def _frame_count_hint(frames: object) -> int | None:
 def _progress(it: Iterable[np.ndarray], total: int | None, desc: str, enabled: bool):
     if not enabled:
         return it
-    from tqdm.auto import tqdm
 
     return tqdm(it, total=total, desc=desc, unit="frame")
 
@@ -160,8 +162,6 @@ def write_video(
     Raises:
         ValueError: invalid fps/crf/preset, no frames, wrong dtype/shape, or size changes.
     """
-    import av
-
     fps_value = _check_fps(fps)
     if isinstance(crf, bool) or not isinstance(crf, numbers.Real) or not 0 <= crf <= 51:
         raise ValueError(f"crf must be a number in [0, 51], got {crf!r}")
@@ -226,8 +226,6 @@ def write_gif(
     Returns:
         The path written.
     """
-    from PIL import Image
-
     fps_value = _check_fps(fps, max_fps=50.0)
     if isinstance(loop, bool) or not isinstance(loop, int) or loop < 0:
         raise ValueError(f"loop must be an int >= 0, got {loop!r}")
@@ -264,8 +262,6 @@ class VideoInfo:
 
 
 def _open_input(path: str | os.PathLike[str]):
-    import av
-
     p = Path(path)
     if not p.exists():
         raise FileNotFoundError(f"video file not found: {str(p)!r}")
@@ -313,8 +309,6 @@ def read_video(
         FileNotFoundError: the file does not exist.
         ValueError: not a decodable video, no video stream, or no frames.
     """
-    import av
-
     container, stream = _open_input(path)
     frames: list[np.ndarray] = []
     with container:

@@ -1,8 +1,8 @@
 """Building blocks of the LWG generator (iPERCore "AttLWB-SPADE"), key-for-key with the release.
 
 Every module here keeps the attribute names and ``nn.Sequential`` index layout of the original
-networks, so that ``state_dict()`` keys match ``shared/reference/lwg_generator_state_dict.json``
-(see ``specs/lwg.md`` §1 and §7). Conventions:
+networks, so that ``state_dict()`` keys match ``tests/data/reference/lwg_generator_state_dict.json``
+(see ``docs/conventions.md#lwg-generator``). Conventions:
 
 * feature maps are ``[N, C, h, w]`` float;
 * flows are ``grid_sample`` coordinates ``[..., H, W, 2]`` (x right, y down, pixel centres at
@@ -257,10 +257,11 @@ def attention_weights(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
 class AttentionLWB(nn.Module):
     """Attentional Liquid Warping Block (iPERCore ``SelfAttentionLWB``, non-temporal).
 
-    Warps every source's features with its flow, forms keys/values with 1x1 convs, attends per
-    pixel over the sources with a query from the transfer stream, and uses the attended values as
-    the SPADE condition that re-normalises the transfer features (``specs/lwg.md`` §1.5). Pixels
-    whose warped features are all 0 are *not* masked: there K, V reduce to the conv biases.
+    Warps every source's features with its flow, forms keys/values with 1x1 convs, attends per pixel
+    over the sources with a query from the transfer stream, and uses the attended values as the
+    SPADE condition that re-normalises the transfer features
+    (``docs/conventions.md#lwg-generator``). Pixels whose warped features are all 0 are *not*
+    masked: there K, V reduce to the conv biases.
 
     Keys ``fq``, ``fk``, ``fv`` (1x1, bias) and ``spade.*``.
 

@@ -1,5 +1,5 @@
-"""Conditional PatchGAN discriminators of LWG (``specs/lwg.md`` §4, §5; manifest
-``shared/reference/lwg_discriminator_state_dict.json``).
+"""Conditional PatchGAN discriminators of LWG (``docs/conventions.md#lwg-losses-and-training``;
+manifest ``tests/data/reference/lwg_discriminator_state_dict.json``).
 
 * :class:`GlobalDiscriminator` - one PatchGAN on the full conditional image (personalisation /
   fine-tuning; iPERCore ``patch_global``). Keys ``global_model.model.{0,2,5,8,11,14}``.

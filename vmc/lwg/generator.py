@@ -1,8 +1,8 @@
 """The LWG generator "AttLWB-SPADE" (BGNet + SIDNet + TSFNet with attentional liquid warping).
 
-Rebuilt from ``specs/lwg.md`` §1 with the original parameter names: built with
+Rebuilt from ``docs/conventions.md#lwg-generator`` with the original parameter names: built with
 :data:`PAPER_GENERATOR_CONFIG` it has exactly the 221 keys / 36,276,992 parameters of iPERCore's
-``AttLWB-SPADE_id_G_2020-05-18.pth`` (``shared/reference/lwg_generator_state_dict.json``).
+``AttLWB-SPADE_id_G_2020-05-18.pth`` (``tests/data/reference/lwg_generator_state_dict.json``).
 
 Tensor conventions (all float, batch-first, ``H`` and ``W`` multiples of ``2**levels``, i.e. 8
 for the released widths):

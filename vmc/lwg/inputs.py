@@ -1,11 +1,13 @@
-"""The LWG generator's inputs: BG, SID and TSF tensors (specs/lwg.md §1.1, §2.6-2.9).
+"""The LWG generator's inputs: BG, SID and TSF tensors.
+
+Conventions: ``docs/conventions.md#lwg-generator-inputs``.
 
 * ``bg_inputs [B, 1, 4, H, W] = [I_s * M', M']`` with ``M'`` the source background mask
-  (1 = background) eroded with an 11x11 box (§1.1, §2.9).
-* ``src_inputs [B, ns, 6, H, W] = [I_s^morph, C_s]``: the "morph" foreground (§2.8) and the
-  uv_seg correspondence map of the source render (§2.4).
+  (1 = background) eroded with an 11x11 box.
+* ``src_inputs [B, ns, 6, H, W] = [I_s^morph, C_s]``: the "morph" foreground and the
+  uv_seg correspondence map of the source render.
 * ``tsf_inputs [B, nt, 6, H, W] = [I_syn, C_t]``: the merged UV texture re-rendered in the target
-  pose (§2.7) and the target's uv_seg map.
+  pose and the target's uv_seg map.
 * ``Tst [B, nt, ns, H, W, 2]``: ``vmc.render.flow.source_to_target_flows``.
 
 Everything is a pure function of tensors: rasterization (``fim``/``wim``/``f2pts`` of sources,
@@ -44,7 +46,7 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------------------------
-# Canny boundary of the confident mask (the reference's CannyFilter, addenda of specs/lwg.md)
+# Canny boundary of the confident mask (the reference's CannyFilter; docs/conventions.md)
 # --------------------------------------------------------------------------------------------
 
 
@@ -100,7 +102,8 @@ def canny(
     """Canny edges with the reference's exact conv sequence (3x3 Gaussian σ=1, 3x3 Sobel).
 
     The float32 op order is kept on purpose: non-maximum suppression compares magnitudes that are
-    equal up to rounding, so a different order flips edge pixels (specs/lwg.md addenda).
+    equal up to rounding, so a different order flips edge pixels
+    (``docs/conventions.md#lwg-generator-inputs``).
 
     Args:
         img: ``[N, C, H, W]`` float32 (a 0/1 mask in the pipeline, C = 1).
@@ -149,7 +152,7 @@ def canny(
 
 
 # --------------------------------------------------------------------------------------------
-# Morph image (§2.8)
+# Morph image
 # --------------------------------------------------------------------------------------------
 
 
@@ -203,7 +206,7 @@ def morph_image(
     boundary: torch.Tensor | None = None,
     top_k: int = 3,
 ) -> torch.Tensor:
-    """The "morph" source foreground (§2.8, the reference's ``make_morph_image``).
+    """The "morph" source foreground (the reference's ``make_morph_image``).
 
     ``I_s * confident``; each uncertain pixel (``outpad`` and not ``confident``) gets
     ``sum_i (d_i / sum_j d_j) I_s(b_i)`` over its ``top_k`` nearest boundary pixels ``b_i``

@@ -1,19 +1,19 @@
 """Conversions between SMPL motions and MotionCLIP's ``[B, 25, 6, T]`` motion tensor.
 
-Motion tensor (``specs/motionclip.md`` §1.2): rows 0..23 are the 24 SMPL joint rotations in
-MotionCLIP's 6D form (first two ROWS of the matrix, :func:`vmc.geometry.rotations.
+Motion tensor (``docs/conventions.md#motionclip-motion-tensor``): rows 0..23 are the 24 SMPL joint
+rotations in MotionCLIP's 6D form (first two ROWS of the matrix, :func:`vmc.geometry.rotations.
 matrix_to_rot6d_rows`), row 0 being the global (root) orientation in the training data's world
 frame. Row 24 holds a translation padded to 6 numbers ``[tx, ty, tz, 0, 0, 0]``; what it means is
 chosen with ``translation``:
 
-* ``"reference"``: what the reference's AMASS parser stores (spec §4.1): the displacement of the
-  **right ankle** (SMPL joint 8) of the *trans-free* body, posed with all 24 rotations (root
-  included), relative to its position at the first frame of the clip:
-  ``row24[t] = ankle_R(t) - ankle_R(0)``. It is not a trajectory: the reference never adds it to
-  the body, so decoded motions stay in place. The reference used SMPL-H's rest skeleton; here
-  the rest joints are a parameter (default: the procedural library's
-  :data:`~vmc.motion.procedural.skeleton.REST_JOINTS`; pass a body model's rest joints to match
-  that body). Decoding (:func:`motion_to_smpl`) returns zero translation in this mode.
+* ``"reference"``: what the reference's AMASS parser stores (``docs/data.md``): the displacement of
+  the **right ankle** (SMPL joint 8) of the *trans-free* body, posed with all 24 rotations (root
+  included), relative to its position at the first frame of the clip: ``row24[t] = ankle_R(t) -
+  ankle_R(0)``. It is not a trajectory: the reference never adds it to the body, so decoded motions
+  stay in place. The reference used SMPL-H's rest skeleton; here the rest joints are a parameter
+  (default: the procedural library's :data:`~vmc.motion.procedural.skeleton.REST_JOINTS`; pass a
+  body model's rest joints to match that body). Decoding (:func:`motion_to_smpl`) returns zero
+  translation in this mode.
 * ``"root"``: the true root translation, so walks travel and jumps leave the ground. The
   horizontal components are relative to the first frame (the clip starts above the origin)
   and the vertical component (the height) is kept: for a Y-up world
@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from vmc.geometry.rotations import matrix_to_rot6d_rows, rot6d_rows_to_matrix
+from vmc.motion.procedural.skeleton import REST_JOINTS
 
 __all__ = [
     "RIGHT_ANKLE",
@@ -69,8 +70,6 @@ def _check_up(up_axis: str) -> int:
 
 
 def _default_rest(device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-    from vmc.motion.procedural.skeleton import REST_JOINTS
-
     return torch.tensor(np.array(REST_JOINTS), device=device, dtype=dtype)
 
 
@@ -105,9 +104,8 @@ def reference_translation_row(
 ) -> torch.Tensor:
     """The reference's pseudo-translation ``[B, T, 3]``: right-ankle displacement from frame 0.
 
-    Args:
-        rotations: ``[B, T, 24, 3, 3]``; the body is posed without translation (spec §4.1).
-        rest_joints: ``[24, 3]`` rest skeleton (default: the procedural library's).
+    Args: rotations: ``[B, T, 24, 3, 3]``; the body is posed without translation (as the reference's
+        parser). rest_joints: ``[24, 3]`` rest skeleton (default: the procedural library's).
     """
     rest = _default_rest(rotations.device, rotations.dtype) if rest_joints is None else rest_joints
     if tuple(rest.shape) != (24, 3):

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import torch
 
+from vmc.io.stages import StageRequest
 from vmc.motion.convert import smpl_to_motion
 from vmc.motion.export import load_motion_npz
 from vmc.motion.generate import MotionResult, TextToMotion
@@ -94,8 +95,7 @@ def load_edit_stage(
         raise ValueError("--model run needs --run PATH (export folder, run folder or checkpoint)")
     if run and model not in ("run", "auto"):
         raise ValueError(f"--run is used by --model run (or auto), not --model {model}")
-    motion_cfg = {"kind": model, "run": run, "assets_dir": assets}
-    stage = select_motion_stage(motion_cfg, {"assets_dir": assets})
+    stage = select_motion_stage(StageRequest(motion=model, motion_run=run, assets_dir=assets))
     if not isinstance(stage, MotionCLIPStage):
         raise ValueError(
             "motion editing needs a MotionCLIP model (--model embedded, paper or run --run "

@@ -1,11 +1,11 @@
 """Text -> motion inference and latent editing with a MotionCLIP model (pure torch).
 
-What the reference does (``specs/motionclip.md`` §4.3): ``z = text_encoder(prompts)``, **not
-normalised**, is fed straight to the decoder as the latent (the motion latent space was trained to
-match the text feature by cosine), decoded with ``T = 60`` and an all-true mask; then the root is
-overwritten with ``R_x(pi)``. :class:`TextToMotion` does the same by default (``overwrite_root``
-is an option, off by default so that trained root orientations and trajectories survive) and
-adds:
+What the reference does (``docs/conventions.md#motionclip-text-to-motion``): ``z =
+text_encoder(prompts)``, **not normalised**, is fed straight to the decoder as the latent (the
+motion latent space was trained to match the text feature by cosine), decoded with ``T = 60`` and an
+all-true mask; then the root is overwritten with ``R_x(pi)``. :class:`TextToMotion` does the same by
+default (``overwrite_root`` is an option, off by default so that trained root orientations and
+trajectories survive) and adds:
 
 * **Longer motions** than the trained window: windows are decoded, each from its own latent
   (constant for one prompt, interpolated between prompts in :meth:`TextToMotion.sequence`), and
@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from tqdm.auto import tqdm
 
 from vmc.geometry.rotations import (
     matrix_to_quaternion,
@@ -49,7 +50,9 @@ from vmc.geometry.rotations import (
 )
 from vmc.motion.convert import check_translation_mode, motion_to_smpl
 from vmc.motion.model import MotionCLIP, overwrite_root_orientation
+from vmc.motion.prior import nearest_latents
 from vmc.motion.types import Motion
+from vmc.motion.writing import write_motion_files
 from vmc.text.base import TextEncoder
 
 __all__ = ["MotionResult", "TextToMotion", "read_prompt_file", "slerp", "slugify"]
@@ -277,7 +280,6 @@ class TextToMotion:
         z = self.encode_texts(texts)
         if self.latent_bank is None:
             return z
-        from vmc.motion.prior import nearest_latents
 
         return nearest_latents(z, self.latent_bank.to(z.device), self.prior_k)
 
@@ -608,10 +610,6 @@ class TextToMotion:
         Returns:
             The written ``.npz`` paths, in prompt order.
         """
-        from tqdm.auto import tqdm
-
-        from vmc.motion.writing import write_motion_files
-
         prompts = read_prompt_file(path)
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")

@@ -1,4 +1,6 @@
-"""MotionCLIP training losses (``specs/motionclip.md`` §2.4) and the body posing they need.
+"""MotionCLIP training losses and the body posing they need.
+
+Conventions: ``docs/conventions.md#motionclip-losses-and-training``.
 
 Notation: ``x`` and ``output`` are motions ``[B, 25, 6, T]`` (rows 0..23 joint rotations in 6D,
 row 24 the translation row), ``mask [B, T]`` bool marks valid frames, ``M`` the set of valid

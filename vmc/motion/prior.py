@@ -19,6 +19,9 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+
+from vmc.io.atomic import atomic_path
 
 __all__ = [
     "BANK_FILENAME",
@@ -58,10 +61,6 @@ def compute_latent_bank(
 
 def save_latent_bank(path: str | os.PathLike[str], bank: torch.Tensor) -> Path:
     """Write ``bank [N, D]`` as fp16 safetensors, atomically."""
-    from safetensors.torch import save_file
-
-    from vmc.io.atomic import atomic_path
-
     if bank.ndim != 2 or not torch.isfinite(bank).all():
         raise ValueError(f"a latent bank is a finite [N, D] tensor, got {tuple(bank.shape)}")
     target = Path(path)
@@ -72,8 +71,6 @@ def save_latent_bank(path: str | os.PathLike[str], bank: torch.Tensor) -> Path:
 
 def load_latent_bank(path: str | os.PathLike[str]) -> torch.Tensor:
     """Read a bank written by :func:`save_latent_bank`: ``float32 [N, D]``."""
-    from safetensors.torch import load_file
-
     tensors = load_file(str(path))
     bank = tensors.get("latents")
     if bank is None or bank.ndim != 2:

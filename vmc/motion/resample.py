@@ -8,7 +8,7 @@ Two methods, both over a motion sampled at ``src_fps`` (frame ``i`` at time ``i 
   joint between the two neighbouring source frames (shortest path), translations linearly.
   Where ``p_j`` is an integer the source frame is copied unchanged, so when ``src_fps`` is an
   integer multiple of ``dst_fps`` (120 → 30, 60 → 30) this equals frame dropping exactly.
-* ``"subsample"``: MotionCLIP's parser (spec §4.1): keep every ``k``-th frame with
+* ``"subsample"``: MotionCLIP's parser (``docs/data.md``): keep every ``k``-th frame with
   ``k = round(src_fps / dst_fps)`` (at least 1); the true output rate is ``src_fps / k``.
   With ``max_fps_dist`` set, a rate more than that far from ``dst_fps`` raises
   :class:`FpsMismatchError` (the parser skips such files; its tolerance is 5 fps).

@@ -15,6 +15,10 @@ Implementations, chosen by ``conf/motion`` (``motion.kind``):
 * ``auto``: ``run`` if ``motion.run`` is set, else ``paper`` when its checkpoint and CLIP are
   both found, else ``embedded`` when its weights are present, else ``retrieval``.
 
+The stage takes plain values: a :class:`~vmc.io.stages.StageRequest` (what the user asked for)
+and :class:`MotionOptions` (how a MotionCLIP model decodes); ``vmc.tasks`` and ``vmc.cli`` turn
+the ``conf/motion`` and ``conf/text_encoder`` groups into them.
+
 Every stage returns a :class:`~vmc.motion.types.Motion` in one frame: SMPL axis-angle poses in the
 Y-up world (``frame="y_up"``), the person facing +Z at the first frame, the pelvis above the
 origin at frame 0, translation in metres, at the requested fps, with the prompts in ``texts`` and
@@ -27,7 +31,8 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import replace
+import os
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -46,6 +51,23 @@ from vmc.text import build_text_encoder
 from vmc.text.clip_encoder import ClipTextEncoder
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class MotionOptions:
+    """How a MotionCLIP stage decodes (the ``conf/motion`` keys of the same names).
+
+    Attributes:
+        overlap: frames shared by consecutive decoder windows (``None``: the generator's
+            default); see :class:`~vmc.motion.generate.TextToMotion`.
+        latent_noise: standard deviation of the noise added to the text latent (0: none).
+        prior_k: with a latent bank, decode the mean of the ``prior_k`` nearest bank latents
+            (``vmc.motion.prior``); 0 decodes the text latent itself.
+    """
+
+    overlap: int | None = None
+    latent_noise: float = 0.0
+    prior_k: int = 4
 
 
 class MotionStage(Protocol):
@@ -212,8 +234,17 @@ def split_frames(total: int, parts: int) -> list[int]:
     return [base + (1 if i < extra else 0) for i in range(parts)]
 
 
-def encoder_for_run(info: dict[str, Any], text_cfg: Any) -> Any:
-    """The text encoder a trained model needs (from its saved ``text_encoder`` facts)."""
+def encoder_for_run(
+    info: dict[str, Any],
+    clip_path: str | os.PathLike[str] | None = None,
+    assets_dir: str | os.PathLike[str] | None = None,
+) -> Any:
+    """The text encoder a trained model needs (from its saved ``text_encoder`` facts).
+
+    Args:
+        info: what :func:`vmc.motion.runs.load_motionclip_run` returns beside the model.
+        clip_path, assets_dir: where CLIP's weights are (for a model trained with CLIP).
+    """
 
     facts = info.get("text_encoder") or {}
     kind = facts.get("kind")
@@ -222,7 +253,7 @@ def encoder_for_run(info: dict[str, Any], text_cfg: Any) -> Any:
             f"{info.get('source')}: trained with text encoder {kind!r}, which vmc cannot rebuild; "
             "expected 'clip' or 'sentence'"
         )
-    encoder = build_text_encoder(kind, _get(text_cfg, "clip_path"), _get(text_cfg, "assets_dir"))
+    encoder = build_text_encoder(kind, clip_path, assets_dir)
     dim = facts.get("dim")
     if dim and int(dim) != encoder.dim:
         raise ValueError(
@@ -232,66 +263,57 @@ def encoder_for_run(info: dict[str, Any], text_cfg: Any) -> Any:
     return encoder
 
 
-def _get(cfg: Any, key: str, default: Any = None) -> Any:
-    if cfg is None:
-        return default
-    getter = getattr(cfg, "get", None)
-    return getter(key, default) if callable(getter) else getattr(cfg, key, default)
-
-
-def motion_request(motion_cfg: Any, text_cfg: Any = None) -> StageRequest:
-    """The resolver request (:class:`vmc.io.stages.StageRequest`) of the motion config keys."""
-    return StageRequest(
-        motion=str(_get(motion_cfg, "kind", "auto")),
-        motion_run=_get(motion_cfg, "run"),
-        motionclip=_get(motion_cfg, "official"),
-        clip=_get(text_cfg, "clip_path"),
-        text_encoder=str(_get(text_cfg, "kind", "auto")),
-        assets_dir=_get(motion_cfg, "assets_dir") or _get(text_cfg, "assets_dir"),
-    )
-
-
 def build_motion_stage(
-    choice: GroupChoice, motion_cfg: Any = None, text_cfg: Any = None
+    choice: GroupChoice,
+    request: StageRequest | None = None,
+    options: MotionOptions | None = None,
 ) -> MotionStage:
     """Build the text → motion stage the resolver chose (:func:`vmc.io.stages.resolve_motion`).
 
     Args:
         choice: the motion group's :class:`~vmc.io.stages.GroupChoice`.
-        motion_cfg: ``conf/motion`` (``overlap``, ``latent_noise``, ``prior_k``).
-        text_cfg: ``conf/text_encoder`` (the retrieval stage's encoder kind, where CLIP is).
+        request: the request it was resolved from: where CLIP and the assets are
+            (``clip``, ``assets_dir``) and the retrieval stage's encoder kind (``text_encoder``).
+        options: how a MotionCLIP model decodes (default: :class:`MotionOptions`).
     """
-    options = {
-        "overlap": _get(motion_cfg, "overlap"),
-        "latent_noise": float(_get(motion_cfg, "latent_noise", 0.0) or 0.0),
-        "prior_k": int(_get(motion_cfg, "prior_k", 4) or 0),
-    }
+    request = request or StageRequest()
+    options = options or MotionOptions()
     if choice.kind in ("run", "embedded"):
         source = choice.files["run"] if choice.kind == "run" else EMBEDDED_MOTIONCLIP_DIR
         model, info = load_motionclip_run(source)
-        encoder = encoder_for_run(info, text_cfg)
-        return MotionCLIPStage(model, info, encoder, choice.description, choice.why, **options)
+        encoder = encoder_for_run(info, request.clip, request.assets_dir)
+        return MotionCLIPStage(
+            model, info, encoder, choice.description, choice.why, **_stage_options(options)
+        )
     if choice.kind == "paper":
         return _paper_stage(choice.files["checkpoint"], choice.files["clip"], options)
-    assets_dir = _get(text_cfg, "assets_dir") or _get(motion_cfg, "assets_dir")
-    encoder = build_text_encoder(
-        _get(text_cfg, "kind", "auto"), _get(text_cfg, "clip_path"), assets_dir
-    )
+    encoder = build_text_encoder(request.text_encoder, request.clip, request.assets_dir)
     return RetrievalMotionStage(encoder, choice.why)
 
 
-def select_motion_stage(motion_cfg: Any, text_cfg: Any = None) -> MotionStage:
-    """Resolve (:func:`vmc.io.stages.resolve_motion`) and build the stage ``motion_cfg`` asks for.
+def select_motion_stage(
+    request: StageRequest | None = None, options: MotionOptions | None = None
+) -> MotionStage:
+    """Resolve (:func:`vmc.io.stages.resolve_motion`) and build the stage ``request`` asks for.
 
     Raises:
-        ValueError: unknown kind. FileNotFoundError: a required file is missing (the message
-        says which and where it goes).
+        FileNotFoundError: a required file is missing (the message says which and where it
+        goes). (An unknown kind is refused by :class:`~vmc.io.stages.StageRequest` itself.)
     """
-    choice = resolve_motion(motion_request(motion_cfg, text_cfg))
-    return build_motion_stage(choice, motion_cfg, text_cfg)
+    request = request or StageRequest()
+    return build_motion_stage(resolve_motion(request), request, options)
 
 
-def _paper_stage(official: Path, clip: Path, options: dict[str, Any]) -> MotionCLIPStage:
+def _stage_options(options: MotionOptions) -> dict[str, Any]:
+    """:class:`MotionCLIPStage` keyword arguments of ``options``."""
+    return {
+        "overlap": options.overlap,
+        "latent_noise": float(options.latent_noise or 0.0),
+        "prior_k": int(options.prior_k or 0),
+    }
+
+
+def _paper_stage(official: Path, clip: Path, options: MotionOptions) -> MotionCLIPStage:
     """The released checkpoint with CLIP, in the reference's generate-time convention."""
 
     model = MotionCLIP.from_official(official)
@@ -309,5 +331,5 @@ def _paper_stage(official: Path, clip: Path, options: dict[str, Any]) -> MotionC
         f"paper MotionCLIP ({official.name}) + CLIP ViT-B/32",
         "checkpoint and CLIP weights found",
         upright_root=True,
-        **options,
+        **_stage_options(options),
     )

@@ -21,13 +21,13 @@ turns its Hydra config into these typed arguments and writes the files.
 from __future__ import annotations
 
 import copy
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from vmc.motion.limits import MAX_FRAMES
 from vmc.motion.resample import fit_length, resample_motion
@@ -40,6 +40,7 @@ from vmc.render.shading import face_normals
 from vmc.subject.crop import CropBox
 from vmc.subject.prepare import Subject
 from vmc.subject.warp import SubjectRenderer, composite
+from vmc.utils.timing import StepTimer
 
 __all__ = ["FRAMINGS", "VideoMotionCLIP", "VideoOutput", "frame_box"]
 
@@ -277,15 +278,7 @@ class VideoMotionCLIP:
         self.check_inputs(
             subject, prompts, motion, num_frames, fps, framing, root_motion, image_size
         )
-        timings: dict[str, float] = {}
-        clock = time.perf_counter()
-
-        def lap(label: str) -> None:
-            nonlocal clock
-            now = time.perf_counter()
-            timings[label] = now - clock
-            clock = now
-
+        timer = StepTimer()
         # 1. motion
         torch.manual_seed(seed)
         performed = self._motion(prompts, motion, num_frames, fps, seed)
@@ -293,32 +286,30 @@ class VideoMotionCLIP:
         rest = self.body.shaped(betas.to(self.body.v_template.device))[1][0, 0]
         rest = rest.detach().cpu().numpy()
         performed = performed.rebased(rest)  # smplx: pelvis = J0(betas) + trans
-        lap("motion")
+        timer.lap("motion")
         # 2. retarget onto the subject (photo 0's camera)
         moved = retarget(
             performed, self.body, subject.betas, subject.poses[0], subject.cams[0], root_motion
         )
-        lap("retarget")
+        timer.lap("retarget")
         # 3. framing and background
         box, rect = frame_box(subject, moved, framing, image_size)
         cams = _move_cams(moved.cams, subject.boxes[0], box)
         background = _warp_into(subject.background_photo, box)
-        lap("background")
+        timer.lap("background")
         # 4. the person, composited: the residual (hair, loose clothes) under the body
         residual_rgb = residual_alpha = None
         if self.keep_residual:
             residual = residual_of(subject, self.body)
             vertex_photo = ndc_to_photo(moved.vertices, subject.boxes[0])  # [T, V, 2]
             residual_rgb, residual_alpha = render_residual(residual, vertex_photo, box)
-        lap("residual")
+        timer.lap("residual")
         renderer = SubjectRenderer(
             self._render_body, subject.betas, subject.texture, supersample=self.supersample
         )
         frames, alphas = [], []
         starts = range(0, num_frames, RENDER_BATCH)
         if progress:
-            from tqdm.auto import tqdm  # progress bars only when asked (tqdm is a dependency)
-
             starts = tqdm(starts, desc="render", unit="batch")
         for i in starts:
             rgb, alpha = renderer.render(
@@ -336,10 +327,10 @@ class VideoMotionCLIP:
             alphas.append(alpha)
         video = (torch.cat(frames) * 255 + 0.5).clamp(0, 255).to(torch.uint8).numpy()
         alpha_all = torch.cat(alphas).numpy()
-        lap("render")
+        timer.lap("render")
         # 5. the motion on the shaded body, same frame
         body_frames = _shaded_body(self._render_body, betas, moved.poses, cams, image_size)
-        lap("body preview")
+        timer.lap("body preview")
         top, left, h, w = rect
         cut = (slice(None), slice(top, top + h), slice(left, left + w))
         return VideoOutput(
@@ -351,5 +342,5 @@ class VideoMotionCLIP:
             cams=cams,
             box=box,
             rect=rect,
-            timings=timings,
+            timings=timer.timings,
         )

@@ -98,7 +98,7 @@ _LOCK = threading.Lock()
 
 def _create_state() -> _GLState:
     try:
-        import moderngl
+        import moderngl  # optional extra (vmc[gl]): imported only when the gl backend runs
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise GLUnavailableError(
             "rasterize(backend='gl') needs the optional dependency moderngl: "
@@ -194,7 +194,7 @@ def rasterize_gl(
         ``fim [B,N,N] long`` (-1 empty), ``wim [B,N,N,3] float32``, ``zp [B,N,N] float32``
         (depth ``z + eye_shift``, undefined where empty), all on the CPU.
     """
-    import moderngl
+    import moderngl  # optional extra (vmc[gl]), present once _create_state has succeeded
 
     bsz, _, _ = points.shape
     n = int(image_size)

@@ -1,4 +1,7 @@
-"""Per-face correspondence code ("uv_seg") and the body's UV layout (specs/lwg.md §2.3-2.4).
+"""Per-face correspondence code ("uv_seg") and the body's UV layout.
+
+Conventions: ``docs/conventions.md#uv-layout-uv-renders-and-textures`` (UV layout, windings) and
+``docs/conventions.md#lwg-generator-inputs`` (the uv_seg code, the visibility expansion).
 
 Everything here works for any body topology: SMPL with its iPERCore UV files
 (``mapper_fim_enc.txt`` / ``mapper_uv.txt``) or the embedded body with its own ``vt``/``ft``.
@@ -11,10 +14,10 @@ Conventions
   then ``2 * . - 1``) so the tables match the original to the last bit or two.
 * Two face windings are kept, as iPERCore does:
   - the *mesh* winding (``faces``, ``ft``): the body's own, used for image-space renders and for
-    ``f_uvs2img`` (the target-pose texture lookup, §2.7);
+    ``f_uvs2img`` (the target-pose texture lookup);
   - the *enc* winding (``enc_faces``, ``enc_ft``): the same triangles, re-ordered so that every
     UV triangle is counter-clockwise in UV space (v up). It survives back-face culling when the UV
-    layout is rasterized (§2.6), and the uv_seg code is taken from it (§2.4).
+    layout is rasterized, and the uv_seg code is taken from it.
   ``enc_perm [F, 3]`` gives ``enc_faces[i, k] = faces[i, enc_perm[i, k]]``, so the enc-ordered
   projected corners are ``f2pts.gather`` of the mesh-ordered ones: no second render is needed.
 
@@ -201,7 +204,7 @@ def face_barycenters(corners: torch.Tensor) -> torch.Tensor:
 
 
 def uv_seg_table(vt: np.ndarray | torch.Tensor, enc_ft: np.ndarray | torch.Tensor) -> torch.Tensor:
-    """The uv_seg lookup table ``[F + 1, 3]`` float32 (§2.4).
+    """The uv_seg lookup table ``[F + 1, 3]`` float32.
 
     Row f = ``(0.5 t0 + 0.5 t1, 0)`` with ``t`` the face's UV corners in grid coords, taken in the
     enc winding's corner order; the last row is the background code ``(0, 0, 1)``.
@@ -290,7 +293,7 @@ def face_k_nearest(
 ) -> torch.Tensor:
     """For each face, the ``k`` faces (itself included) nearest in UV space within its part.
 
-    Distance between faces = distance of their uv_seg "barycentres" (edge-0-1 midpoints, §2.6);
+    Distance between faces = distance of their uv_seg "barycentres" (edge-0-1 midpoints);
     ``top_k = 3`` in the reference. Parts with fewer than ``k`` faces repeat their nearest.
     At exact distance ties the choice may differ from the reference's (unstable) argsort.
 
@@ -335,7 +338,7 @@ class UVLayout:
         f_uvs2img: ``[F, 3, 2]`` UV corners (grid coords), mesh winding: for ``I_syn``.
         f_img2uvs: ``[F, 3, 2]`` UV corners (grid coords), enc winding: what the UV rasterization
             produces as ``f2pts``.
-        face_k_nearest: ``[F, k]`` visibility expansion table (§2.6).
+        face_k_nearest: ``[F, k]`` visibility expansion table.
         face_part: ``[F]`` int64 part labels or None.
     """
 

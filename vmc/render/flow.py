@@ -1,4 +1,4 @@
-"""Transformation flows between rendered bodies (specs/lwg.md §2.5).
+"""Transformation flows between rendered bodies (``docs/conventions.md#flows``).
 
 ``T(p) = sum_k wim_t(p)[k] * f2pts_s[fim_t(p), k]`` where the target pixel p is covered by a face,
 ``(-2, -2)`` (the "no correspondence" sentinel) elsewhere. ``T`` is in ``grid_sample`` coordinates
@@ -107,8 +107,9 @@ def visible_face_f2pts(
     """Keep the corners of faces seen in ``fim`` (and their UV neighbours), set the rest to -2.
 
     The reference's ``get_vis_f2pts``: visible = unique ids of ``fim`` expanded through
-    ``face_k_nearest`` (§2.6). (The reference drops the first unique id assuming it is -1, which
-    loses face 0 when the body covers the whole image; here only -1 is dropped.)
+    ``face_k_nearest`` (texture merge, ``docs/conventions.md#lwg-generator-inputs``). (The reference
+    drops the first unique id assuming it is -1, which loses face 0 when the body covers the whole
+    image; here only -1 is dropped.)
 
     Args:
         f2pts: ``[B, F, 3, C]``; fim: ``[B, H, W]``; face_k_nearest: ``[F, k]`` int.

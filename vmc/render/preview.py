@@ -31,7 +31,11 @@ from typing import Literal
 import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
+from tqdm.auto import tqdm
 
+from vmc.io.images import write_image
+from vmc.io.video import write_video
+from vmc.render.rasterizer import rasterize
 from vmc.render.shading import DEFAULT_LIGHT_DIR, shade_fragments
 
 __all__ = [
@@ -225,7 +229,6 @@ def _check_size(image_size: int, supersample: int) -> None:
 def _progress(iterable, total: int, desc: str, enabled: bool, unit: str = "frame"):
     if not enabled:
         return iterable
-    from tqdm.auto import tqdm
 
     return tqdm(iterable, total=total, desc=desc, unit=unit)
 
@@ -276,8 +279,6 @@ def render_mesh_frames(
         device: torch device for rasterizing and shading (default: CPU).
         progress: show a progress bar.
     """
-    from vmc.render.rasterizer import rasterize
-
     _check_size(image_size, supersample)
     verts = _as_motion(vertices, "vertices")
     faces_np = np.asarray(
@@ -535,9 +536,6 @@ def write_preview(
     Returns:
         ``(mp4_path, png_path)``.
     """
-    from vmc.io.images import write_image
-    from vmc.io.video import write_video
-
     arr = np.asarray(frames)
     if arr.ndim != 4 or arr.shape[0] < 1:
         raise ValueError(f"frames must be uint8 [T,H,W,3] with T >= 1, got {arr.shape}")

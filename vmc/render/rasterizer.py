@@ -1,4 +1,6 @@
-"""Face-index / barycentric rasterizer with iPERCore's conventions (``specs/lwg.md`` §2.1–2.2).
+"""Face-index / barycentric rasterizer with iPERCore's conventions.
+
+Conventions: ``docs/conventions.md#rasterizer`` (and ``#hmr-image-frame-and-camera``).
 
 iPERCore feeds its generator three maps produced by a CUDA-only neural_renderer fork. This module
 reproduces them for already projected points (weak-perspective HMR camera, see
@@ -37,7 +39,8 @@ from typing import Literal
 
 import torch
 
-from vmc.render._raster_gl import GLUnavailableError
+from vmc.render._raster_gl import GLUnavailableError, rasterize_gl
+from vmc.render._raster_gl import gl_available as _gl_available
 from vmc.render._raster_torch import rasterize_torch
 
 __all__ = [
@@ -80,8 +83,6 @@ class Fragments:
 
 def gl_available() -> bool:
     """True if ``backend="gl"`` can run here (moderngl installed and an EGL context opens)."""
-    from vmc.render._raster_gl import gl_available as _gl_available
-
     return _gl_available()
 
 
@@ -145,8 +146,6 @@ def _maps(
         return fim, wim, zp
     pts = points.detach().contiguous()
     if backend == "gl":
-        from vmc.render._raster_gl import rasterize_gl
-
         fim, wim, zp = rasterize_gl(pts, faces, n, cull, EYE_SHIFT, NEAR, FAR)
         fim = fim.to(points.device)
         wim = wim.to(device=points.device, dtype=points.dtype)

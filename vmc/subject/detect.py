@@ -18,6 +18,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from vmc.io.images import check_rgb_image
 from vmc.subject.keypoint_map import LANDMARK_FLIP, MEDIAPIPE_LANDMARK_NAMES, NUM_LANDMARKS
 
 __all__ = [
@@ -124,13 +125,6 @@ class PoseDetector:
         self.close()
 
 
-def _check_image(image: np.ndarray) -> np.ndarray:
-    img = np.asarray(image)
-    if img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3:
-        raise ValueError(f"image must be uint8 [H, W, 3] RGB, got {img.dtype} {img.shape}")
-    return img
-
-
 def detection_warnings(
     keypoints: np.ndarray, mask: np.ndarray, border_px: int = 2
 ) -> tuple[list[str], set[str]]:
@@ -233,7 +227,7 @@ def detect_person(
         NoPersonError: no person found.
         ValueError: not an RGB uint8 image.
     """
-    img = _check_image(image)
+    img = check_rgb_image(image)
     h, w = img.shape[:2]
     own = detector is None
     det = PoseDetector() if own else detector

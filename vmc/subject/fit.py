@@ -2,7 +2,7 @@
 
 Input: square person crops (:class:`~vmc.subject.crop.SubjectCrop`: 33 mediapipe landmarks in
 crop pixels and a person mask). Output (:class:`BodyFit`), in the conventions of
-``vmc.data.lwg_layouts`` and ``specs/lwg.md`` §2.1, so that
+``vmc.data.lwg_layouts`` and ``docs/conventions.md#hmr-image-frame-and-camera``, so that
 ``render_smpl_params(body, betas, poses, cams, S)`` overlays each crop:
 
 * ``betas [nb]``: one shape for all photos of the person;

@@ -42,7 +42,7 @@ import torch
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from vmc.body.joints import joint_index
+from vmc.body.joints import SMPL_JOINT_NAMES, flip_permutation, joint_index
 
 __all__ = [
     "LANDMARK_BODY_POINTS",
@@ -93,28 +93,12 @@ MEDIAPIPE_LANDMARK_NAMES: tuple[str, ...] = (
 
 NUM_LANDMARKS = 33
 
-LANDMARK_FLIP: tuple[int, ...] = tuple(
-    MEDIAPIPE_LANDMARK_NAMES.index(
-        n.replace("left", "@").replace("right", "left").replace("@", "right")
-    )
-    for n in MEDIAPIPE_LANDMARK_NAMES
-)
+LANDMARK_FLIP: tuple[int, ...] = flip_permutation(MEDIAPIPE_LANDMARK_NAMES)
 """Landmark ``i`` with left and right exchanged is landmark ``LANDMARK_FLIP[i]``."""
 
-_JOINT_LANDMARKS = (
-    "left_shoulder",
-    "right_shoulder",
-    "left_elbow",
-    "right_elbow",
-    "left_wrist",
-    "right_wrist",
-    "left_hip",
-    "right_hip",
-    "left_knee",
-    "right_knee",
-    "left_ankle",
-    "right_ankle",
-)
+#: The landmarks that are SMPL joints of the same name (shoulders, elbows, wrists, hips, knees,
+#: ankles), in mediapipe's order.
+_JOINT_LANDMARKS = tuple(n for n in MEDIAPIPE_LANDMARK_NAMES if n in SMPL_JOINT_NAMES)
 
 LANDMARK_BODY_POINTS: dict[str, str] = {
     **{n: f"joint:{n}" for n in _JOINT_LANDMARKS},

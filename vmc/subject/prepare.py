@@ -17,7 +17,6 @@ A :class:`Subject` is what the video pipeline animates and what a subject folder
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -27,7 +26,7 @@ import cv2
 import numpy as np
 import torch
 
-from vmc.io.images import read_image
+from vmc.io.images import check_rgb_image, read_image
 from vmc.render.body_render import render_smpl_params
 from vmc.render.shading import face_normals
 from vmc.subject.background import background_plate
@@ -36,6 +35,7 @@ from vmc.subject.cutout import person_alpha
 from vmc.subject.detect import PersonDetection, PoseDetector, detect_person
 from vmc.subject.fit import FitConfig, PhotoReport, fit_body
 from vmc.subject.texture import SubjectTexture, TextureAtlas, texture_from_photos
+from vmc.utils.timing import StepTimer
 
 __all__ = ["MIN_PHOTO_SIDE", "Subject", "check_photo", "fitted_overlay", "prepare_subject"]
 
@@ -137,8 +137,7 @@ def check_photo(photo: np.ndarray, label: str = "photo") -> np.ndarray:
     Raises:
         ValueError: naming ``label`` (a file name or ``"photo i"``) and the minimum size.
     """
-    if photo.ndim != 3 or photo.shape[2] != 3 or photo.dtype != np.uint8:
-        raise ValueError(f"{label}: expected uint8 [H, W, 3], got {photo.dtype} {photo.shape}")
+    photo = check_rgb_image(photo, label)
     if min(photo.shape[:2]) < MIN_PHOTO_SIDE:
         raise ValueError(
             f"{label} is {photo.shape[1]}x{photo.shape[0]} pixels: a person needs at least "
@@ -150,6 +149,10 @@ def check_photo(photo: np.ndarray, label: str = "photo") -> np.ndarray:
 def _label(photo: object, index: int) -> str:
     """How messages name a photo: its file name when it came from a file."""
     return f"photo {index} ({photo})" if isinstance(photo, str | os.PathLike) else f"photo {index}"
+
+
+def _print_step(label: str, seconds: float) -> None:
+    print(f"  {label}: {seconds:.1f} s", flush=True)
 
 
 def prepare_subject(
@@ -185,16 +188,7 @@ def prepare_subject(
     """
     if not photos:
         raise ValueError("prepare_subject needs at least one photo of the person")
-    timings: dict[str, float] = {}
-    clock = time.perf_counter()
-
-    def step(label: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        timings[label] = now - clock
-        clock = now
-        if progress:
-            print(f"  {label}: {timings[label]:.1f} s", flush=True)
+    timer = StepTimer(_print_step if progress else None)
 
     labels = [_label(p, i) for i, p in enumerate(photos)]
     images = [
@@ -210,10 +204,10 @@ def prepare_subject(
             except ValueError as err:
                 raise type(err)(f"{label}: {err}") from err
             crops.append(crop_person(img, detection, size=image_size))
-    step("detect")
+    timer.lap("detect")
     # 3. body fit
     fit = fit_body(body, crops, fit_config)
-    step("fit")
+    timer.lap("fit")
     # 4. cut-out, guided by the fitted silhouettes
     _, frags = render_smpl_params(
         body,
@@ -226,13 +220,13 @@ def prepare_subject(
     alphas = np.stack(
         [person_alpha(c.mask, silhouette=s) for c, s in zip(crops, silhouettes, strict=True)]
     )
-    step("cut-out")
+    timer.lap("cut-out")
     # 5. background of photo 0, in the crop and in the photo's frame
     clean = read_image(background) if isinstance(background, str | os.PathLike) else background
     box0 = crops[0].box
     plate_photo = background_plate(images[0], _photo_alpha(alphas[0], box0, images[0]), clean)
     plate_crop = crop_person(plate_photo, _dummy_detection(plate_photo), box=box0).image
-    step("background")
+    timer.lap("background")
     # 6. texture
     texture = texture_from_photos(
         body,
@@ -244,7 +238,7 @@ def prepare_subject(
         atlas=atlas,
         size=texture_size,
     )
-    step("texture")
+    timer.lap("texture")
     return Subject(
         name=name,
         body_kind=body_kind,
@@ -259,7 +253,7 @@ def prepare_subject(
         background_photo=plate_photo,
         texture=texture,
         reports=list(fit.reports),
-        timings=timings,
+        timings=timer.timings,
         settings=_settings(photos, fit_config, background is not None, texture_size),
     )
 

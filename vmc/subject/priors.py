@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from vmc.body.joints import joint_index
+from vmc.motion.procedural import generate_motion, list_actions
 
 __all__ = [
     "POSE_PRIOR_PATH",
@@ -55,8 +56,6 @@ _OFF_AXIS_SLACK = 0.3
 
 def _poses_from_library(frames_per_motion: int, seeds: int) -> np.ndarray:
     """Body poses ``[M, 69]`` of every procedural action with ``seeds`` variations each."""
-    from vmc.motion.procedural import generate_motion, list_actions
-
     out = []
     for action in list_actions():
         for seed in range(seeds):

@@ -1,9 +1,10 @@
 """The subject's UV texture from photos (texture warping), with confidence and filling.
 
 Every texel of the body's UV image that lies on a UV triangle (a *body texel*) is a point on the
-body surface: face ``f`` and barycentrics ``w`` (the UV rasterization of ``specs/lwg.md`` §2.6,
-enc winding). :class:`TextureAtlas` precomputes, once per body and UV size, each body texel's
-surface point in the rest pose and two texel-to-texel maps used to fill what no photo saw:
+body surface: face ``f`` and barycentrics ``w`` (the UV render of
+``docs/conventions.md#uv-layout-uv-renders-and-textures``, enc winding). :class:`TextureAtlas`
+precomputes, once per body and UV size, each body texel's surface point in the rest pose and two
+texel-to-texel maps used to fill what no photo saw:
 
 * ``mirror``: the texel at the point mirrored across the body's sagittal plane (``x -> -x`` in the
   rest pose, left parts matched to right parts);

@@ -2,11 +2,11 @@
 
 The body with the subject's ``betas`` is posed (root in the HMR image frame), projected with the
 weak-perspective camera and rasterized (``vmc.render.rasterizer``); every covered pixel's UV
-coordinate is the barycentric blend of its face's UV corners (``UVLayout.f_uvs2img``, mesh
-winding: ``I_syn`` of ``specs/lwg.md`` §2.7) and the UV texture is sampled there bilinearly.
-Edges are anti-aliased by supersampling: the frame is rasterized at ``supersample`` times the
-size and box-filtered, which gives the soft coverage ``alpha`` and colours free of background
-bleed (colours are averaged premultiplied and divided by the coverage).
+coordinate is the barycentric blend of its face's UV corners (``UVLayout.f_uvs2img``, mesh winding:
+``I_syn`` in ``docs/conventions.md#lwg-generator-inputs``) and the UV texture is sampled there
+bilinearly. Edges are anti-aliased by supersampling: the frame is rasterized at ``supersample``
+times the size and box-filtered, which gives the soft coverage ``alpha`` and colours free of
+background bleed (colours are averaged premultiplied and divided by the coverage).
 
 Arrays: ``rgb float32 [N, H, W, 3]`` in [0, 1] (straight colour, 0 where ``alpha`` is 0),
 ``alpha float32 [N, H, W]`` in [0, 1] (1 = person); backgrounds ``uint8`` or float

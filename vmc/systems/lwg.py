@@ -1,9 +1,10 @@
 """LWG pretraining system: the AttLWB-SPADE generator against the four-head PatchGAN.
 
 A ``LightningModule`` with manual optimization (Lightning's GAN pattern): every training step
-updates the generator, then the discriminator, each with its own Adam (``specs/lwg.md`` §4: lr
-1e-4 for both, betas (0.9, 0.999), no decay). The networks and the loss criteria are built
-outside and passed in (TMR style, ``conf/model/lwg_pretrain.yaml``).
+updates the generator, then the discriminator, each with its own Adam
+(``docs/conventions.md#lwg-losses-and-training``: lr 1e-4 for both, betas (0.9, 0.999), no decay).
+The networks and the loss criteria are built outside and passed in (TMR style,
+``conf/model/lwg_pretrain.yaml``).
 
 Batch (a dict; ``B`` clips, ``ns`` sources, ``nt`` targets, images RGB in [-1, 1], masks
 background = 1), as ``vmc.data.lwg_dataset`` produces it:
@@ -49,6 +50,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vmc.io.checkpoints import export_inference
 from vmc.lwg.discriminator import GlobalBodyHeadDiscriminator
 from vmc.lwg.generator import AttentionLWBGenerator, GeneratorOutput
 from vmc.lwg.losses import LWGLosses
@@ -346,8 +348,6 @@ class LWGPretrainSystem(pl.LightningModule):
         shapes); the config holds the generator's constructor kwargs and the resolved run
         config.
         """
-        from vmc.io.checkpoints import export_inference
-
         gen_cfg = self.generator.config.to_dict()
         config: dict[str, Any] = {
             "format": "vmc.lwg.generator",

@@ -24,7 +24,9 @@ from typing import Any
 import lightning.pytorch as pl
 import numpy as np
 import torch
+from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.utilities import rank_zero_only
+from PIL import Image
 
 from vmc.io.atomic import atomic_path
 
@@ -165,7 +167,6 @@ class ImageGridLogger(pl.Callback):
         out_dir = Path(trainer.default_root_dir) / "media"
         out_dir.mkdir(parents=True, exist_ok=True)
         path = out_dir / f"{stage}_{self.key}_step{trainer.global_step:07d}.png"
-        from PIL import Image
 
         with atomic_path(path) as tmp:
             Image.fromarray(grid).save(tmp, format="PNG")
@@ -174,10 +175,6 @@ class ImageGridLogger(pl.Callback):
 
 
 def _find_wandb(loggers: Sequence[Any]) -> Any | None:
-    try:
-        from lightning.pytorch.loggers import WandbLogger
-    except ImportError:  # wandb extra missing: fall back to PNGs
-        return None
     for logger in loggers:
         if isinstance(logger, WandbLogger):
             return logger

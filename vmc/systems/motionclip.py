@@ -1,4 +1,6 @@
-"""MotionCLIP training system (LightningModule) — ``specs/motionclip.md`` §2.
+"""MotionCLIP training system (LightningModule).
+
+Conventions: ``docs/conventions.md#motionclip-losses-and-training``.
 
 The module **receives** its networks (TMR style; built by Hydra from ``conf/model/*.yaml``):
 
@@ -44,9 +46,16 @@ import lightning.pytorch as pl
 import torch
 import torch.nn.functional as F
 
+from vmc.body.embedded import load_embedded_body
+from vmc.body.model import BodyModel
+from vmc.body.procedural import make_tiny_body
+from vmc.body.select import select_body
+from vmc.io.checkpoints import export_inference
+from vmc.motion.convert import check_translation_mode
 from vmc.motion.losses import LossWeights, PosedBody, motion_losses
 from vmc.motion.metrics import MaskedMSE, MeanPositionError, RetrievalRPrecision
 from vmc.motion.model import MotionCLIP
+from vmc.motion.prior import BANK_FILENAME, compute_latent_bank, save_latent_bank
 from vmc.motion.runs import EXPORT_FORMAT, rescales_text
 from vmc.text.feature_cache import FeatureCache
 from vmc.utils.config import to_plain
@@ -69,15 +78,10 @@ def build_body(
             vertex loss must then be off).
         smpl_path, assets_dir: where to look for SMPL (``conf/paths``).
     """
-    from vmc.body.model import BodyModel
-
     if kind in (None, "none"):
         return None
     if kind == "tiny":
-        from vmc.body.procedural import make_tiny_body
-
         return BodyModel.from_arrays(**make_tiny_body())
-    from vmc.body.select import select_body
 
     body, description, why = select_body(kind, smpl_path, assets_dir)
     log.info("vertex loss body: %s (%s)", description, why)
@@ -190,7 +194,6 @@ class MotionCLIPSystem(pl.LightningModule):
             raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {lr_schedule!r}")
         if warmup_steps < 0:
             raise ValueError(f"warmup_steps must be >= 0, got {warmup_steps}")
-        from vmc.motion.convert import check_translation_mode
 
         if not isinstance(net, MotionCLIP):
             raise ValueError(f"net must be a vmc.motion.MotionCLIP, got {type(net).__name__}")
@@ -227,8 +230,6 @@ class MotionCLIPSystem(pl.LightningModule):
         self._metric_body = self._body
         if body is not None or self.weights.rcxyz > 0:
             if body is None:
-                from vmc.body.embedded import load_embedded_body
-
                 log.info("no body model given: the vertex loss uses the embedded body")
                 body = load_embedded_body()
             self._body = _Held(PosedBody(body, num_loss_vertices))
@@ -538,8 +539,6 @@ class MotionCLIPSystem(pl.LightningModule):
         With ``latent_bank=True`` it also writes ``latent_bank.safetensors`` from the training
         clips of ``datamodule`` (default: the trainer's).
         """
-        from vmc.io.checkpoints import export_inference
-
         info = self.export_info()
         if cfg is not None:
             plain = to_plain(cfg)
@@ -572,8 +571,6 @@ class MotionCLIPSystem(pl.LightningModule):
             out_dir: the export folder.
             dataset: the clips (default: the trainer's datamodule's ``train_set``).
         """
-        from vmc.motion.prior import BANK_FILENAME, compute_latent_bank, save_latent_bank
-
         if dataset is None:
             datamodule = getattr(self.trainer, "datamodule", None) if self._trainer else None
             dataset = getattr(datamodule, "train_set", None)

@@ -6,12 +6,17 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import yaml
+from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from vmc.io.atomic import atomic_path
+from vmc.io.stages import GroupChoice, StageChoices, StageRequest
+from vmc.motion.stage import MotionOptions
 from vmc.utils.config import ConfigError
 from vmc.utils.console import console
 
@@ -24,8 +29,6 @@ def available_choices(group: str) -> list[str]:
 
 def instantiate_group(group_cfg: DictConfig | None, what: str) -> list[Any]:
     """Instantiate every entry of a dict-of-configs group (callbacks, loggers); None → []."""
-    from hydra.utils import instantiate
-
     if not group_cfg:
         return []
     if not isinstance(group_cfg, DictConfig):
@@ -116,3 +119,57 @@ def run_task(task: Any, cfg: DictConfig) -> Any:
             raise
         console.print(f"[bold red]error:[/bold red] {err}", soft_wrap=True)  # one line, any width
         sys.exit(2)
+
+
+# ------------------------------------------------ config groups -> the typed stage arguments
+
+
+def _get(cfg: Any, key: str, default: Any = None) -> Any:
+    """``cfg[key]`` of a config group that may be missing (``None``), a dict or a DictConfig."""
+    if cfg is None:
+        return default
+    getter = getattr(cfg, "get", None)
+    return getter(key, default) if callable(getter) else getattr(cfg, key, default)
+
+
+def motion_request(motion_cfg: Any, text_cfg: Any = None) -> StageRequest:
+    """The resolver request (:class:`vmc.io.stages.StageRequest`) of the ``conf/motion`` and
+    ``conf/text_encoder`` keys."""
+    return StageRequest(
+        motion=str(_get(motion_cfg, "kind", "auto")),
+        motion_run=_get(motion_cfg, "run"),
+        motionclip=_get(motion_cfg, "official"),
+        clip=_get(text_cfg, "clip_path"),
+        text_encoder=str(_get(text_cfg, "kind", "auto")),
+        assets_dir=_get(motion_cfg, "assets_dir") or _get(text_cfg, "assets_dir"),
+    )
+
+
+def motion_options(motion_cfg: Any) -> MotionOptions:
+    """:class:`vmc.motion.stage.MotionOptions` of ``conf/motion`` (``overlap``,
+    ``latent_noise``, ``prior_k``; a null ``prior_k`` means 0)."""
+    return MotionOptions(
+        overlap=_get(motion_cfg, "overlap"),
+        latent_noise=float(_get(motion_cfg, "latent_noise", 0.0) or 0.0),
+        prior_k=int(_get(motion_cfg, "prior_k", 4) or 0),
+    )
+
+
+def record_stages(cfg: DictConfig, choices: StageChoices | Sequence[GroupChoice]) -> Path | None:
+    """Keep the resolved choices in the run folder (``stages.yaml``) beside Hydra's config.
+
+    Args:
+        cfg: the run's config (``paths.output_dir`` is the run folder).
+        choices: every group of an inference (:func:`vmc.io.stages.resolve_stages`), or the
+            groups a run uses, in order.
+
+    Returns the file written, or ``None`` when the config names no existing ``paths.output_dir``.
+    """
+    out = OmegaConf.select(cfg, "paths.output_dir", default=None, throw_on_resolution_failure=False)
+    if not out or not Path(str(out)).is_dir():
+        return None
+    groups = choices.groups() if isinstance(choices, StageChoices) else tuple(choices)
+    path = Path(str(out)) / "stages.yaml"
+    with atomic_path(path) as tmp:
+        tmp.write_text(yaml.safe_dump({g.group: g.to_dict() for g in groups}, sort_keys=False))
+    return path

@@ -11,14 +11,13 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
+from vmc.io.images import read_image
 from vmc.tasks.common import available_choices
 from vmc.utils.config import ConfigError, as_path_list
 
 
 def check_finetune_inputs(cfg: DictConfig) -> list[str]:
     """Validate ``subject`` and ``images`` (every file must be a readable image)."""
-    from vmc.io.images import read_image
-
     subject = str(cfg.get("subject") or "").strip()
     if not subject or any(c in subject for c in "/\\"):
         raise ConfigError("'subject' must be a non-empty name without slashes, e.g. subject=alice")

@@ -34,21 +34,20 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 from omegaconf import DictConfig, OmegaConf
 from PIL import Image, ImageColor
 from tqdm.auto import tqdm
 
 from vmc.body.posing import pose_body
 from vmc.body.select import load_body
-from vmc.io.atomic import ResultSet, atomic_path, check_writable, result_set
+from vmc.io.atomic import ResultSet, check_writable, result_set
 from vmc.io.images import read_image
-from vmc.io.stages import APPEARANCE_KINDS, StageChoices, resolve_stages
+from vmc.io.stages import APPEARANCE_KINDS, resolve_stages
 from vmc.io.video import write_gif, write_video
 from vmc.motion.export import load_motion_npz
 from vmc.motion.generate import read_prompt_file, slugify
 from vmc.motion.limits import MAX_FRAMES
-from vmc.motion.stage import build_motion_stage, motion_request
+from vmc.motion.stage import build_motion_stage
 from vmc.motion.writing import write_motion_files
 from vmc.pipeline.retarget import ROOT_MOTIONS
 from vmc.pipeline.video import FRAMINGS, VideoMotionCLIP, VideoOutput
@@ -57,6 +56,7 @@ from vmc.subject.background import align_background
 from vmc.subject.folder import read_subject_folder, subject_folder, subjects_dir_of
 from vmc.subject.prepare import Subject, prepare_subject
 from vmc.systems.video_inference import VideoInferenceSystem, VideoJob, predict_videos
+from vmc.tasks.common import motion_options, motion_request, record_stages
 from vmc.utils.config import ConfigError, as_path_list, check_positive
 from vmc.utils.console import console, print_stage_table
 from vmc.utils.device import DeviceError, resolve_device
@@ -357,18 +357,6 @@ def _check_outputs_are_not_inputs(request: InferRequest) -> None:
                 )
 
 
-def photo_panel(image: np.ndarray, size: int) -> np.ndarray:
-    """Fit a photo into a ``size``² panel (aspect kept, letterboxed in grey): ``uint8 [S,S,3]``."""
-    h, w = image.shape[:2]
-    scale = size / max(h, w)
-    new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
-    resized = np.asarray(Image.fromarray(image).resize((new_w, new_h), Image.Resampling.LANCZOS))
-    panel = np.full((size, size, 3), 40, dtype=np.uint8)
-    top, left = (size - new_h) // 2, (size - new_w) // 2
-    panel[top : top + new_h, left : left + new_w] = resized
-    return panel
-
-
 def _select_stages(cfg: DictConfig):
     """Resolve every stage group once (:func:`vmc.io.stages.resolve_stages`), then build the
     body and the text → motion stage it chose; returns ``(body, stage, table rows)``."""
@@ -380,9 +368,9 @@ def _select_stages(cfg: DictConfig):
         assets_dir=request.assets_dir or cfg.body.get("assets_dir"),
     )
     choices = resolve_stages(request)
-    _record_stages(cfg, choices)
+    record_stages(cfg, choices)
     body = load_body(choices.body)
-    stage = build_motion_stage(choices.motion, cfg.get("motion"), cfg.get("text_encoder"))
+    stage = build_motion_stage(choices.motion, request, motion_options(cfg.get("motion")))
     rows = [
         ("text encoder", stage.encoder_name, "the one the text → motion model was trained with"),
         choices.motion.row(),
@@ -390,14 +378,6 @@ def _select_stages(cfg: DictConfig):
         ("person", "body render beside the photo", "person fit and appearance: not built yet"),
     ]
     return body, stage, rows
-
-
-def _record_stages(cfg: DictConfig, choices: StageChoices) -> None:
-    """Keep the resolved choices in the run folder (``stages.yaml``) beside Hydra's config."""
-    out = OmegaConf.select(cfg, "paths.output_dir", default=None, throw_on_resolution_failure=False)
-    if out and Path(str(out)).is_dir():
-        with atomic_path(Path(str(out)) / "stages.yaml") as tmp:
-            tmp.write_text(yaml.safe_dump(choices.to_dict(), sort_keys=False))
 
 
 def infer(cfg: DictConfig) -> dict[str, str]:
@@ -544,12 +524,12 @@ def _person_stages(cfg: DictConfig, request: InferRequest):
             "appearance=lwg: animating a person with the Liquid Warping GAN is not wired into "
             "infer yet; appearance=warp (texture warping) works"
         )
-    _record_stages(cfg, choices)
+    record_stages(cfg, choices)
     body = load_body(choices.body)
     rows = []
     stage = None
     if request.motion_file is None:
-        stage = build_motion_stage(choices.motion, cfg.get("motion"), cfg.get("text_encoder"))
+        stage = build_motion_stage(choices.motion, motion_req, motion_options(cfg.get("motion")))
         stage.to(request.device)
         rows.append(
             ("text encoder", stage.encoder_name, "the one the text → motion model was trained with")
@@ -577,8 +557,10 @@ def _person_stages(cfg: DictConfig, request: InferRequest):
     return body, stage, rows, choices.body.kind
 
 
-def _fit_panel(image: np.ndarray, height: int, width: int) -> np.ndarray:
-    """``image`` letterboxed into ``uint8 [height, width, 3]`` (aspect kept, grey bars)."""
+def photo_panel(image: np.ndarray, height: int, width: int | None = None) -> np.ndarray:
+    """``image`` letterboxed into ``uint8 [height, width, 3]`` (aspect kept, grey bars; a square
+    panel when ``width`` is not given)."""
+    width = height if width is None else width
     h, w = image.shape[:2]
     scale = min(height / h, width / w)
     new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
@@ -658,7 +640,7 @@ def _write_person(
     crf = cfg.get("crf", 18)
     if cfg.get("preview"):
         h, w = video.frames.shape[1:3]
-        photo = _fit_panel(subject.photos[0], h, w)
+        photo = photo_panel(subject.photos[0], h, w)
         side_by_side = np.concatenate(
             [np.broadcast_to(photo, video.frames.shape), video.body_frames, video.frames], 2
         )

@@ -1,6 +1,8 @@
 """``train(cfg)``: the body of ``python train.py experiment=...`` (and of ``finetune``).
 
-Sequence (lightning-hydra-template): seed → datamodule, model, callbacks, loggers, trainer →
+Sequence (lightning-hydra-template): check the config → choose the stage groups the model uses
+(its text encoder and body, :func:`training_stages`; printed, and kept in the run folder as
+``stages.yaml`` like ``infer`` does) → seed → datamodule, model, callbacks, loggers, trainer →
 fit (resuming from ``ckpt_path``) → validate → export inference weights → return metrics.
 """
 
@@ -17,8 +19,11 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from vmc.io.checkpoints import check_lightning_checkpoint
-from vmc.tasks.common import available_choices, instantiate_group, save_run_config
+from vmc.io.stages import BODY_KINDS, GroupChoice, StageRequest, resolve_body
+from vmc.tasks.common import available_choices, instantiate_group, record_stages, save_run_config
+from vmc.text import resolve_text_encoder
 from vmc.utils.config import ConfigError
+from vmc.utils.console import print_stage_table
 
 log = logging.getLogger(__name__)
 
@@ -109,9 +114,50 @@ def check_train_config(cfg: DictConfig) -> None:
     check_trainer_config(cfg)
 
 
+#: ``model.body.kind`` values outside the resolver's (:data:`vmc.io.stages.BODY_KINDS`).
+_OTHER_BODIES = {
+    "tiny": ("tiny procedural test body", "model.body.kind=tiny"),
+    "none": ("no body (the vertex loss is off)", "model.body.kind=none"),
+}
+
+
+def training_stages(cfg: DictConfig) -> list[GroupChoice]:
+    """The stage groups a training run uses, chosen from the config and the files present
+    (:mod:`vmc.io.stages`; loads nothing): the model's ``text_encoder`` and ``body`` where the
+    model config has them (MotionCLIP), none for a model without them (LWG).
+
+    Raises:
+        FileNotFoundError: a file the config asks for explicitly is missing (CLIP for
+        ``text_encoder.kind=clip``, SMPL for ``body.kind=smpl``), before any data is loaded.
+    """
+    model = cfg.get("model") or {}
+    chosen = []
+    text = model.get("text_encoder")
+    if text is not None:
+        chosen.append(
+            resolve_text_encoder(
+                str(text.get("kind", "auto")), text.get("clip_path"), text.get("assets_dir")
+            )
+        )
+    body = model.get("body")
+    if body is not None:
+        kind = str(body.get("kind", "auto") or "none")
+        if kind in BODY_KINDS:
+            request = StageRequest(
+                body=kind, smpl=body.get("smpl_path"), assets_dir=body.get("assets_dir")
+            )
+            chosen.append(resolve_body(request))
+        elif kind in _OTHER_BODIES:
+            chosen.append(GroupChoice("body", kind, *_OTHER_BODIES[kind]))
+    return chosen
+
+
 def train(cfg: DictConfig) -> dict[str, float]:
     """Train the system the config describes; returns the final logged metrics as floats."""
     check_train_config(cfg)
+    stages = training_stages(cfg)
+    if stages:
+        print_stage_table([g.row() for g in stages], title="vmc training stages")
     pl.seed_everything(cfg.seed, workers=True)
     output_dir = Path(cfg.paths.output_dir)
 
@@ -125,6 +171,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
     if trainer.is_global_zero:
         save_run_config(cfg, output_dir)
+        record_stages(cfg, stages)
     init = getattr(model, "init_from_config", None)
     if callable(init):
         init(cfg)

@@ -4,44 +4,33 @@
 * :class:`SentenceEncoder`: all-MiniLM-L6-v2 shipped in a PyPI wheel (embedded default, 384-d,
   no image tower).
 
-The concrete encoders are imported lazily so that ``import vmc.text`` stays cheap (CLIP pulls in
-the ``clip`` package, the sentence encoder pulls in ``transformers``).
+Importing them is cheap: the heavy packages behind them (``clip``, ``sentence_transformers``
+with ``transformers``) are imported only when an encoder is built.
 """
 
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
 
 import torch
 
+from vmc.io.stages import GroupChoice
 from vmc.text.base import NoImageEncoderError, TextEncoder, TextTruncationWarning
+from vmc.text.clip_encoder import ClipTextEncoder, find_clip_weights
+from vmc.text.sentence_encoder import SentenceEncoder
 
-if TYPE_CHECKING:
-    from vmc.text.clip_encoder import ClipTextEncoder
-    from vmc.text.sentence_encoder import SentenceEncoder
+#: The stage group's name in stage tables and ``stages.yaml``.
+GROUP = "text encoder"
 
 __all__ = [
     "ClipTextEncoder",
     "build_text_encoder",
+    "resolve_text_encoder",
     "NoImageEncoderError",
     "SentenceEncoder",
     "TextEncoder",
     "TextTruncationWarning",
 ]
-
-_LAZY = {
-    "ClipTextEncoder": "vmc.text.clip_encoder",
-    "SentenceEncoder": "vmc.text.sentence_encoder",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'vmc.text' has no attribute {name!r}")
 
 
 def build_text_encoder(
@@ -64,26 +53,45 @@ def build_text_encoder(
         The encoder; its ``selection_reason`` says which one was chosen and why (for the
         run's stage table).
     """
-    from vmc.text.clip_encoder import ClipTextEncoder, find_clip_weights
-    from vmc.text.sentence_encoder import SentenceEncoder
+    choice = resolve_text_encoder(kind, clip_path, assets_dir)
+    encoder: TextEncoder
+    if choice.kind == "sentence":
+        encoder = SentenceEncoder(device=device)
+    else:
+        encoder = ClipTextEncoder(choice.files["clip"], device=device)
+    encoder.selection_reason = choice.why
+    return encoder
 
+
+def resolve_text_encoder(
+    kind: str = "auto",
+    clip_path: str | os.PathLike[str] | None = None,
+    assets_dir: str | os.PathLike[str] | None = None,
+) -> GroupChoice:
+    """Which encoder :func:`build_text_encoder` builds, from the files present (loads nothing).
+
+    Returns:
+        The ``text encoder`` group's :class:`~vmc.io.stages.GroupChoice`: kind ``clip`` (with
+        the weights file) or ``sentence``.
+
+    Raises:
+        ValueError: an unknown kind. FileNotFoundError: ``kind="clip"`` and no CLIP weights (the
+        message says where they go).
+    """
     if kind not in ("auto", "clip", "sentence"):
         raise ValueError(f"text encoder kind must be 'auto', 'clip' or 'sentence', got {kind!r}")
-    encoder: TextEncoder
+    clip = "CLIP ViT-B/32"
+    sentence = "all-MiniLM-L6-v2 sentence encoder (offline)"
     if kind == "sentence":
-        encoder = SentenceEncoder(device=device)
-        encoder.selection_reason = "configured: text_encoder=sentence"
-        return encoder
+        return GroupChoice(GROUP, "sentence", sentence, "configured: text_encoder=sentence")
     if kind == "auto":
         try:
             weights = find_clip_weights(clip_path, assets_dir)
         except FileNotFoundError:
-            encoder = SentenceEncoder(device=device)
-            encoder.selection_reason = "CLIP ViT-B/32 weights not found: offline sentence encoder"
-            return encoder
-        encoder = ClipTextEncoder(weights, device=device)
-        encoder.selection_reason = f"CLIP weights found at {weights}"
-        return encoder
-    encoder = ClipTextEncoder(clip_path, device=device, assets_dir=assets_dir)
-    encoder.selection_reason = f"configured: text_encoder=clip ({encoder.weights_path})"
-    return encoder
+            why = "CLIP ViT-B/32 weights not found: offline sentence encoder"
+            return GroupChoice(GROUP, "sentence", sentence, why)
+        why = f"CLIP weights found at {weights}"
+    else:
+        weights = find_clip_weights(clip_path, assets_dir)
+        why = f"configured: text_encoder=clip ({weights})"
+    return GroupChoice(GROUP, "clip", clip, why, {"clip": weights})

@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from PIL import Image
 from torch import nn
 
 from vmc.io.assets import ASSETS, find_asset, missing_asset_message
@@ -381,8 +382,6 @@ class ClipTextEncoder(TextEncoder):
 
     @staticmethod
     def _to_pil(image: Any) -> Any:
-        from PIL import Image
-
         if isinstance(image, Image.Image):
             return image
         array = np.asarray(image)

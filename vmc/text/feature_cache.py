@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from vmc.io.atomic import atomic_path
+from vmc.io.images import read_image
 
 __all__ = [
     "CACHE_MARKER",
@@ -83,8 +84,6 @@ def image_key(image: np.ndarray) -> str:
 
 def load_image_rgb(path: str | os.PathLike[str]) -> np.ndarray:
     """Read an image file as ``uint8 [H, W, 3]`` RGB (FileNotFoundError names the file)."""
-    from vmc.io.images import read_image
-
     return read_image(path)
 
 

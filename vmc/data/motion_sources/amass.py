@@ -3,7 +3,7 @@
 Supported files (read without pickle): ``poses`` of width 156 (SMPL+H, what MotionCLIP and
 HumanML3D use), 165 (SMPL-X "G" release) or 72 (SMPL); ``trans [T,3]``; a frame rate under
 ``mocap_framerate`` (SMPL+H), ``mocap_frame_rate`` (SMPL-X) or ``fps``; optional ``betas``,
-``gender``. SMPL's 24 joints are taken as MotionCLIP does (spec §4.1): body joints 0–21 plus
+``gender``. SMPL's 24 joints are taken as MotionCLIP does (``docs/data.md``): body joints 0–21 plus
 the left/right index-finger base (SMPL+H joints 22 and 37; SMPL-X 25 and 40) standing in for
 SMPL's hand joints 22/23. Per-subject ``*shape.npz`` files (betas only) are skipped.
 """

@@ -1,4 +1,4 @@
-"""AMASS sequences with BABEL labels, as MotionCLIP's parser and loader use them (spec §4.1–4.2).
+"""AMASS sequences with BABEL labels, as MotionCLIP's parser and loader use them (``docs/data.md``).
 
 What happens, in order (the reference's behaviour unless said otherwise):
 
@@ -24,8 +24,9 @@ What happens, in order (the reference's behaviour unless said otherwise):
    ``window_text(frame_labels[s:s+60])`` over the sampled 60-frame window (``s`` in
    ``[0, 39]``: the reference's ``randint(0, 39)``, so frame 99 is never used).
 
-Records are Z-up (AMASS's world) with ``trans`` the true AMASS root translation (the reference
-never feeds it to the model; see spec §4.1); ``frame_labels`` holds the per-frame raw labels.
+Records are Z-up (AMASS's world) with ``trans`` the true AMASS root translation (the reference never
+feeds it to the model; see ``docs/conventions.md#motionclip-motion-tensor``); ``frame_labels`` holds
+the per-frame raw labels.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """MotionCLIP's preprocessed AMASS database (``amass_30fps_{train,vald,test}.pt``), read safely.
 
-What the files are (spec §4.1): despite the ``.pt`` suffix, MotionCLIP's parser writes them with
-``joblib.dump`` (a pickle stream with numpy arrays stored raw after their placeholders), not
+What the files are (``docs/data.md``): despite the ``.pt`` suffix, MotionCLIP's parser writes them
+with ``joblib.dump`` (a pickle stream with numpy arrays stored raw after their placeholders), not
 ``torch.save``; ``torch.load`` cannot read them at all. Each is a dict of lists, one element per
 kept AMASS sequence:
 
@@ -22,11 +22,12 @@ arrays (the labels) with the same allow-list. A file that ``torch.save`` wrote (
 a re-saved database) is read with ``torch.load(weights_only=True)`` plus numpy arrays as the only
 extra safe globals. Anything else in the file raises :class:`UnsafeDatabaseError`.
 
-Records: one per sequence (or per 100-frame chunk, the loader's unit; spec §4.2), Z-up,
-``frame_labels`` = ``text_raw_labels``, ``texts = [window_text(labels)]``. ``trans`` is zero
-(the file has no root trajectory) unless ``translation="ankle"``: then it is the reference's
-pseudo-translation, ``joints3d[:,0] - joints3d[0,0]`` (the model's row 24 is this minus its value
-at the window's first frame). Rendered images are not read (the project renders its own frames).
+Records: one per sequence (or per 100-frame chunk, the loader's unit;
+``docs/conventions.md#motionclip-training-items``), Z-up, ``frame_labels`` = ``text_raw_labels``,
+``texts = [window_text(labels)]``. ``trans`` is zero (the file has no root trajectory) unless
+``translation="ankle"``: then it is the reference's pseudo-translation, ``joints3d[:,0] -
+joints3d[0,0]`` (the model's row 24 is this minus its value at the window's first frame). Rendered
+images are not read (the project renders its own frames).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
 import numpy as np
+import torch
 
 from vmc.body.smpl_files import numpy_reconstruct_globals
 from vmc.data.motion_sources.babel import chunk_records
@@ -177,8 +179,6 @@ def _open_stream(path: Path) -> BinaryIO:
 
 
 def _torch_load_numpy(path: Path) -> Any:
-    import torch
-
     allowed: list[Any] = [np.ndarray, np.dtype, *set(_NUMPY.values())]
     dtypes = getattr(np, "dtypes", None)  # numpy >= 1.25: one class per dtype
     if dtypes is not None:

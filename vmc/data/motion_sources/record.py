@@ -13,7 +13,7 @@ __all__ = ["MotionRecord", "window_text"]
 
 
 def window_text(frame_labels: np.ndarray | list[str]) -> str:
-    """MotionCLIP's text for a span of frames (spec §2.2): the distinct per-frame labels,
+    """MotionCLIP's text for a span of frames (``docs/data.md``): the distinct per-frame labels,
     sorted lexicographically (as ``np.unique`` sorts them), joined with ``" and "``.
 
     The empty label of unlabelled frames takes part, so a span with an unlabelled frame and

@@ -1,5 +1,6 @@
-"""LWG training losses (``specs/lwg.md`` §4): reconstruction L1, VGG19 perceptual, SphereFace
-face identity, LSGAN, mask BCE and total variation, combined by :class:`LWGLosses`.
+"""LWG training losses (``docs/conventions.md#lwg-losses-and-training``): reconstruction L1, VGG19
+perceptual, SphereFace face identity, LSGAN, mask BCE and total variation, combined by
+:class:`LWGLosses`.
 
 The VGG19 and SphereFace networks are built by hand in the key layouts of the user's files
 (``assets/losses/vgg19-dcbb9e9d.pth``, ``assets/losses/sphere20a_20171020.pth``), loaded with

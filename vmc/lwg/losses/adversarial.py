@@ -1,4 +1,6 @@
-"""LSGAN losses of LWG (``specs/lwg.md`` §4): targets real = 1, fake = -1, generator = 0.
+"""LSGAN losses of LWG: targets real = 1, fake = -1, generator = 0.
+
+Conventions: ``docs/conventions.md#lwg-losses-and-training``.
 
 * discriminator: ``mean((D(real) - 1)^2) + mean((D(fake) + 1)^2)``;
 * generator: ``mean((D(fake) - 0)^2)``;

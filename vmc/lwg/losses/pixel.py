@@ -1,8 +1,8 @@
 """Pixel-level LWG losses: reconstruction L1, attention-mask BCE and total variation.
 
-Conventions (``specs/lwg.md`` §4): images are float RGB in [-1, 1]; masks are **background
-masks** in [0, 1] (1 = background, 0 = person), both for the generator's attention masks ``A``
-and for their targets (the matting/body mask converted with ``1 - alpha``).
+Conventions (``docs/conventions.md#lwg-losses-and-training``): images are float RGB in [-1, 1];
+masks are **background masks** in [0, 1] (1 = background, 0 = person), both for the generator's
+attention masks ``A`` and for their targets (the matting/body mask converted with ``1 - alpha``).
 """
 
 from __future__ import annotations

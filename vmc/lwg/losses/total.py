@@ -1,4 +1,6 @@
-"""All LWG generator/discriminator loss terms behind one module (``specs/lwg.md`` §4, §5).
+"""All LWG generator/discriminator loss terms behind one module.
+
+Conventions: ``docs/conventions.md#lwg-losses-and-training``.
 
 Weighted terms (paper weights in :class:`LWGLossWeights`)::
 

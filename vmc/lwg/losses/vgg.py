@@ -1,4 +1,4 @@
-"""VGG19 perceptual loss of LWG (``specs/lwg.md`` §4, "L_tsf").
+"""VGG19 perceptual loss of LWG (``docs/conventions.md#lwg-losses-and-training``, "perceptual").
 
 As in iPERCore: both images are resized bilinearly to 224x224 (``align_corners=True``) and fed
 to VGG19 **as they are, in [-1, 1], without ImageNet normalisation**; the loss is
