@@ -181,14 +181,30 @@ def _source_kwargs(kind: str, source: str, pairs: Sequence[str]) -> dict[str, An
     return kwargs
 
 
-def _load_source(kind: str, source: str, pairs: Sequence[str], y_up: bool = False) -> list[Any]:
-    """The records of a motion source given on the command line (never empty)."""
-    from vmc.data.motion_sources import load_motion_records  # lazy: torch (see above)
+def _load_source(
+    kind: str,
+    source: str,
+    pairs: Sequence[str],
+    y_up: bool = False,
+    summary_dir: Path | None = None,
+) -> list[Any]:
+    """The records of a motion source given on the command line (never empty).
+
+    Prints the source's summary (sequences found, used, dropped by reason) and, with
+    ``summary_dir``, writes it there as ``data_summary.txt``/``.json``.
+    """
+    # lazy: torch (see above)
+    from vmc.data.motion_sources import load_motion_records
+    from vmc.data.motion_sources.report import collect_reports, format_summary, write_summary
 
     kwargs = _source_kwargs(kind, source, pairs)
-    records = load_motion_records(kind, y_up=y_up, **kwargs)
+    with collect_reports() as reports:
+        records = load_motion_records(kind, y_up=y_up, **kwargs)
+    print(format_summary(reports))
     if not records:
         raise ValueError(f"{kind} source {source} holds no clips (with these arguments)")
+    if summary_dir is not None:
+        write_summary(summary_dir, reports, details={"kind": kind, "source": str(source)})
     return records
 
 
@@ -267,7 +283,12 @@ def _synthetic_lwg(args: argparse.Namespace) -> int:
 def _to_folder(args: argparse.Namespace) -> int:
     from vmc.data.motion_sources import convert_records_to_folder  # lazy: torch
 
-    records = _load_source(args.kind, args.source, args.arg)
+    records = _load_source(args.kind, args.source, args.arg, summary_dir=Path(args.out_dir))
     paths = convert_records_to_folder(records, args.out_dir)
-    print(f"wrote {len(paths)} clips to {args.out_dir} (folder format, Z-up as AMASS stores it)")
+    genders = sorted({r.motion.gender for r in records if r.motion.gender})
+    kept = f"; gender kept: {', '.join(genders)}" if genders else ""
+    print(
+        f"wrote {len(paths)} clips to {args.out_dir} (folder format, Z-up as AMASS stores it"
+        f"{kept}; summary in {Path(args.out_dir) / 'data_summary.txt'})"
+    )
     return 0

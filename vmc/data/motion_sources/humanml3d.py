@@ -231,7 +231,7 @@ def load_humanml3d(
 
     Args:
         humanml3d_dir: the repository's ``HumanML3D/`` folder, with ``texts/`` and the split
-            files.
+            files (the repository root, which holds that folder, is accepted too).
         amass_dir: the AMASS root the index points into.
         split: split file stem (``"train"``, ``"val"``, ``"test"``...) or ``None`` for all rows.
         fps: target frame rate. include_mirrored: also the ``M<id>`` mirrored clips.
@@ -250,6 +250,8 @@ def load_humanml3d(
         ValueError: malformed index or text files.
     """
     base = Path(humanml3d_dir)
+    if not (base / "texts").is_dir() and (base / "HumanML3D" / "texts").is_dir():
+        base = base / "HumanML3D"  # the repository root was given: its data folder is inside
     texts_dir = base / "texts"
     if not texts_dir.is_dir():
         hint = " (unzip texts.zip there first)" if (base / "texts.zip").is_file() else ""
