@@ -46,8 +46,8 @@ import numpy as np
 
 from vmc.body.smpl_files import numpy_reconstruct_globals
 from vmc.data.motion_sources.babel import chunk_records
-from vmc.data.motion_sources.report import LoadReport, publish
 from vmc.data.motion_sources.record import MotionRecord, window_text
+from vmc.data.motion_sources.report import LoadReport, publish
 from vmc.motion.types import Motion
 
 __all__ = [
