@@ -60,6 +60,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     frames.add_argument("--arg", action="append", default=[], metavar="KEY=VALUE", help=_ARG_HELP)
     frames.add_argument("--size", type=int, default=224, help="image side in pixels (224)")
     frames.add_argument("--overwrite", action="store_true", help="re-render existing frames")
+    frames.add_argument(
+        "--shape",
+        action="store_true",
+        help="pose each clip with its own betas on the SMPL model of its gender (AMASS keeps "
+        "them; a warning when only the neutral SMPL is there); default: betas 0 on one body",
+    )
     _add_body_options(frames, "auto")
     frames.set_defaults(func=_render_frames)
 
@@ -216,22 +222,36 @@ def _render_frames(args: argparse.Namespace) -> int:
     if args.size < 16:
         raise ValueError(f"--size must be >= 16, got {args.size}")
     records = _load_source(args.kind, args.source, args.arg)
-    body, description, _why = select_body(args.body, args.smpl, args.assets)
     out_dir = Path(args.out_dir)
     existing = (
         0 if args.overwrite else sum(frame_path(out_dir, r.motion.name).is_file() for r in records)
     )
-    paths = render_clip_frames(
-        records,
-        out_dir,
-        body,
-        image_size=args.size,
-        overwrite=args.overwrite,
-        progress=True,
-    )
+    # One body per gender when clips keep their shape (their betas belong to that SMPL model).
+    groups: dict[str | None, list[Any]] = {}
+    for r in records:
+        groups.setdefault(r.motion.gender if args.shape else None, []).append(r)
+    paths: dict[str, Path] = {}
+    bodies = []
+    for gender, group in groups.items():
+        body, description, _why = select_body(args.body, args.smpl, args.assets, gender=gender)
+        bodies.append(description if gender is None else f"{gender}: {description}")
+        for r, path in zip(
+            group,
+            render_clip_frames(
+                group,
+                out_dir,
+                body,
+                image_size=args.size,
+                overwrite=args.overwrite,
+                progress=True,
+                use_betas=args.shape,
+            ),
+            strict=True,
+        ):
+            paths[r.motion.name] = path
     print(
         f"{len(paths)} clip frames in {out_dir} ({len(paths) - existing} rendered, "
-        f"{existing} already there; body: {description})"
+        f"{existing} already there; body: {'; '.join(bodies)})"
     )
     return 0
 
