@@ -322,3 +322,58 @@ def test_data_module_writes_one_summary_to_the_run_folder(tmp_path, caplog):
         "validation windows",
     ]
     assert len(dm.train_set) == 3 and len(dm.val_set) == 1
+
+
+# ------------------------------------------------------------------------------ the experiment
+
+
+@pytest.mark.usefixtures("one_thread")
+@pytest.mark.parametrize("data", ["motion_amass_babel", "motion_humanml3d"])
+def test_sentence_experiment_trains_on_the_real_layouts(tmp_path, data):
+    """``experiment=motionclip_sentence`` composes with the sentence encoder and the embedded
+    body, and trains on each dataset as downloaded (tiny networks, a stub encoder for speed)."""
+    from conftest import compose_config
+
+    from vmc.tasks.train import train
+
+    if data == "motion_amass_babel":
+        amass, babel = _babel(tmp_path, "archive/subset")
+        paths = [f"data.{s}_sources.0.amass_dir={amass}" for s in ("train", "val")]
+        paths += [f"data.{s}_sources.0.babel_dir={babel}" for s in ("train", "val")]
+    else:
+        repo, amass = _humanml3d(tmp_path, "archive")
+        paths = [f"data.{s}_sources.0.amass_dir={amass}" for s in ("train", "val")]
+        paths += [f"data.{s}_sources.0.humanml3d_dir={repo}" for s in ("train", "val")]
+        paths += ["data.train_sources.0.min_frames=30", "data.val_sources.0.min_frames=30"]
+        paths += ["data.min_frames=30"]
+    run = tmp_path / "run"
+    composed = compose_config("train", ["experiment=motionclip_sentence", f"data={data}"], run)
+    assert composed.model.text_encoder.kind == "sentence"
+    assert composed.model.body.kind == "embedded" and composed.model.losses.image_cosine == 0
+    cfg = compose_config(
+        "train",
+        [
+            "experiment=motionclip_sentence",
+            f"data={data}",
+            *paths,
+            "trainer=cpu",
+            "debug=fast",
+            "logger=[]",
+            "callbacks.progress_bar=null",
+            "data.batch_size=2",
+            "data.num_workers=0",
+            "model.net.latent_dim=32",
+            "model.net.ff_size=64",
+            "model.net.num_layers=1",
+            "model.net.max_positions=100",
+            "model.body.kind=tiny",
+            "model.num_loss_vertices=null",
+            "model.text_encoder._target_=motionclip_stubs.HashTextEncoder",
+            "+model.text_encoder.dim=32",
+        ],
+        run,
+    )
+    train(cfg)
+    summary = (run / SUMMARY_TXT).read_text()
+    assert "training windows" in summary and "validation windows" in summary
+    assert ("amass_babel (split train" if data == "motion_amass_babel" else "humanml3d") in summary
