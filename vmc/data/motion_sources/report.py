@@ -11,15 +11,17 @@ the ``python -m vmc data`` commands) the reports are gathered and the caller pri
 (:func:`format_summary`) at the end and writes it to the run folder (:func:`write_summary`:
 ``data_summary.txt`` and ``data_summary.json``). Outside, each report is logged on its own.
 
-Summary example::
+Summary example (the data module's, AMASS + BABEL with three kinds of drop)::
 
     motion data summary
-    amass_babel (split train) in data/amass: 5 sequences found, 2 used -> 3 clips; 3 dropped
-      - file missing: 1 (ACCAD/s/gone_poses.npz)
+    amass_babel (split train, by amass) in amass: 5 sequences found, 2 used -> 3 clips; 3 dropped
+      - frame rate not reachable (45 fps -> 30, subsample, max 5 fps off): 1 (ACCAD/s1/odd_poses)
+      - file missing: 1 (CMU/01/gone_poses.npz)
       - shorter than a chunk (100 frames): 1 (KIT/3/short_poses)
-      - frame rate not reachable (50 fps -> 30, subsample, max 5 fps off): 1 (SFU/0005/x_poses)
-      files that are not motions, skipped: 2 (CMU/01/shape.npz, KIT/3/shape.npz)
-    training windows: 3 clips in, 3 kept
+    amass_babel (split vald, by amass) in amass: 1 sequences found, 1 used -> 1 clips; none dropped
+    training windows (60 frames, 30 fps, y-up): 3 sequences found, 3 used -> 3 clips; none dropped
+    validation windows (60 frames, 30 fps, y-up): 1 sequences found, 1 used -> 1 clips; none dropped
+    validation: val_sources
 """
 
 from __future__ import annotations
