@@ -377,3 +377,18 @@ def test_sentence_experiment_trains_on_the_real_layouts(tmp_path, data):
     summary = (run / SUMMARY_TXT).read_text()
     assert "training windows" in summary and "validation windows" in summary
     assert ("amass_babel (split train" if data == "motion_amass_babel" else "humanml3d") in summary
+
+
+def test_render_frames_shape_uses_the_gendered_smpl(tmp_path, capsys):
+    """``data render-frames --shape``: one body per gender, each clip with its own betas."""
+    amass = tmp_path / "amass"
+    _amass_file(amass / "CMU/86/86_05_poses.npz", 40, 30, gender=b"female")
+    _amass_file(amass / "KIT/3/walk_poses.npz", 40, 30, gender="male", seed=1)
+    assets = _smpl_folder(tmp_path / "assets", ("NEUTRAL", "MALE", "FEMALE"))
+    out = tmp_path / "frames"
+    argv = ["data", "render-frames", str(amass), str(out), "--kind", "amass", "--size", "32"]
+    assert cli_main([*argv, "--shape", "--body", "smpl", "--assets", str(assets)]) == 0
+    printed = capsys.readouterr().out
+    assert "female: SMPL female (SMPL_FEMALE.npz)" in printed
+    assert "male: SMPL male (SMPL_MALE.npz)" in printed
+    assert len(list(out.glob("*.png"))) == 2
