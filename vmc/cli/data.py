@@ -62,6 +62,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     frames.add_argument("--arg", action="append", default=[], metavar="KEY=VALUE", help=_ARG_HELP)
     frames.add_argument("--size", type=int, default=224, help="image side in pixels (224)")
     frames.add_argument("--overwrite", action="store_true", help="re-render existing frames")
+    frames.add_argument(
+        "--shape",
+        action="store_true",
+        help="pose each clip with its own betas on the SMPL model of its gender (AMASS keeps "
+        "them; a warning when only the neutral SMPL is there); default: betas 0 on one body",
+    )
     _add_body_options(frames, "auto")
     frames.set_defaults(func=_render_frames)
 
@@ -183,14 +189,30 @@ def _source_kwargs(kind: str, source: str, pairs: Sequence[str]) -> dict[str, An
     return kwargs
 
 
-def _load_source(kind: str, source: str, pairs: Sequence[str], y_up: bool = False) -> list[Any]:
-    """The records of a motion source given on the command line (never empty)."""
-    from vmc.data.motion_sources import load_motion_records  # lazy: torch (see above)
+def _load_source(
+    kind: str,
+    source: str,
+    pairs: Sequence[str],
+    y_up: bool = False,
+    summary_dir: Path | None = None,
+) -> list[Any]:
+    """The records of a motion source given on the command line (never empty).
+
+    Prints the source's summary (sequences found, used, dropped by reason) and, with
+    ``summary_dir``, writes it there as ``data_summary.txt``/``.json``.
+    """
+    # lazy: torch (see above)
+    from vmc.data.motion_sources import load_motion_records
+    from vmc.data.motion_sources.report import collect_reports, format_summary, write_summary
 
     kwargs = _source_kwargs(kind, source, pairs)
-    records = load_motion_records(kind, y_up=y_up, **kwargs)
+    with collect_reports() as reports:
+        records = load_motion_records(kind, y_up=y_up, **kwargs)
+    print(format_summary(reports))
     if not records:
         raise ValueError(f"{kind} source {source} holds no clips (with these arguments)")
+    if summary_dir is not None:
+        write_summary(summary_dir, reports, details={"kind": kind, "source": str(source)})
     return records
 
 
@@ -202,22 +224,36 @@ def _render_frames(args: argparse.Namespace) -> int:
     if args.size < 16:
         raise ValueError(f"--size must be >= 16, got {args.size}")
     records = _load_source(args.kind, args.source, args.arg)
-    body, description, _why = select_body(args.body, args.smpl, args.assets)
     out_dir = Path(args.out_dir)
     existing = (
         0 if args.overwrite else sum(frame_path(out_dir, r.motion.name).is_file() for r in records)
     )
-    paths = render_clip_frames(
-        records,
-        out_dir,
-        body,
-        image_size=args.size,
-        overwrite=args.overwrite,
-        progress=True,
-    )
+    # One body per gender when clips keep their shape (their betas belong to that SMPL model).
+    groups: dict[str | None, list[Any]] = {}
+    for r in records:
+        groups.setdefault(r.motion.gender if args.shape else None, []).append(r)
+    paths: dict[str, Path] = {}
+    bodies = []
+    for gender, group in groups.items():
+        body, description, _why = select_body(args.body, args.smpl, args.assets, gender=gender)
+        bodies.append(description if gender is None else f"{gender}: {description}")
+        for r, path in zip(
+            group,
+            render_clip_frames(
+                group,
+                out_dir,
+                body,
+                image_size=args.size,
+                overwrite=args.overwrite,
+                progress=True,
+                use_betas=args.shape,
+            ),
+            strict=True,
+        ):
+            paths[r.motion.name] = path
     print(
         f"{len(paths)} clip frames in {out_dir} ({len(paths) - existing} rendered, "
-        f"{existing} already there; body: {description})"
+        f"{existing} already there; body: {'; '.join(bodies)})"
     )
     return 0
 
@@ -269,7 +305,12 @@ def _synthetic_lwg(args: argparse.Namespace) -> int:
 def _to_folder(args: argparse.Namespace) -> int:
     from vmc.data.motion_sources import convert_records_to_folder  # lazy: torch
 
-    records = _load_source(args.kind, args.source, args.arg)
+    records = _load_source(args.kind, args.source, args.arg, summary_dir=Path(args.out_dir))
     paths = convert_records_to_folder(records, args.out_dir)
-    print(f"wrote {len(paths)} clips to {args.out_dir} (folder format, Z-up as AMASS stores it)")
+    genders = sorted({r.motion.gender for r in records if r.motion.gender})
+    kept = f"; gender kept: {', '.join(genders)}" if genders else ""
+    print(
+        f"wrote {len(paths)} clips to {args.out_dir} (folder format, Z-up as AMASS stores it"
+        f"{kept}; summary in {Path(args.out_dir) / 'data_summary.txt'})"
+    )
     return 0

@@ -7,6 +7,11 @@ method. They are read once, in ``setup``. Without ``val_sources``, ``val_fractio
 (chosen by a stable hash of their names, so the split never depends on order or workers) is held
 out.
 
+Nothing is dropped silently: the sources' load reports (:mod:`vmc.data.motion_sources.report`)
+and the window preparation's are gathered in ``setup`` into one summary (sequences found, used
+and dropped for each reason, with the first names), logged, and written to ``summary_dir`` (the
+run folder in the configs) as ``data_summary.txt`` and ``data_summary.json``.
+
 ``batch_size`` is the **global** batch: with ``N`` devices each one loads ``batch_size / N``
 items, and a batch size that does not divide is an error before any work. Training batches come
 from :class:`EpochSampler`, a ``DistributedSampler`` whose shuffling and per-item randomness
@@ -19,6 +24,7 @@ import hashlib
 import logging
 import os
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
@@ -27,6 +33,12 @@ from torch.utils.data import DataLoader, DistributedSampler
 
 from vmc.data.motion_dataset import MotionWindowDataset
 from vmc.data.motion_sources.record import MotionRecord
+from vmc.data.motion_sources.report import (
+    LoadReport,
+    collect_reports,
+    format_summary,
+    write_summary,
+)
 
 __all__ = ["EpochSampler", "MotionDataModule", "read_source"]
 
@@ -87,6 +99,8 @@ class MotionDataModule(pl.LightningDataModule):
         val_text: caption of validation items: ``"first"`` or ``"heldout"``.
         seed: seed of the training sampler and window randomness.
         drop_last: drop the last incomplete training batch.
+        summary_dir: folder that gets ``data_summary.txt``/``.json`` (the run folder; ``None``:
+            the summary is only logged).
     """
 
     def __init__(
@@ -112,6 +126,7 @@ class MotionDataModule(pl.LightningDataModule):
         seed: int = 0,
         drop_last: bool = True,
         pin_memory: bool = False,
+        summary_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         super().__init__()
         if not train_sources:
@@ -145,8 +160,13 @@ class MotionDataModule(pl.LightningDataModule):
         self.seed = int(seed)
         self.drop_last = bool(drop_last)
         self.pin_memory = bool(pin_memory)
+        self.summary_dir = Path(summary_dir) if summary_dir is not None else None
         self.train_set: MotionWindowDataset | None = None
         self.val_set: MotionWindowDataset | None = None
+        #: Every load report of ``setup`` (sources, then windows); empty before it.
+        self.reports: list[LoadReport] = []
+        #: The summary ``setup`` logged and wrote (``""`` before it).
+        self.summary = ""
 
     # ------------------------------------------------------------------ setup
     def _read(self, sources: Sequence[Any]) -> list[MotionRecord]:
@@ -166,20 +186,20 @@ class MotionDataModule(pl.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is not None:
             return
-        records = self._read(self.train_sources)
-        if self.val_sources is not None:
-            train_records, val_records = records, self._read(self.val_sources)
-        else:
-            train_records, val_records = self.split(records)
+        with collect_reports() as reports:
+            records = self._read(self.train_sources)
+            if self.val_sources is not None:
+                train_records, val_records = records, self._read(self.val_sources)
+                split_line = "validation: val_sources"
+            else:
+                train_records, val_records = self.split(records)
+                split_line = (
+                    f"validation: {len(val_records)} of {len(records)} clips held out by name "
+                    f"hash (val_fraction {self.val_fraction:g})"
+                )
         self.train_set = MotionWindowDataset(
             train_records, train=True, seed=self.seed, **self.window_kwargs
         )
-        if len(self.train_set) == 0:
-            raise ValueError(
-                f"no training clips: {len(train_records)} records, none at least "
-                f"{self.window_kwargs['min_frames'] or self.window_kwargs['num_frames']} frames "
-                "long after resampling"
-            )
         self.val_set = (
             MotionWindowDataset(
                 val_records, train=False, text=self.val_text, seed=self.seed, **self.window_kwargs
@@ -187,11 +207,32 @@ class MotionDataModule(pl.LightningDataModule):
             if val_records
             else None
         )
+        self.reports = [*reports, self.train_set.report]
+        if self.val_set is not None:
+            self.reports.append(self.val_set.report)
+        self._write_summary([split_line])
+        if len(self.train_set) == 0:
+            raise ValueError(
+                f"no training clips: {len(train_records)} records, none at least "
+                f"{self.window_kwargs['min_frames'] or self.window_kwargs['num_frames']} frames "
+                "long after resampling"
+            )
         log.info(
             "motion data: %d training clips, %d validation clips",
             len(self.train_set),
             0 if self.val_set is None else len(self.val_set),
         )
+
+    def _write_summary(self, extra: list[str]) -> None:
+        """Log the one summary of ``setup`` and write it to ``summary_dir`` (rank 0 only)."""
+        self.summary = format_summary(self.reports, extra)
+        noisy = any(r.dropped or r.pieces_dropped or r.not_motions for r in self.reports)
+        log.log(logging.WARNING if noisy else logging.INFO, "%s", self.summary)
+        if self.summary_dir is not None and self._world()[1] == 0:
+            details = {"extra": extra, "window_options": dict(self.window_kwargs)}
+            details["window_options"]["frames_dir"] = str(details["window_options"]["frames_dir"])
+            txt, _ = write_summary(self.summary_dir, self.reports, extra, details)
+            log.info("data summary written to %s", txt)
 
     # ------------------------------------------------------------------ loaders
     def _world(self) -> tuple[int, int]:

@@ -25,7 +25,6 @@ Item (a dict; the default collate stacks it): ``x float32 [25, 6, T]``, ``mask b
 
 from __future__ import annotations
 
-import logging
 import os
 from collections import Counter
 from collections.abc import Sequence
@@ -37,14 +36,14 @@ import torch
 from torch.utils.data import Dataset
 
 from vmc.data.motion_frames import frame_path
+from vmc.data.motion_sources.amass import fps_reason
 from vmc.data.motion_sources.record import MotionRecord, window_text
+from vmc.data.motion_sources.report import LoadReport
 from vmc.geometry.rotations import axis_angle_to_matrix
 from vmc.motion.convert import check_translation_mode, smpl_to_motion
 from vmc.motion.resample import FpsMismatchError
 
 __all__ = ["MotionWindowDataset", "prepare_records"]
-
-log = logging.getLogger(__name__)
 
 TextMode = Literal["random", "first", "heldout"]
 
@@ -58,8 +57,14 @@ def prepare_records(
     min_frames: int = 60,
     resample: str = "slerp",
     max_fps_dist: float | None = None,
+    report: LoadReport | None = None,
 ) -> tuple[list[MotionRecord], dict[str, int]]:
     """Resample, re-express and chunk records; drop short ones (see the module docstring).
+
+    Args:
+        report: when given, counts every record as found, used (it gave a clip) or dropped
+            (``"frame rate not reachable ..."``, ``"too short ..."``), and the short chunks of
+            used records as dropped pieces, with their names.
 
     Returns:
         ``(prepared records, counts)`` where ``counts`` has ``input``, ``kept``,
@@ -78,10 +83,15 @@ def prepare_records(
                 "vmc.data.motion_sources.MotionRecord)"
             )
         counts["input"] += 1
+        name = record.motion.name
+        if report is not None:
+            report.found += 1
         try:
             rec = record.resampled(fps, resample, max_fps_dist)  # type: ignore[arg-type]
         except FpsMismatchError:
             counts["bad_fps"] += 1
+            if report is not None:
+                report.drop(fps_reason(record.motion.fps, fps, resample, max_fps_dist), name)
             continue
         rec = rec.to_frame(f"{up_axis}_up")
         if chunk_frames is None:
@@ -94,12 +104,21 @@ def prepare_records(
             ]
             if not pieces and rec.motion.num_frames >= min_frames:
                 pieces = [rec]  # shorter than a chunk but long enough for a window
-        for piece in pieces:
-            if piece.motion.num_frames < min_frames:
-                counts["too_short"] += 1
-                continue
-            out.append(piece)
+        kept = [p for p in pieces if p.motion.num_frames >= min_frames]
+        counts["too_short"] += len(pieces) - len(kept) + (0 if pieces else 1)
+        out += kept
+        if report is not None:
+            short = f"too short (< {min_frames} frames at {fps:g} fps)"
+            if not kept:
+                report.drop(short, name)
+            else:
+                report.used += 1
+                for piece in pieces:
+                    if piece.motion.num_frames < min_frames:
+                        report.drop(short, piece.motion.name, piece=True)
     counts["kept"] = len(out)
+    if report is not None:
+        report.records = len(out)
     return out, counts
 
 
@@ -156,6 +175,11 @@ class MotionWindowDataset(Dataset):
             raise ValueError(
                 f"min_frames must be in [1, num_frames={num_frames}], got {min_frames}"
             )
+        #: What the window preparation kept and dropped (part of the data module's summary).
+        self.report = LoadReport(
+            f"{'training' if self.train else 'validation'} windows ({num_frames} frames, "
+            f"{fps:g} fps, {up_axis}-up)"
+        )
         self.records, self.counts = prepare_records(
             records,
             fps=fps,
@@ -164,16 +188,8 @@ class MotionWindowDataset(Dataset):
             min_frames=min_frames,
             resample=resample,
             max_fps_dist=max_fps_dist,
+            report=self.report,
         )
-        dropped = self.counts["input"] - self.counts["kept"]
-        if dropped or self.counts["too_short"]:
-            log.info(
-                "motion windows: %d clips from %d records (%d too short, %d at an unusable fps)",
-                self.counts["kept"],
-                self.counts["input"],
-                self.counts["too_short"],
-                self.counts["bad_fps"],
-            )
         self.frames_dir = Path(frames_dir) if frames_dir is not None else None
         self.images = [self._find_image(r) for r in self.records]
 

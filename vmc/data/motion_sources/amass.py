@@ -5,7 +5,16 @@ HumanML3D use), 165 (SMPL-X "G" release) or 72 (SMPL); ``trans [T,3]``; a frame 
 ``mocap_framerate`` (SMPL+H), ``mocap_frame_rate`` (SMPL-X) or ``fps``; optional ``betas``,
 ``gender``. SMPL's 24 joints are taken as MotionCLIP does (``docs/data.md``): body joints 0–21 plus
 the left/right index-finger base (SMPL+H joints 22 and 37; SMPL-X 25 and 40) standing in for
-SMPL's hand joints 22/23. Per-subject ``*shape.npz`` files (betas only) are skipped.
+SMPL's hand joints 22/23. ``gender`` is kept (``Motion.gender``: the betas belong to that SMPL
+model). Per-subject ``shape.npz`` files (betas and gender only) and any other ``.npz`` without
+``poses`` are not motions: they are skipped and counted (:class:`NotAMotionError`).
+
+Folder names: AMASS renamed its archives over the years (``BMLrub`` holds the folder
+``BioMotionLab_NTroje``, ``HDM05`` holds ``MPI_HDM05`` ...; :data:`AMASS_ARCHIVES`). Users unpack
+them at ``<amass_dir>/<subset>/...`` (MotionCLIP, HumanML3D) or at
+``<amass_dir>/<archive>/<subset>/...`` (BABEL's tools), under either name:
+:func:`find_amass_file` accepts all of these, and :func:`amass_subset` gives the subset name the
+splits use.
 """
 
 from __future__ import annotations
@@ -17,10 +26,22 @@ from pathlib import Path
 import numpy as np
 
 from vmc.data.motion_sources.record import MotionRecord
+from vmc.data.motion_sources.report import LoadReport, publish
 from vmc.motion.resample import FpsMismatchError, ResampleMethod
 from vmc.motion.types import Motion
 
-__all__ = ["AMASS_HELP", "amass_to_smpl24", "iter_amass_files", "load_amass", "read_amass_npz"]
+__all__ = [
+    "AMASS_ARCHIVES",
+    "AMASS_HELP",
+    "NotAMotionError",
+    "amass_subset",
+    "amass_to_smpl24",
+    "find_amass_file",
+    "fps_reason",
+    "iter_amass_files",
+    "load_amass",
+    "read_amass_npz",
+]
 
 AMASS_HELP = (
     "AMASS is a licensed motion-capture archive (never shipped with vmc): register at "
@@ -36,6 +57,77 @@ _TO_SMPL24 = {
     165: list(range(22)) + [25, 40],  # SMPL-X: 22 body + jaw + 2 eyes + 15 + 15 hand joints
 }
 _RATE_KEYS = ("mocap_framerate", "mocap_frame_rate", "fps")
+_GENDERS = ("neutral", "male", "female")
+
+AMASS_ARCHIVES: dict[str, str] = {
+    "BMLrub": "BioMotionLab_NTroje",
+    "DFaust": "DFaust_67",
+    "EyesJapanDataset": "Eyes_Japan_Dataset",
+    "HDM05": "MPI_HDM05",
+    "MoSh": "MPI_mosh",
+    "PosePrior": "MPI_Limits",
+    "SSM": "SSM_synced",
+    "TCDHands": "TCD_handMocap",
+    "Transitions": "Transitions_mocap",
+}
+"""AMASS archive names (as the download page and BABEL's ``feat_p`` spell them) whose folder
+inside the archive has another name (the one MotionCLIP's split and HumanML3D's index use).
+Archives not listed (CMU, KIT, ACCAD ...) have one name for both."""
+_SUBSET_ARCHIVE = {v: k for k, v in AMASS_ARCHIVES.items()}
+
+
+class NotAMotionError(ValueError):
+    """An ``.npz`` without ``poses`` (e.g. AMASS's per-subject ``shape.npz``): not a motion."""
+
+
+def amass_subset(name: str) -> str:
+    """The subset (folder) name of an AMASS archive or subset name: ``"BMLrub"`` ->
+    ``"BioMotionLab_NTroje"``; other names unchanged."""
+    return AMASS_ARCHIVES.get(name, name)
+
+
+def _names(*names: str) -> list[str]:
+    """Every spelling of the datasets ``names`` (archive and subset names), in order, unique."""
+    out: list[str] = []
+    for n in names:
+        for alias in (n, amass_subset(n), _SUBSET_ARCHIVE.get(n, n)):
+            if alias not in out:
+                out.append(alias)
+    return out
+
+
+def find_amass_file(
+    root: str | os.PathLike[str], dataset: str, rest: str, *alternatives: str
+) -> tuple[Path | None, list[Path]]:
+    """Where the AMASS file ``<dataset>/<rest>`` is under ``root``, whichever layout was used.
+
+    Tried, in order, for every spelling ``n`` of ``dataset`` (and of ``alternatives``, e.g. the
+    archive name BABEL's ``feat_p`` starts with): ``root/n/rest`` (archives unpacked at the root:
+    MotionCLIP, HumanML3D), then ``root/n1/n2/rest`` (each archive unpacked into its own folder:
+    BABEL's tools).
+
+    Returns:
+        ``(the path or None, the candidates tried)`` (the first candidate names the missing file).
+    """
+    base = Path(root)
+    names = _names(dataset, *alternatives)
+    tried = [base / n / rest for n in names] + [base / a / b / rest for a in names for b in names]
+    for path in tried:
+        if path.is_file():
+            return path, tried
+    return None, tried
+
+
+def fps_reason(fps_src: float, fps: float, method: str, max_fps_dist: float | None) -> str:
+    """The drop reason of a sequence whose rate ``method`` cannot bring near ``fps``."""
+    limit = "" if max_fps_dist is None else f", max {max_fps_dist:g} fps off"
+    return f"frame rate not reachable ({fps_src:g} fps -> {fps:g}, {method}{limit})"
+
+
+def _gender(value: np.ndarray) -> str | None:
+    """AMASS's ``gender`` (``str`` or ``bytes``, any case) as Motion's, or None if unknown."""
+    g = _scalar_str(value).strip().lower()
+    return g if g in _GENDERS else None
 
 
 def amass_to_smpl24(poses: np.ndarray) -> np.ndarray:
@@ -56,10 +148,12 @@ def _scalar_str(value: np.ndarray) -> str:
 def read_amass_npz(
     path: str | os.PathLike[str], name: str | None = None, source: str = "amass"
 ) -> MotionRecord:
-    """One AMASS sequence at its own frame rate (``frame="z_up"``, no texts).
+    """One AMASS sequence at its own frame rate (``frame="z_up"``, no texts; ``betas`` and
+    ``gender`` as the file has them).
 
     Raises:
         FileNotFoundError: the file does not exist (message says what AMASS is).
+        NotAMotionError: the file has no ``poses`` (``shape.npz``: betas and gender only).
         ValueError: not a pickle-free ``.npz``, a missing key or a bad shape (names the file).
     """
     src = Path(path)
@@ -73,6 +167,8 @@ def read_amass_npz(
         raise ValueError(f"{src}: expected an .npz archive, got a single .npy array")
     with data:
         keys = set(data.files)
+        if "poses" not in keys:
+            raise NotAMotionError(f"{src}: not a motion (no 'poses'; found {sorted(keys)})")
         missing = [k for k in ("poses", "trans") if k not in keys]
         rate_key = next((k for k in _RATE_KEYS if k in keys), None)
         if rate_key is None:
@@ -86,6 +182,7 @@ def read_amass_npz(
             trans = np.asarray(data["trans"], dtype=np.float32)
             fps = float(np.asarray(data[rate_key]).reshape(-1)[0])
             betas = np.asarray(data["betas"], dtype=np.float32) if "betas" in keys else None
+            gender = _gender(np.asarray(data["gender"])) if "gender" in keys else None
         except (ValueError, TypeError, IndexError) as err:
             raise ValueError(f"{src}: {err}") from None
     try:
@@ -98,6 +195,7 @@ def read_amass_npz(
                 source=source,
                 name=name if name is not None else src.stem,
                 betas=betas,
+                gender=gender,
             )
         )
     except ValueError as err:
@@ -105,11 +203,12 @@ def read_amass_npz(
 
 
 def iter_amass_files(root: str | os.PathLike[str]) -> list[Path]:
-    """All motion ``.npz`` under ``root`` (recursive, sorted, ``*shape.npz`` skipped)."""
+    """All ``.npz`` under ``root`` (recursive, sorted), ``shape.npz`` files included (the loaders
+    skip and count them: :class:`NotAMotionError`)."""
     base = Path(root)
     if not base.is_dir():
         raise FileNotFoundError(f"AMASS folder not found: {base}. {AMASS_HELP}")
-    return sorted(p for p in base.rglob("*.npz") if not p.name.endswith("shape.npz"))
+    return sorted(base.rglob("*.npz"))
 
 
 def load_amass(
@@ -124,11 +223,13 @@ def load_amass(
     Args:
         root: an AMASS folder (searched recursively) or an iterable of ``.npz`` paths.
         fps: target frame rate. method / max_fps_dist: see :mod:`vmc.motion.resample`
-            (sequences the ``subsample`` method cannot bring near ``fps`` are skipped).
-        min_frames: sequences shorter than this after resampling are skipped.
+            (sequences the ``subsample`` method cannot bring near ``fps`` are dropped).
+        min_frames: sequences shorter than this after resampling are dropped.
 
     Returns:
-        Records named by their path relative to ``root`` without ``.npz`` (Z-up).
+        Records named by their path relative to ``root`` without ``.npz`` (Z-up). Files that
+        are not motions (``shape.npz``) are skipped; they and every dropped sequence are
+        counted in the published :class:`~vmc.data.motion_sources.report.LoadReport`.
     """
     if isinstance(root, str | os.PathLike):
         base = Path(root)
@@ -138,14 +239,30 @@ def load_amass(
     else:
         base = None
         files = [Path(p) for p in root]
+    report = LoadReport("amass", str(base) if base is not None else "")
     records = []
     for f in files:
-        rel = f.relative_to(base) if base is not None else Path(f.name)
-        rec = read_amass_npz(f, name=rel.with_suffix("").as_posix())
+        rel = (f.relative_to(base) if base is not None else Path(f.name)).as_posix()
+        try:
+            rec = read_amass_npz(f, name=rel.removesuffix(".npz"))
+        except NotAMotionError:
+            report.not_motions.append(rel)
+            continue
+        report.found += 1
         try:
             rec = rec.resampled(fps, method, max_fps_dist)
         except FpsMismatchError:
+            report.drop(fps_reason(rec.motion.fps, fps, method, max_fps_dist), rec.motion.name)
             continue
-        if rec.motion.num_frames >= min_frames:
-            records.append(rec)
+        if rec.motion.num_frames < min_frames:
+            report.drop(f"too short (< {min_frames} frames at {fps:g} fps)", rec.motion.name)
+            continue
+        records.append(rec)
+    report.used = report.records = len(records)
+    if not report.found:
+        raise FileNotFoundError(
+            f"no AMASS motion files under {base} ({len(report.not_motions)} .npz files, none "
+            f"with 'poses'). {AMASS_HELP}"
+        )
+    publish(report)
     return records

@@ -7,7 +7,10 @@ reproduces the clip's frame range the way HumanML3D's ``raw_pose_processing`` cu
 
 1. ``index.csv`` rows ``source_path,start_frame,end_frame,new_name``; ``source_path`` is
    ``./pose_data/<subset>/<subject>/<name>.npy``, read here as ``<amass_dir>/<subset>/<subject>/
-   <name>.npz``. HumanAct12 rows (not AMASS) are skipped.
+   <name>.npz`` (or any layout :func:`~vmc.data.motion_sources.amass.find_amass_file` accepts:
+   ``BMLrub`` for ``BioMotionLab_NTroje``, ``<archive>/<subset>/...``). HumanAct12 rows (not
+   AMASS) are dropped and counted. HumanML3D ships ``index.csv`` in its repository root, beside
+   the ``HumanML3D/`` folder: it is looked for in ``humanml3d_dir`` and then in its parent.
 2. Every ``int(fps / 20)``-th frame of the AMASS file (HumanML3D's nominal 20 fps; the true rate
    ``fps / step`` is kept, e.g. 20 for 60/120 fps files).
 3. The per-subset crop (first 3 s of Eyes_Japan_Dataset and MPI_HDM05, 1 s of TotalCapture and
@@ -27,7 +30,9 @@ HumanML3D's joint files are Y-up in a different frame: a point ``(x, y, z)`` of 
 ``(-x, z, y)`` there (``R_y(180°) R_x(-90°)``), i.e. ours rotated 180° about the vertical; its
 feature files are further re-centred and turned to face +Z at frame 0, which this reader does
 not do. Splits: ``<humanml3d_dir>/<split>.txt`` lists clip ids (``train``, ``val``, ``test``,
-``train_val``, ``all``); ``split=None`` reads every row.
+``train_val``, ``all``); ``split=None`` reads every row. Every clip id of the split is counted
+as used or dropped for a reason (:mod:`vmc.data.motion_sources.report`), ids of the split file
+that the index does not list included.
 """
 
 from __future__ import annotations
@@ -41,11 +46,13 @@ from pathlib import Path
 import numpy as np
 
 from vmc.body.joints import SMPL_FLIP_PERMUTATION
-from vmc.data.motion_sources.amass import AMASS_HELP, read_amass_npz
+from vmc.data.motion_sources.amass import AMASS_HELP, find_amass_file, read_amass_npz
 from vmc.data.motion_sources.record import MotionRecord
+from vmc.data.motion_sources.report import LoadReport, publish
 
 __all__ = [
     "HUMANML3D_HELP",
+    "find_humanml3d_index",
     "load_humanml3d",
     "mirror_record",
     "parse_humanml3d_texts",
@@ -53,10 +60,11 @@ __all__ = [
 ]
 
 HUMANML3D_HELP = (
-    "HumanML3D (https://github.com/EricGuo5513/HumanML3D) provides the captions: unzip its "
-    "HumanML3D/texts.zip so that <humanml3d_dir>/texts/000000.txt exists and copy index.csv "
-    "(repository root) and the split files (train.txt, val.txt, test.txt) into <humanml3d_dir>; "
-    "the motions themselves come from the licensed AMASS archive (SMPL+H G) under amass_dir"
+    "HumanML3D (https://github.com/EricGuo5513/HumanML3D) provides the captions: clone it, unzip "
+    "HumanML3D/texts.zip so that <humanml3d_dir>/texts/000000.txt exists (humanml3d_dir is the "
+    "repository's HumanML3D/ folder, with train.txt, val.txt, test.txt; index.csv is read from "
+    "it or from the repository root beside it); the motions themselves come from the licensed "
+    "AMASS archive (SMPL+H G) under amass_dir"
 )
 
 HUMANML3D_FPS = 20.0
@@ -136,6 +144,31 @@ def mirror_record(rec: MotionRecord, name: str | None = None) -> MotionRecord:
     return MotionRecord(mirrored, list(rec.texts_heldout), rec.frame_labels)
 
 
+def find_humanml3d_index(
+    humanml3d_dir: str | os.PathLike[str], index_csv: str | os.PathLike[str] | None = None
+) -> Path:
+    """HumanML3D's ``index.csv``: ``index_csv`` if given, else ``<humanml3d_dir>/index.csv``,
+    else ``<humanml3d_dir>/../index.csv`` (where the HumanML3D repository ships it).
+
+    Raises:
+        FileNotFoundError: none of them exists (names the places looked at).
+    """
+    if index_csv is not None:
+        path = Path(index_csv)
+        if not path.is_file():
+            raise FileNotFoundError(f"HumanML3D index not found: {path}. {HUMANML3D_HELP}")
+        return path
+    base = Path(humanml3d_dir)
+    candidates = [base / "index.csv", base.resolve().parent / "index.csv"]
+    for path in candidates:
+        if path.is_file():
+            return path
+    raise FileNotFoundError(
+        f"HumanML3D index.csv not found in {candidates[0].parent} nor in {candidates[1].parent} "
+        f"(or pass index_csv=...). {HUMANML3D_HELP}"
+    )
+
+
 def _amass_rel(source_path: str) -> str | None:
     parts = [p for p in source_path.replace("\\", "/").split("/") if p not in ("", ".")]
     if "pose_data" in parts:
@@ -167,6 +200,7 @@ def _segments(
     whole: list[str],
     spans: dict[tuple[float, float], list[str]],
     segment_captions: bool,
+    report: LoadReport,
 ) -> list[MotionRecord]:
     out = []
     if whole:
@@ -178,6 +212,8 @@ def _segments(
                 seg = clip.slice(a, b, f"#{a}-{b}")
                 named = replace(seg.motion, texts=list(caps), name=f"{clip_id}#{a}-{b}")
                 out.append(MotionRecord(named))
+            else:  # a caption span outside the clip or under 2 frames (0.1 s) at 20 fps
+                report.drop("caption span under 2 frames", f"{clip_id}#{start:g}-{end:g}", True)
     return out
 
 
@@ -194,13 +230,19 @@ def load_humanml3d(
     """HumanML3D clips as SMPL records with their captions (steps in the module docstring).
 
     Args:
-        humanml3d_dir: folder with ``texts/`` and the split files (and ``index.csv`` unless
-            ``index_csv`` is given).
+        humanml3d_dir: the repository's ``HumanML3D/`` folder, with ``texts/`` and the split
+            files (the repository root, which holds that folder, is accepted too).
         amass_dir: the AMASS root the index points into.
         split: split file stem (``"train"``, ``"val"``, ``"test"``...) or ``None`` for all rows.
         fps: target frame rate. include_mirrored: also the ``M<id>`` mirrored clips.
         segment_captions: also records for time-ranged captions.
+        index_csv: HumanML3D's ``index.csv``; ``None``: in ``humanml3d_dir``, else beside it
+            (:func:`find_humanml3d_index`).
         min_frames: drop records shorter than this after resampling.
+
+    Returns:
+        The records; counts (clip ids found, used, dropped by reason) are published as a
+        :class:`~vmc.data.motion_sources.report.LoadReport`.
 
     Raises:
         FileNotFoundError: missing folder/index/split file, or none of the indexed AMASS files
@@ -208,10 +250,15 @@ def load_humanml3d(
         ValueError: malformed index or text files.
     """
     base = Path(humanml3d_dir)
+    if not (base / "texts").is_dir() and (base / "HumanML3D" / "texts").is_dir():
+        base = base / "HumanML3D"  # the repository root was given: its data folder is inside
     texts_dir = base / "texts"
     if not texts_dir.is_dir():
-        raise FileNotFoundError(f"HumanML3D texts folder not found: {texts_dir}. {HUMANML3D_HELP}")
-    rows = read_humanml3d_index(index_csv if index_csv is not None else base / "index.csv")
+        hint = " (unzip texts.zip there first)" if (base / "texts.zip").is_file() else ""
+        raise FileNotFoundError(
+            f"HumanML3D texts folder not found: {texts_dir}{hint}. {HUMANML3D_HELP}"
+        )
+    rows = read_humanml3d_index(find_humanml3d_index(base, index_csv))
     ids: set[str] | None = None
     if split is not None:
         split_file = base / f"{split}.txt"
@@ -224,21 +271,33 @@ def load_humanml3d(
     root = Path(amass_dir)
     if not root.is_dir():
         raise FileNotFoundError(f"AMASS folder not found: {root}. {AMASS_HELP}")
+    where = "all rows" if split is None else f"split {split}"
+    report = LoadReport(f"humanml3d ({where})", f"{base} + {root}")
     records: list[MotionRecord] = []
+    listed: set[str] = set()
     wanted = missing = 0
     first_missing: Path | None = None
     for row in rows:
         clip_id = Path(row["new_name"]).stem
         variants = [(clip_id, False)] + ([(f"M{clip_id}", True)] if include_mirrored else [])
+        listed.update((clip_id, f"M{clip_id}"))  # mirrored ids left out on purpose are no drop
         variants = [(v, m) for v, m in variants if ids is None or v in ids]
+        if not variants:
+            continue
+        report.found += len(variants)
         rel = _amass_rel(row["source_path"])
-        if not variants or rel is None:
+        if rel is None:
+            for vid, _ in variants:
+                report.drop("HumanAct12 (not in AMASS)", vid)
             continue
         wanted += 1
-        path = root / rel
-        if not path.is_file():
+        subset, _, rest = rel.partition("/")
+        path, tried = find_amass_file(root, subset, rest)
+        if path is None:
             missing += 1
-            first_missing = first_missing or path
+            first_missing = first_missing or tried[0]
+            for vid, _ in variants:
+                report.drop("AMASS file missing", f"{vid} ({rel})")
             continue
         try:
             start, end = int(row["start_frame"]), int(row["end_frame"])
@@ -250,20 +309,38 @@ def load_humanml3d(
         try:
             clip = _clip_frames(source, row["source_path"], start, end)
         except ValueError:
+            for vid, _ in variants:
+                report.drop("empty frame range after HumanML3D's crop", vid)
             continue
         for vid, mirrored in variants:
             text_file = texts_dir / f"{vid}.txt"
             if not text_file.is_file():
+                report.drop("no texts/<id>.txt", vid)
                 continue
             whole, spans = parse_humanml3d_texts(text_file)
             base_clip = mirror_record(clip, vid) if mirrored else clip
-            for rec in _segments(base_clip, vid, whole, spans, segment_captions):
-                rec = rec.resampled(fps)
-                if rec.motion.num_frames >= min_frames:
-                    records.append(rec)
+            pieces = [
+                r.resampled(fps)
+                for r in _segments(base_clip, vid, whole, spans, segment_captions, report)
+            ]
+            kept = [r for r in pieces if r.motion.num_frames >= min_frames]
+            short = f"too short (< {min_frames} frames at {fps:g} fps)"
+            if not kept:
+                report.drop(short if pieces else "no usable caption", vid)
+                continue
+            report.used += 1
+            records += kept
+            for r in pieces:
+                if r.motion.num_frames < min_frames:  # a short piece of a used clip
+                    report.drop(short, r.motion.name, piece=True)
+    for vid in sorted((ids or set()) - listed):
+        report.found += 1
+        report.drop("not in index.csv", vid)
     if wanted and missing == wanted:
         raise FileNotFoundError(
             f"none of the {wanted} AMASS files HumanML3D's index points to exist under {root} "
             f"(first expected: {first_missing}). {AMASS_HELP}"
         )
+    report.records = len(records)
+    publish(report)
     return records

@@ -49,6 +49,7 @@ import torch
 from vmc.body.smpl_files import numpy_reconstruct_globals
 from vmc.data.motion_sources.babel import chunk_records
 from vmc.data.motion_sources.record import MotionRecord, window_text
+from vmc.data.motion_sources.report import LoadReport, publish
 from vmc.motion.types import Motion
 
 __all__ = [
@@ -280,8 +281,11 @@ def load_motionclip_db(
     joints = db.get("joints3d")
     labels = db.get(label_key)
     records = []
+    report = LoadReport(f"motionclip_db ({src.name})", str(src))
     for i, theta in enumerate(db["thetas"]):
+        report.found += 1
         if skip_first_sequence and i == 0:
+            report.drop("skip_first_sequence (as the reference loader)", f"{i:05d}")
             continue
         poses = np.asarray(theta, dtype=np.float32)
         if poses.ndim != 2 or poses.shape[1] != 72:
@@ -315,7 +319,13 @@ def load_motionclip_db(
         except ValueError as err:
             raise ValueError(f"{src}: sequence {i}: {err}") from None
         rec = rec.resampled(fps)
+        if chunk_len is not None and rec.motion.num_frames < chunk_len:
+            report.drop(f"shorter than a chunk ({chunk_len} frames)", name)
+            continue
         if rec.frame_labels is not None:
             rec.motion.texts = [window_text(rec.frame_labels)]
         records.append(rec)
-    return records if chunk_len is None else chunk_records(records, chunk_len)
+    out = records if chunk_len is None else chunk_records(records, chunk_len)
+    report.used, report.records = len(records), len(out)
+    publish(report)
+    return out

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from vmc.data.motion_sources.record import MotionRecord
+from vmc.data.motion_sources.report import LoadReport, publish
 from vmc.motion.procedural import sample_motions
 
 __all__ = ["load_procedural"]
@@ -37,10 +38,13 @@ def load_procedural(
         num, num_frames=num_frames, fps=float(fps), seed=seed,
         actions=None if actions is None else list(actions),
     )  # fmt: skip
-    return [
+    records = [
         MotionRecord(
             replace(m.motion, texts=list(m.motion.texts), name=f"s{seed}_{i:05d}_{m.action}"),
             texts_heldout=list(m.captions_heldout),
         )
         for i, m in enumerate(motions)
     ]
+    n = len(records)
+    publish(LoadReport(f"procedural (seed {seed})", "", found=n, used=n, records=n))
+    return records
