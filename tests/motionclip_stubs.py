@@ -80,3 +80,16 @@ class FeatureCallRecorder(pl.Callback):
 
 #: ``features.encoder_calls`` at the end of every training epoch (FeatureCallRecorder).
 EPOCH_ENCODER_CALLS: list[int] = []
+
+
+#: Overrides that shrink a MotionCLIP experiment's model to a tiny one with the stub encoder.
+TINY_MODEL_OVERRIDES = [
+    "model.net.latent_dim=32",
+    "model.net.ff_size=64",
+    "model.net.num_layers=1",
+    "model.net.max_positions=100",
+    "model.body.kind=tiny",
+    "model.num_loss_vertices=null",
+    "model.text_encoder._target_=motionclip_stubs.HashTextEncoder",
+    "+model.text_encoder.dim=32",
+]

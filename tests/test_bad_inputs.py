@@ -99,6 +99,7 @@ CASES = [
     Case("empty text", INFER, ["text=' '"], r"text must be a non-empty description"),
     Case("device banana", INFER, ["device=banana"], r"device must be one of auto, cpu"),
     Case("device absent", INFER, ["device=cuda:7"], r"device=cuda:7: no such CUDA device"),
+    Case("blend_in", INFER, ["blend_in=-1"], r"blend_in must be seconds in \[0, 10\]"),
     Case("framing", INFER, ["framing=wide"], r"framing must be one of crop, full"),
     Case("root motion", INFER, ["root_motion=fly"], r"root_motion must be one of"),
     Case("export", INFER, ["export=[gif]"], r"export takes npz and/or bvh"),

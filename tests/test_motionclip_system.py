@@ -10,7 +10,7 @@ import pytest
 import torch
 import yaml
 from conftest import compose_config
-from motionclip_stubs import HashTextEncoder
+from motionclip_stubs import TINY_MODEL_OVERRIDES, HashTextEncoder
 from omegaconf import open_dict
 
 from vmc.body.model import BodyModel
@@ -25,14 +25,7 @@ from vmc.tasks.train import train
 
 TINY = [
     "experiment=motionclip_procedural",
-    "model.net.latent_dim=32",
-    "model.net.ff_size=64",
-    "model.net.num_layers=1",
-    "model.net.max_positions=100",
-    "model.body.kind=tiny",
-    "model.num_loss_vertices=null",
-    "model.text_encoder._target_=motionclip_stubs.HashTextEncoder",
-    "+model.text_encoder.dim=32",
+    *TINY_MODEL_OVERRIDES,
     "data.train_sources.0.num=16",
     "data.val_sources.0.num=8",
     "data.batch_size=4",

@@ -188,3 +188,17 @@ def test_rendering_on_cuda_matches_the_cpu(body, subjects):
     gpu = VideoMotionCLIP(None, body, device="cuda")(subjects["person"], **kw)
     # rasterization ties may fall differently on another device: compare the bulk of pixels
     assert (np.abs(cpu.frames.astype(int) - gpu.frames.astype(int)) > 8).mean() < 0.01
+
+
+def test_blend_in_starts_from_the_photo(body, subjects):
+    """With blend_in, frame 0 is the photo's pose and the motion takes over after it."""
+    from vmc.pipeline.retarget import retarget
+
+    subject = subjects["person"]
+    motion = generate_motion("raise_arms", 30, 30.0, 0).motion
+    args = (motion, body, subject.betas, subject.poses[0], subject.cams[0])
+    plain = retarget(*args)
+    blended = retarget(*args, blend_in=10)
+    np.testing.assert_allclose(blended.poses[0], subject.poses[0], atol=1e-4)
+    np.testing.assert_allclose(blended.poses[10:], plain.poses[10:], atol=1e-5)
+    assert np.abs(blended.poses[5] - plain.poses[5]).max() > 1e-3  # in between: a blend

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from motionclip_stubs import TINY_MODEL_OVERRIDES
 
 from vmc.body.procedural import make_tiny_body
 from vmc.body.select import body_for_motion, select_body
@@ -362,14 +363,7 @@ def test_sentence_experiment_trains_on_the_real_layouts(tmp_path, data):
             "callbacks.progress_bar=null",
             "data.batch_size=2",
             "data.num_workers=0",
-            "model.net.latent_dim=32",
-            "model.net.ff_size=64",
-            "model.net.num_layers=1",
-            "model.net.max_positions=100",
-            "model.body.kind=tiny",
-            "model.num_loss_vertices=null",
-            "model.text_encoder._target_=motionclip_stubs.HashTextEncoder",
-            "+model.text_encoder.dim=32",
+            *TINY_MODEL_OVERRIDES,
         ],
         run,
     )

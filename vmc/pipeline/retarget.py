@@ -29,7 +29,13 @@ import numpy as np
 import torch
 
 from vmc.geometry.frames import reference_root
-from vmc.geometry.rotations import axis_angle_to_matrix, matrix_to_axis_angle
+from vmc.geometry.rotations import (
+    axis_angle_to_matrix,
+    axis_angle_to_quaternion,
+    matrix_to_axis_angle,
+    quaternion_to_axis_angle,
+)
+from vmc.motion.generate import slerp
 from vmc.motion.types import Motion
 
 __all__ = ["ROOT_MOTIONS", "Retargeted", "retarget"]
@@ -71,6 +77,19 @@ def _pose_body(
     return torch.cat(verts), torch.cat(joints)
 
 
+def _blend_from(poses: torch.Tensor, start: torch.Tensor, frames: int) -> torch.Tensor:
+    """``poses [T, 24, 3]`` starting from ``start [72]``: frame ``i < frames`` is the slerp from
+    ``start`` to the motion's frame ``i`` with weight ``smoothstep(i / frames)`` (0 at frame 0)."""
+    n = min(int(frames), len(poses))
+    u = torch.arange(n, dtype=torch.float64) / max(frames, 1)
+    w = (u * u * (3 - 2 * u)).to(poses.device)[:, None, None]  # [n, 1, 1]
+    q0 = axis_angle_to_quaternion(start.reshape(1, 24, 3).to(torch.float64)).expand(n, -1, -1)
+    q1 = axis_angle_to_quaternion(poses[:n].to(torch.float64))
+    out = poses.clone()
+    out[:n] = quaternion_to_axis_angle(slerp(q0, q1, w)).to(poses.dtype)
+    return out
+
+
 def retarget(
     motion: Motion,
     body: torch.nn.Module,
@@ -78,6 +97,7 @@ def retarget(
     photo_pose: np.ndarray,
     photo_cam: np.ndarray,
     root_motion: str = "in_place",
+    blend_in: int = 0,
 ) -> Retargeted:
     """Put ``motion`` on the subject (module docstring for the rules).
 
@@ -89,6 +109,8 @@ def retarget(
         photo_pose: ``[72]`` the fitted pose of photo 0 (root in the image frame).
         photo_cam: ``[3]`` its camera in photo 0's crop NDC.
         root_motion: one of :data:`ROOT_MOTIONS`.
+        blend_in: frames over which the pose goes from the photo's (frame 0 = the photo) to
+            the motion's (smoothstep per joint, on the sphere); 0 = the motion from frame 0.
 
     Raises:
         ValueError: unknown ``root_motion``.
@@ -107,6 +129,8 @@ def retarget(
         trans = torch.zeros_like(trans)
     elif root_motion == "in_place":
         trans[:, [0, 2]] = trans[:1, [0, 2]]  # travel dropped; height kept (jumps)
+    if blend_in > 0:
+        poses = _blend_from(poses, torch.as_tensor(photo_pose, dtype=dtype).to(device), blend_in)
     poses = poses.reshape(t, 72)
     b = torch.as_tensor(betas, dtype=dtype).reshape(1, -1).to(device)
 

@@ -261,6 +261,7 @@ class VideoMotionCLIP:
         root_motion: str = "in_place",
         image_size: int = 512,
         seed: int = 0,
+        blend_in: float = 0.0,
         progress: bool = False,
     ) -> VideoOutput:
         """Animate ``subject`` performing ``prompts`` (in order) or ``motion``.
@@ -273,6 +274,8 @@ class VideoMotionCLIP:
                 ``in_place`` or ``follow`` (:mod:`vmc.pipeline.retarget`).
             image_size: side of the square ``crop`` frame, or the long side for ``full``.
             seed: for the motion stage (latent noise, retrieval's library sample).
+            blend_in: seconds over which the person moves from the photo's pose into the
+                motion (frame 0 is the photo); 0 = the motion's first pose at once.
             progress: show a bar while rendering.
         """
         self.check_inputs(
@@ -289,8 +292,9 @@ class VideoMotionCLIP:
         timer.lap("motion")
         # 2. retarget onto the subject (photo 0's camera)
         moved = retarget(
-            performed, self.body, subject.betas, subject.poses[0], subject.cams[0], root_motion
-        )
+            performed, self.body, subject.betas, subject.poses[0], subject.cams[0], root_motion,
+            blend_in=round(float(blend_in) * fps),
+        )  # fmt: skip
         timer.lap("retarget")
         # 3. framing and background
         box, rect = frame_box(subject, moved, framing, image_size)

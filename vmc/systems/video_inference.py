@@ -79,7 +79,7 @@ class VideoInferenceSystem(pl.LightningModule):
         body: the ``BodyModel`` the subjects were fitted with.
         subjects: prepared subjects by key.
         text_to_motion: the motion stage for prompt jobs (``None``: motion jobs only).
-        num_frames, fps, framing, root_motion, image_size, seed: the video's settings
+        num_frames, fps, framing, root_motion, image_size, seed, blend_in: the video's settings
             (:class:`vmc.pipeline.video.VideoMotionCLIP`).
         writer: ``(job, video) -> {name: path}`` writing the files of one job (default: the
             video alone).
@@ -97,6 +97,7 @@ class VideoInferenceSystem(pl.LightningModule):
         root_motion: str = "in_place",
         image_size: int = 256,
         seed: int = 0,
+        blend_in: float = 0.0,
         writer: Writer | None = None,
     ) -> None:
         super().__init__()
@@ -109,6 +110,7 @@ class VideoInferenceSystem(pl.LightningModule):
             "framing": framing,
             "root_motion": root_motion,
             "image_size": image_size,
+            "blend_in": blend_in,
         }
         self.seed = seed
         self.writer = writer

@@ -92,6 +92,7 @@ class InferRequest:
     appearance: str = "auto"
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     subject: Path | None = None
+    blend_in: float = 0.5
 
     @property
     def person(self) -> bool:
@@ -186,6 +187,13 @@ def check_inputs(cfg: DictConfig, **overrides: object) -> InferRequest:
     crf = cfg.get("crf", 18)
     if isinstance(crf, bool) or not isinstance(crf, int | float) or not 0 <= crf <= 51:
         raise ConfigError(f"crf must be a number in [0, 51] (H.264 quality), got {crf!r}")
+    blend_in = cfg.get("blend_in", 0.5)
+    if (
+        isinstance(blend_in, bool)
+        or not isinstance(blend_in, int | float)
+        or not 0 <= blend_in <= 10
+    ):
+        raise ConfigError(f"blend_in must be seconds in [0, 10], got {blend_in!r}")
     framing = _choice(cfg, "framing", FRAMINGS, "full")
     root_motion = _choice(cfg, "root_motion", ROOT_MOTIONS, "in_place")
     appearance = _choice(cfg, "appearance", APPEARANCE_KINDS, "auto")
@@ -218,6 +226,7 @@ def check_inputs(cfg: DictConfig, **overrides: object) -> InferRequest:
         appearance=appearance,
         device=device,
         subject=subject,
+        blend_in=float(blend_in),
     )
     _check_outputs_are_not_inputs(request)
     _check_motion_options(cfg)
@@ -618,6 +627,7 @@ def _person_video(
         root_motion=request.root_motion,
         image_size=request.image_size,
         seed=request.seed,
+        blend_in=request.blend_in,
         progress=True,
     )
     last_match = getattr(pipeline.text_to_motion, "last_match", "")
@@ -706,7 +716,8 @@ def infer_person_prompts(cfg: DictConfig, prompts: list[str], out_dir: Path) -> 
     system = VideoInferenceSystem(
         body, {"person": subject}, stage, num_frames=request.num_frames, fps=request.fps,
         framing=request.framing, root_motion=request.root_motion,
-        image_size=request.image_size, seed=request.seed, writer=write,
+        image_size=request.image_size, seed=request.seed, blend_in=request.blend_in,
+        writer=write,
     )  # fmt: skip
     made = predict_videos(system, jobs)
     result = {job.prompt or "": str(job.out) for job in jobs}
