@@ -99,6 +99,15 @@ CASES = [
     Case("empty text", INFER, ["text=' '"], r"text must be a non-empty description"),
     Case("device banana", INFER, ["device=banana"], r"device must be one of auto, cpu"),
     Case("device absent", INFER, ["device=cuda:7"], r"device=cuda:7: no such CUDA device"),
+    Case("generator missing", INFER, ["generator={tmp}/none.pth"], r"generator=.*does not exist"),
+    Case(
+        "generator corrupt",
+        INFER,
+        ["images=[" + str(PERSON) + "]", "appearance=lwg", "generator={tmp}/g.pth"],
+        r"g\.pth",
+        setup=lambda t: _bytes(t / "g.pth", b"garbage"),
+        inputs=["g.pth"],
+    ),  # fmt: skip
     Case("blend_in", INFER, ["blend_in=-1"], r"blend_in must be seconds in \[0, 10\]"),
     Case("framing", INFER, ["framing=wide"], r"framing must be one of crop, full"),
     Case("root motion", INFER, ["root_motion=fly"], r"root_motion must be one of"),

@@ -140,3 +140,31 @@ def test_prompt_file_with_a_photo_writes_one_video_per_prompt(tmp_path):
     assert videos == ["000_a_person_jumps.mp4", "001_a_person_waves.mp4"]
     assert probe_video(out / videos[0]).num_frames == 6  # seconds x fps
     assert result["a person waves"] == str(out / videos[1])
+
+
+def test_appearance_lwg_with_a_generator_of_ours(tmp_path):
+    """``appearance=lwg generator=<file>``: the generator re-renders the person (tiny, random)."""
+    import torch
+
+    from vmc.lwg.generator import AttentionLWBGenerator
+    from vmc.lwg.loading import save_generator
+
+    torch.manual_seed(0)
+    tiny = AttentionLWBGenerator(
+        bg_filters=(4, 8, 8, 16), src_filters=(4, 8, 16), tsf_filters=(4, 8, 16), spade_hidden=8
+    )
+    weights = save_generator(tiny, tmp_path / "g.safetensors")
+    out = tmp_path / "lwg.mp4"
+    result = infer(
+        _cfg(
+            tmp_path,
+            images=f"[{PERSON}]",
+            out=str(out),
+            appearance="lwg",
+            generator=str(weights),
+            preview="false",
+        )  # fmt: skip
+    )
+    assert probe_video(out).num_frames == 6 and result["out"] == str(out)
+    stages = yaml.safe_load((tmp_path / "run" / "stages.yaml").read_text())
+    assert "body" in stages

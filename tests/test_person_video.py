@@ -202,3 +202,24 @@ def test_blend_in_starts_from_the_photo(body, subjects):
     np.testing.assert_allclose(blended.poses[0], subject.poses[0], atol=1e-4)
     np.testing.assert_allclose(blended.poses[10:], plain.poses[10:], atol=1e-5)
     assert np.abs(blended.poses[5] - plain.poses[5]).max() > 1e-3  # in between: a blend
+
+
+def test_a_generator_renders_the_person(body, subjects):
+    """appearance=lwg: the generator (tiny, random weights here) re-renders the subject; the
+    pipeline's plumbing (sources encoded once, targets in batches, composite) is what is tested."""
+    import torch
+
+    from vmc.lwg.generator import AttentionLWBGenerator
+
+    torch.manual_seed(0)
+    generator = AttentionLWBGenerator(
+        bg_filters=(4, 8, 8, 16), src_filters=(4, 8, 16), tsf_filters=(4, 8, 16), spade_hidden=8
+    ).eval()
+    pipe = VideoMotionCLIP(None, body, generator=generator)
+    motion = generate_motion("wave", 10, 30.0, 0).motion
+    out = pipe(subjects["person"], motion=motion, num_frames=10, fps=30.0, image_size=96)
+    assert out.frames.shape == (10, 96, 96, 3)
+    corners = out.frames[:, [0, 0, -1, -1], [0, -1, 0, -1]].astype(int)
+    assert (corners == corners[0]).all()  # the background plate is still composited under
+    with pytest.raises(ValueError, match="multiples of"):
+        pipe(subjects["person"], motion=motion, num_frames=10, fps=30.0, image_size=90)

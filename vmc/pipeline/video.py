@@ -29,10 +29,12 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from vmc.lwg.generator import AttentionLWBGenerator
 from vmc.motion.limits import MAX_FRAMES
 from vmc.motion.resample import fit_length, resample_motion
 from vmc.motion.stage import MotionStage
 from vmc.motion.types import Motion
+from vmc.pipeline.lwg_appearance import LWGRenderer
 from vmc.pipeline.residual import ndc_to_photo, render_residual, residual_of
 from vmc.pipeline.retarget import ROOT_MOTIONS, Retargeted, retarget
 from vmc.render.body_render import render_smpl_params
@@ -169,6 +171,8 @@ class VideoMotionCLIP:
         keep_residual: move what the mesh does not cover (hair, loose clothes) with the nearest
             body part (:mod:`vmc.pipeline.residual`) instead of leaving it out.
         device: where the frames are rasterized and textured (``cpu``, ``cuda:N``, ``mps``).
+        generator: a Liquid Warping GAN generator: the person is re-rendered by it
+            (:mod:`vmc.pipeline.lwg_appearance`, on the CPU) instead of by texture warping.
     """
 
     def __init__(
@@ -179,12 +183,14 @@ class VideoMotionCLIP:
         supersample: int = 2,
         keep_residual: bool = True,
         device: torch.device | str = "cpu",
+        generator: AttentionLWBGenerator | None = None,
     ) -> None:
         self.text_to_motion = text_to_motion
         self.body = body
         self.supersample = int(supersample)
         self.keep_residual = keep_residual
         self.device = torch.device(device)
+        self.generator = generator
         # Rasterizing runs on ``device`` with a copy of the body; the small per-frame posing
         # (retargeting, the residual) stays with ``body`` on the CPU.
         self._render_body = (
@@ -308,9 +314,14 @@ class VideoMotionCLIP:
             vertex_photo = ndc_to_photo(moved.vertices, subject.boxes[0])  # [T, V, 2]
             residual_rgb, residual_alpha = render_residual(residual, vertex_photo, box)
         timer.lap("residual")
-        renderer = SubjectRenderer(
-            self._render_body, subject.betas, subject.texture, supersample=self.supersample
-        )
+        if self.generator is not None:
+            renderer: SubjectRenderer | LWGRenderer = LWGRenderer(
+                self.generator, self.body, subject, image_size
+            )
+        else:
+            renderer = SubjectRenderer(
+                self._render_body, subject.betas, subject.texture, supersample=self.supersample
+            )
         frames, alphas = [], []
         starts = range(0, num_frames, RENDER_BATCH)
         if progress:

@@ -81,6 +81,7 @@ class VideoInferenceSystem(pl.LightningModule):
         text_to_motion: the motion stage for prompt jobs (``None``: motion jobs only).
         num_frames, fps, framing, root_motion, image_size, seed, blend_in: the video's settings
             (:class:`vmc.pipeline.video.VideoMotionCLIP`).
+        generator: a Liquid Warping GAN generator for the appearance (default: texture warping).
         writer: ``(job, video) -> {name: path}`` writing the files of one job (default: the
             video alone).
     """
@@ -98,6 +99,7 @@ class VideoInferenceSystem(pl.LightningModule):
         image_size: int = 256,
         seed: int = 0,
         blend_in: float = 0.0,
+        generator: torch.nn.Module | None = None,
         writer: Writer | None = None,
     ) -> None:
         super().__init__()
@@ -113,11 +115,14 @@ class VideoInferenceSystem(pl.LightningModule):
             "blend_in": blend_in,
         }
         self.seed = seed
+        self.generator = generator
         self.writer = writer
 
     def predict_step(self, job: VideoJob, batch_idx: int) -> dict[str, Any]:
         """Make and write one job's video; returns what was written and by which rank."""
-        pipeline = VideoMotionCLIP(self.text_to_motion, self.body, device=self.device)
+        pipeline = VideoMotionCLIP(
+            self.text_to_motion, self.body, device=self.device, generator=self.generator
+        )
         video = pipeline(
             self.subjects[job.subject],
             prompts=[job.prompt] if job.prompt is not None else None,

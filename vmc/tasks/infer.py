@@ -44,6 +44,7 @@ from vmc.io.atomic import ResultSet, check_writable, result_set
 from vmc.io.images import read_image
 from vmc.io.stages import APPEARANCE_KINDS, resolve_stages
 from vmc.io.video import write_gif, write_video
+from vmc.lwg.loading import load_generator
 from vmc.motion.export import load_motion_npz
 from vmc.motion.generate import read_prompt_file, slugify
 from vmc.motion.limits import MAX_FRAMES
@@ -93,6 +94,7 @@ class InferRequest:
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     subject: Path | None = None
     blend_in: float = 0.5
+    generator: Path | None = None
 
     @property
     def person(self) -> bool:
@@ -194,6 +196,13 @@ def check_inputs(cfg: DictConfig, **overrides: object) -> InferRequest:
         or not 0 <= blend_in <= 10
     ):
         raise ConfigError(f"blend_in must be seconds in [0, 10], got {blend_in!r}")
+    generator = cfg.get("generator")
+    if generator not in (None, ""):
+        generator = Path(str(generator)).expanduser()
+        if not generator.is_file():
+            raise FileNotFoundError(f"generator={generator} does not exist")
+    else:
+        generator = None
     framing = _choice(cfg, "framing", FRAMINGS, "full")
     root_motion = _choice(cfg, "root_motion", ROOT_MOTIONS, "in_place")
     appearance = _choice(cfg, "appearance", APPEARANCE_KINDS, "auto")
@@ -227,6 +236,7 @@ def check_inputs(cfg: DictConfig, **overrides: object) -> InferRequest:
         device=device,
         subject=subject,
         blend_in=float(blend_in),
+        generator=generator,
     )
     _check_outputs_are_not_inputs(request)
     _check_motion_options(cfg)
@@ -524,17 +534,27 @@ def _person_stages(cfg: DictConfig, request: InferRequest):
             body=str(cfg.body.kind),
             smpl=cfg.body.get("smpl_path"),
             assets_dir=motion_req.assets_dir or cfg.body.get("assets_dir"),
-            appearance="warp" if request.appearance == "auto" else request.appearance,
+            # A generator of your own (generator=) is used as given; else appearance=lwg asks
+            # the resolver for the official weights (they need SMPL and its UV files).
+            appearance="lwg" if request.appearance == "lwg" and request.generator is None
+            else "warp",
             fit="keypoints",
         )
-    )
-    if choices.appearance.kind == "lwg":
-        raise ConfigError(
-            "appearance=lwg: animating a person with the Liquid Warping GAN is not wired into "
-            "infer yet; appearance=warp (texture warping) works"
-        )
+    )  # fmt: skip
     record_stages(cfg, choices)
     body = load_body(choices.body)
+    appearance_row = choices.appearance.row()
+    generator = None
+    weights = request.generator
+    if weights is None and choices.appearance.kind == "lwg":
+        weights = Path(choices.appearance.files["generator"])
+    if weights is not None and request.appearance in ("auto", "lwg"):
+        generator = load_generator(weights)  # a file of another model: one clear line
+        appearance_row = (
+            "appearance",
+            f"Liquid Warping GAN ({weights.name})",
+            "generator=" if request.generator is not None else choices.appearance.why,
+        )
     rows = []
     stage = None
     if request.motion_file is None:
@@ -560,10 +580,10 @@ def _person_stages(cfg: DictConfig, request: InferRequest):
     rows += [
         choices.body.row(),
         ("person fit", "mediapipe keypoints + body fit", "the embedded default's fit"),
-        choices.appearance.row(),
+        appearance_row,
         ("background", *background),
     ]
-    return body, stage, rows, choices.body.kind
+    return body, stage, rows, choices.body.kind, generator
 
 
 def photo_panel(image: np.ndarray, height: int, width: int | None = None) -> np.ndarray:
@@ -674,14 +694,15 @@ def _write_person(
 def infer_person(cfg: DictConfig, request: InferRequest) -> dict[str, str]:
     """Photos (or a prepared subject) + text or a motion file → a video of that person."""
     # 2. stages
-    body, stage, rows, body_kind = _person_stages(cfg, request)
+    body, stage, rows, body_kind, generator = _person_stages(cfg, request)
     print_stage_table(rows)
     clock = time.perf_counter()
     # 3. the person
     subject = _person_subject(request, body, body_kind)
     prepared = time.perf_counter() - clock
     # 4. the video
-    video = _person_video(request, VideoMotionCLIP(stage, body, device=request.device), subject)
+    pipeline = VideoMotionCLIP(stage, body, device=request.device, generator=generator)
+    video = _person_video(request, pipeline, subject)
     # 5. write: companions first, the video last
     with result_set(request.out.expanduser().absolute().parent) as results:
         result = _write_person(cfg, request, video, subject, body, results)
@@ -699,7 +720,7 @@ def infer_person_prompts(cfg: DictConfig, prompts: list[str], out_dir: Path) -> 
     them; each video's files appear together, written by the process that made it.
     """
     request = check_inputs(cfg, text=prompts[0], out=str(out_dir / "x.mp4"))
-    body, stage, rows, body_kind = _person_stages(cfg, request)
+    body, stage, rows, body_kind, generator = _person_stages(cfg, request)
     print_stage_table(rows)
     subject = _person_subject(request, body, body_kind)
     width = max(3, len(str(len(prompts))))
@@ -717,7 +738,7 @@ def infer_person_prompts(cfg: DictConfig, prompts: list[str], out_dir: Path) -> 
         body, {"person": subject}, stage, num_frames=request.num_frames, fps=request.fps,
         framing=request.framing, root_motion=request.root_motion,
         image_size=request.image_size, seed=request.seed, blend_in=request.blend_in,
-        writer=write,
+        generator=generator, writer=write,
     )  # fmt: skip
     made = predict_videos(system, jobs)
     result = {job.prompt or "": str(job.out) for job in jobs}
