@@ -26,6 +26,14 @@ from vmc.lwg.loading import (
     save_discriminator,
     save_generator,
 )
+from vmc.lwg.spin import (
+    SPINOutput,
+    SPINRegressor,
+    fit_person,
+    load_spin,
+    spin_cam_to_square_crop,
+    spin_crop,
+)
 
 __all__ = [
     "PAPER_GENERATOR_CONFIG",
@@ -35,12 +43,18 @@ __all__ = [
     "GlobalBodyHeadDiscriminator",
     "GlobalDiscriminator",
     "PatchDiscriminator",
+    "SPINOutput",
+    "SPINRegressor",
     "SourceFeatures",
     "average_logits",
     "composite",
     "crop_and_resize",
+    "fit_person",
     "load_discriminator",
     "load_generator",
+    "load_spin",
     "save_discriminator",
     "save_generator",
+    "spin_cam_to_square_crop",
+    "spin_crop",
 ]
