@@ -255,10 +255,10 @@ CASES = [
     # --- finetune
     Case("finetune without photos", "finetune", ["subject=alice"], r"needs the subject's photos"),
     Case(
-        "finetune bad subject",
+        "finetune unknown subject folder",
         "finetune",
-        ["subject=a/b", f"images=[{PERSON}]"],
-        r"'subject' must be",
+        ["subject=./nobody"],
+        r"no prepared subject at nobody",
     ),  # fmt: skip
     Case(
         "finetune init_from",
@@ -267,7 +267,12 @@ CASES = [
         r"init_from=.*does not exist",
     ),  # fmt: skip
     Case(
-        "finetune not built", "finetune", ["subject=alice", f"images=[{PERSON}]"], r"not built yet"
+        "finetune photo without a person",
+        "finetune",
+        ["subject=alice", "images=[{tmp}/sky.png]"],
+        r"photo 0.*person",
+        setup=_no_person,
+        inputs=["sky.png"],
     ),  # fmt: skip
     # --- python -m vmc
     Case(

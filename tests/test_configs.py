@@ -141,14 +141,3 @@ def test_missing_accelerator_is_an_error(monkeypatch):
     cfg = compose_config("train", ["experiment=motionclip_procedural", "trainer=gpu"])
     with pytest.raises(ConfigError, match="no CUDA device: use trainer=cpu"):
         check_train_config(cfg)
-
-
-def test_finetune_says_it_is_not_built_yet(tmp_path):
-    from vmc.tasks.finetune import finetune
-
-    photo = REPO_ROOT / "examples" / "person.jpg"
-    cfg = compose_config(
-        "finetune", ["subject=alice", f"images=[{photo}]", "experiment=lwg_pretrain_tiny"]
-    )
-    with pytest.raises(ConfigError, match="not built yet.*nothing was trained"):
-        finetune(cfg)

@@ -29,7 +29,7 @@ from vmc.body.procedural import make_tiny_body
 from vmc.body.select import load_body
 from vmc.data.backgrounds import BackgroundSource
 from vmc.data.lwg_dataset import LWGSampleBuilder, LWGVideoDataset, SyntheticLWGDataset
-from vmc.data.lwg_layouts import VideoRecord, find_videos
+from vmc.data.lwg_layouts import VideoRecord, find_videos, read_video
 from vmc.io.assets import missing_asset_message
 from vmc.io.stages import StageRequest, resolve_body
 from vmc.render.correspondence import UVLayout
@@ -101,6 +101,8 @@ class LWGDataModule(LightningDataModule):
         uv_size: UV texture side (default ``image_size``).
         seed: base seed of the sampling.
         pin_memory / persistent_workers: loader options.
+        videos: explicit video folders to train (and validate) on instead of ``root``'s videos
+            (per-subject fine-tuning: one subject folder).
     """
 
     def __init__(
@@ -125,6 +127,7 @@ class LWGDataModule(LightningDataModule):
         seed: int = 0,
         pin_memory: bool = False,
         persistent_workers: bool = False,
+        videos: list[str] | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -137,6 +140,11 @@ class LWGDataModule(LightningDataModule):
 
     def _split(self) -> tuple[list[VideoRecord], list[VideoRecord]]:
         hp = self.hparams
+        if hp.videos:
+            # Named video folders (one subject for fine-tuning): trained on, and validated on
+            # with fixed samples.
+            chosen = [read_video(Path(v).expanduser()) for v in hp.videos]
+            return chosen, chosen
         root = Path(hp.root).expanduser()
         if (root / "val.txt").is_file():
             val = find_videos(root, "val")
@@ -171,7 +179,7 @@ class LWGDataModule(LightningDataModule):
             "time_step": hp.time_step,
             "backgrounds": bgs,
         }
-        if hp.root is None:
+        if hp.root is None and not hp.videos:
             self.train_set = SyntheticLWGDataset(
                 self.builder,
                 length=hp.train_length or 1000,

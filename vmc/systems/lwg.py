@@ -50,9 +50,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vmc.io.checkpoints import export_inference
+from vmc.io.checkpoints import export_inference, load_state_dict_strict
 from vmc.lwg.discriminator import GlobalBodyHeadDiscriminator
 from vmc.lwg.generator import AttentionLWBGenerator, GeneratorOutput
+from vmc.lwg.loading import load_generator
 from vmc.lwg.losses import LWGLosses
 from vmc.utils.config import to_plain
 
@@ -340,6 +341,20 @@ class LWGPretrainSystem(pl.LightningModule):
             if not key.startswith(_CHECKPOINT_PREFIXES) and key not in full:
                 full[key] = value
         return super().load_state_dict(full, strict=strict, assign=assign)
+
+    def init_from_config(self, cfg: Any) -> None:
+        """Before training: load ``init_from`` into the generator (strict) and keep the
+        sub-networks named by ``freeze`` fixed (per-subject fine-tuning's keys)."""
+        init_from = cfg.get("init_from") if hasattr(cfg, "get") else None
+        if init_from:
+            source = load_generator(Path(str(init_from)).expanduser())
+            load_state_dict_strict(self.generator, source.state_dict(), source=str(init_from))
+        for name in list(cfg.get("freeze") or []) if hasattr(cfg, "get") else []:
+            part = getattr(self.generator, str(name), None)
+            if not isinstance(part, nn.Module):
+                children = ", ".join(n for n, _ in self.generator.named_children())
+                raise ValueError(f"freeze: the generator has no sub-network {name!r} ({children})")
+            part.requires_grad_(False)
 
     def export_inference(self, out_dir: str | Path, cfg: Any = None) -> Path:
         """Write ``model.safetensors`` (the generator, keys without prefix) and ``config.yaml``.

@@ -1,31 +1,59 @@
-"""``finetune(cfg)``: per-subject fine-tuning of the generator from a few photos.
+"""``finetune(cfg)``: per-subject fine-tuning of the Liquid Warping GAN from a few photos.
 
-Fine-tuning is the training task with a subject's photos as data and a starting checkpoint
-(nanoGPT style: a configuration, not new code). The subject data module and the LWG fine-tuning
-system are built in the fine-tuning issue; until then this checks its inputs and says so.
+Fine-tuning is the training task with a subject's photos as data and a starting generator
+(nanoGPT style: a configuration, ``conf/experiment/lwg_finetune.yaml``, not new code):
+
+1. the subject: its prepared folder (``subject=NAME`` under ``paths.subjects_dir``), or prepared
+   here from ``images=[...]`` first;
+2. train on that folder (``data.videos``), starting from ``init_from`` and keeping ``freeze``
+   fixed (:meth:`vmc.systems.lwg.LWGPretrainSystem.init_from_config`); the run folder is
+   ``<subject>/finetune``, so ``ckpt_path=last`` resumes there;
+3. the weights go into the subject folder as ``generator.safetensors`` + ``generator.yaml``,
+   where ``infer.py subject=NAME`` finds them (``appearance=auto`` then uses the GAN).
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf, open_dict
 
+from vmc.body.select import load_body
 from vmc.io.images import read_image
-from vmc.tasks.common import available_choices
+from vmc.io.stages import StageRequest, resolve_body
+from vmc.subject.folder import (
+    read_subject_folder,
+    subject_folder,
+    subjects_dir_of,
+    write_subject_folder,
+)
+from vmc.subject.prepare import prepare_subject
+from vmc.tasks.train import train
 from vmc.utils.config import ConfigError, as_path_list
+from vmc.utils.console import console
+
+#: Where a subject keeps its fine-tuned generator (read by infer.py).
+GENERATOR_FILE = "generator.safetensors"
+GENERATOR_CONFIG = "generator.yaml"
 
 
-def check_finetune_inputs(cfg: DictConfig) -> list[str]:
-    """Validate ``subject`` and ``images`` (every file must be a readable image)."""
-    subject = str(cfg.get("subject") or "").strip()
-    if not subject or any(c in subject for c in "/\\"):
-        raise ConfigError("'subject' must be a non-empty name without slashes, e.g. subject=alice")
+def check_finetune_inputs(cfg: DictConfig) -> tuple[Path, list[str]]:
+    """Validate ``subject``, ``images``, ``init_from`` and ``freeze``; returns the subject's
+    folder and the photos (empty when the subject is prepared already)."""
+    name = str(cfg.get("subject") or "").strip()
+    if not name or name in (".", ".."):
+        raise ConfigError("'subject' must be a name or a folder, e.g. subject=alice")
+    folder = subject_folder(name, subjects_dir_of(cfg.get("paths") or {}))
     images = as_path_list(cfg.get("images"), "images")
-    if not images:
-        raise ConfigError("finetune needs the subject's photos: images=[front.jpg,side.jpg]")
     for path in images:
         read_image(path)  # raises a clear error naming the file
+    if not images and not (folder / "meta.json").is_file():
+        raise ConfigError(
+            f"finetune needs the subject's photos: images=[front.jpg,side.jpg] (no prepared "
+            f"subject at {folder})"
+        )
     init_from = cfg.get("init_from")
     if init_from and not Path(str(init_from)).expanduser().exists():
         raise ConfigError(f"init_from={init_from} does not exist (a run folder or weights file)")
@@ -34,21 +62,51 @@ def check_finetune_inputs(cfg: DictConfig) -> list[str]:
         isinstance(freeze, str) or not all(isinstance(name, str) and name for name in freeze)
     ):
         raise ConfigError(
-            f"freeze must be a list of sub-network names, e.g. [bg_net]; got {freeze!r}"
+            f"freeze must be a list of sub-network names, e.g. freeze=[bg_net]; got {freeze!r}"
         )
-    return images
+    return folder, images
+
+
+def _subject(cfg: DictConfig, folder: Path, images: list[str]) -> str:
+    """The subject folder, prepared from ``images`` when it does not exist yet; its body."""
+    body_cfg = OmegaConf.select(cfg, "data.body", default=None) or {}
+    choice = resolve_body(
+        StageRequest(
+            body=str(body_cfg.get("kind", "embedded")),
+            smpl=body_cfg.get("smpl_path"),
+            assets_dir=body_cfg.get("assets_dir"),
+        )
+    )
+    if (folder / "meta.json").is_file():
+        if images:
+            console.print(f"subject {folder} is prepared already: its photos are used")
+        read_subject_folder(folder, expected_body=choice.kind)  # complete, same body
+        return choice.kind
+    body = load_body(choice)
+    console.print(f"preparing subject {folder.name} from {len(images)} photo(s)")
+    subject = prepare_subject(images, body, name=folder.name, body_kind=choice.kind, progress=True)
+    write_subject_folder(subject, folder, body)
+    return choice.kind
 
 
 def finetune(cfg: DictConfig) -> dict[str, float]:
-    """Fine-tune on one subject: not built yet, so it says so instead of ignoring the photos.
-
-    Running the training task here would ignore ``images``, ``init_from`` and ``freeze`` and
-    exit 0 as if the subject had been learned; the inputs are checked, then a clear error.
-    """
-    check_finetune_inputs(cfg)
-    raise ConfigError(
-        "per-subject fine-tuning (finetune.py) is not built yet: the subject preparation and "
-        "the LWG fine-tuning system arrive with the subjects issue; nothing was trained. "
-        f"Generator pretraining works today: python train.py experiment=lwg_pretrain "
-        f"(experiments: {', '.join(available_choices('experiment'))})"
-    )
+    """Fine-tune the generator on one subject (module docstring)."""
+    folder, images = check_finetune_inputs(cfg)
+    body_kind = _subject(cfg, folder, images)
+    run_dir = folder / "finetune"
+    with open_dict(cfg):
+        cfg.data.videos = [str(folder)]
+        cfg.data.root = None
+        cfg.data.body.kind = body_kind
+        cfg.paths.output_dir = str(run_dir)
+        cfg.export = True
+    metrics = train(cfg)
+    export = run_dir / "export"
+    if not (export / "model.safetensors").is_file():  # fast_dev_run exports nothing
+        return metrics
+    for src, dst in (("model.safetensors", GENERATOR_FILE), ("config.yaml", GENERATOR_CONFIG)):
+        tmp = folder / f".{dst}.tmp-{os.getpid()}"
+        shutil.copyfile(export / src, tmp)
+        os.replace(tmp, folder / dst)
+    console.print(f"[green]wrote[/green] {folder / GENERATOR_FILE}")
+    return metrics

@@ -42,7 +42,7 @@ from vmc.body.posing import pose_body
 from vmc.body.select import load_body
 from vmc.io.atomic import ResultSet, check_writable, result_set
 from vmc.io.images import read_image
-from vmc.io.stages import APPEARANCE_KINDS, resolve_stages
+from vmc.io.stages import APPEARANCE_KINDS, GroupChoice, resolve_stages
 from vmc.io.video import write_gif, write_video
 from vmc.lwg.loading import load_generator
 from vmc.motion.export import load_motion_npz
@@ -541,11 +541,13 @@ def _person_stages(cfg: DictConfig, request: InferRequest):
             fit="keypoints",
         )
     )  # fmt: skip
-    record_stages(cfg, choices)
     body = load_body(choices.body)
     appearance_row = choices.appearance.row()
     generator = None
     weights = request.generator
+    fine_tuned = None if request.subject is None else request.subject / "generator.safetensors"
+    if weights is None and fine_tuned is not None and fine_tuned.is_file():
+        weights = fine_tuned  # the subject's own generator (python finetune.py subject=...)
     if weights is None and choices.appearance.kind == "lwg":
         weights = Path(choices.appearance.files["generator"])
     if weights is not None and request.appearance in ("auto", "lwg"):
@@ -553,8 +555,19 @@ def _person_stages(cfg: DictConfig, request: InferRequest):
         appearance_row = (
             "appearance",
             f"Liquid Warping GAN ({weights.name})",
-            "generator=" if request.generator is not None else choices.appearance.why,
+            "generator="
+            if request.generator is not None
+            else "the subject's fine-tuned generator"
+            if weights == fine_tuned
+            else choices.appearance.why,
         )
+        choices = dataclasses.replace(
+            choices,
+            appearance=GroupChoice(
+                "appearance", "lwg", *appearance_row[1:], {"generator": weights}
+            ),  # fmt: skip
+        )
+    record_stages(cfg, choices)  # what runs, generator included
     rows = []
     stage = None
     if request.motion_file is None:
