@@ -223,3 +223,19 @@ def test_a_generator_renders_the_person(body, subjects):
     assert (corners == corners[0]).all()  # the background plate is still composited under
     with pytest.raises(ValueError, match="multiples of"):
         pipe(subjects["person"], motion=motion, num_frames=10, fps=30.0, image_size=90)
+
+
+def test_subject_parts_are_built_once_per_subject(body, subjects, monkeypatch):
+    """Two videos of one subject: the residual layer and the renderer are built once."""
+    import vmc.pipeline.video as video_module
+
+    calls = []
+    real = video_module.residual_of
+    monkeypatch.setattr(video_module, "residual_of", lambda *a: calls.append(1) or real(*a))
+    pipe = VideoMotionCLIP(None, body)
+    motion = generate_motion("wave", 6, 30.0, 0).motion
+    for _ in range(2):
+        pipe(subjects["person"], motion=motion, num_frames=6, fps=30.0, image_size=64)
+    assert len(calls) == 1
+    pipe(subjects["astronaut"], motion=motion, num_frames=6, fps=30.0, image_size=64)
+    assert len(calls) == 2

@@ -35,7 +35,7 @@ from vmc.motion.resample import fit_length, resample_motion
 from vmc.motion.stage import MotionStage
 from vmc.motion.types import Motion
 from vmc.pipeline.lwg_appearance import LWGRenderer
-from vmc.pipeline.residual import ndc_to_photo, render_residual, residual_of
+from vmc.pipeline.residual import Residual, ndc_to_photo, render_residual, residual_of
 from vmc.pipeline.retarget import ROOT_MOTIONS, Retargeted, retarget
 from vmc.render.body_render import render_smpl_params
 from vmc.render.shading import face_normals
@@ -49,6 +49,8 @@ __all__ = ["FRAMINGS", "VideoMotionCLIP", "VideoOutput", "frame_box"]
 FRAMINGS = ("crop", "full")
 #: Free space kept around the moving person in ``crop`` framing (fraction of the box side).
 CROP_MARGIN = 0.06
+#: What re-renders the subject: texture warping or the Liquid Warping GAN.
+Renderer = SubjectRenderer | LWGRenderer
 #: Frames rendered together (memory grows with batch x size^2 x supersample^2).
 RENDER_BATCH = 8
 
@@ -191,6 +193,10 @@ class VideoMotionCLIP:
         self.keep_residual = keep_residual
         self.device = torch.device(device)
         self.generator = generator
+        # What depends only on the subject (the residual layer, the renderer: texture tensors
+        # or the generator's source encodings) is built once per subject and reused by every
+        # call, e.g. one video per prompt. A Subject is treated as fixed once animated.
+        self._per_subject: dict[tuple[int, int], tuple[Subject, Residual | None, Renderer]] = {}
         # Rasterizing runs on ``device`` with a copy of the body; the small per-frame posing
         # (retargeting, the residual) stays with ``body`` on the CPU.
         self._render_body = (
@@ -238,6 +244,24 @@ class VideoMotionCLIP:
                 f"subject '{subject.name}' was fitted with {len(subject.betas)} shape "
                 f"coefficients ({subject.body_kind} body) but this body has {nb}: prepare it again"
             )
+
+    def _subject_parts(self, subject: Subject, image_size: int) -> tuple[Residual | None, Renderer]:
+        """The subject's residual layer and renderer, built on the first call for it."""
+        # The generator works at one frame size; texture warping renders any size.
+        key = (id(subject), image_size if self.generator is not None else 0)
+        cached = self._per_subject.get(key)
+        if cached is not None and cached[0] is subject:  # the id of a live object: no reuse
+            return cached[1], cached[2]
+        residual = residual_of(subject, self.body) if self.keep_residual else None
+        renderer: Renderer
+        if self.generator is not None:
+            renderer = LWGRenderer(self.generator, self.body, subject, image_size)
+        else:
+            renderer = SubjectRenderer(
+                self._render_body, subject.betas, subject.texture, supersample=self.supersample
+            )
+        self._per_subject[key] = (subject, residual, renderer)
+        return residual, renderer
 
     def _motion(
         self,
@@ -308,20 +332,13 @@ class VideoMotionCLIP:
         background = _warp_into(subject.background_photo, box)
         timer.lap("background")
         # 4. the person, composited: the residual (hair, loose clothes) under the body
+        residual, renderer = self._subject_parts(subject, image_size)
+        timer.lap("subject setup")
         residual_rgb = residual_alpha = None
-        if self.keep_residual:
-            residual = residual_of(subject, self.body)
+        if residual is not None:
             vertex_photo = ndc_to_photo(moved.vertices, subject.boxes[0])  # [T, V, 2]
             residual_rgb, residual_alpha = render_residual(residual, vertex_photo, box)
         timer.lap("residual")
-        if self.generator is not None:
-            renderer: SubjectRenderer | LWGRenderer = LWGRenderer(
-                self.generator, self.body, subject, image_size
-            )
-        else:
-            renderer = SubjectRenderer(
-                self._render_body, subject.betas, subject.texture, supersample=self.supersample
-            )
         frames, alphas = [], []
         starts = range(0, num_frames, RENDER_BATCH)
         if progress:

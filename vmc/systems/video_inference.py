@@ -117,13 +117,15 @@ class VideoInferenceSystem(pl.LightningModule):
         self.seed = seed
         self.generator = generator
         self.writer = writer
+        self._pipeline: VideoMotionCLIP | None = None  # one per process, built on first use
 
     def predict_step(self, job: VideoJob, batch_idx: int) -> dict[str, Any]:
         """Make and write one job's video; returns what was written and by which rank."""
-        pipeline = VideoMotionCLIP(
-            self.text_to_motion, self.body, device=self.device, generator=self.generator
-        )
-        video = pipeline(
+        if self._pipeline is None:  # the subjects' renderers are then built once per rank
+            self._pipeline = VideoMotionCLIP(
+                self.text_to_motion, self.body, device=self.device, generator=self.generator
+            )
+        video = self._pipeline(
             self.subjects[job.subject],
             prompts=[job.prompt] if job.prompt is not None else None,
             motion=job.motion,

@@ -27,7 +27,6 @@ import dataclasses
 import logging
 import os
 import shutil
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,6 +60,7 @@ from vmc.tasks.common import motion_options, motion_request, record_stages
 from vmc.utils.config import ConfigError, as_path_list, check_positive
 from vmc.utils.console import console, print_stage_table
 from vmc.utils.device import DeviceError, resolve_device
+from vmc.utils.timing import StepTimer
 
 log = logging.getLogger(__name__)
 
@@ -709,17 +709,17 @@ def infer_person(cfg: DictConfig, request: InferRequest) -> dict[str, str]:
     # 2. stages
     body, stage, rows, body_kind, generator = _person_stages(cfg, request)
     print_stage_table(rows)
-    clock = time.perf_counter()
+    timer = StepTimer()
     # 3. the person
     subject = _person_subject(request, body, body_kind)
-    prepared = time.perf_counter() - clock
+    timer.lap("prepare")
     # 4. the video
     pipeline = VideoMotionCLIP(stage, body, device=request.device, generator=generator)
     video = _person_video(request, pipeline, subject)
     # 5. write: companions first, the video last
     with result_set(request.out.expanduser().absolute().parent) as results:
         result = _write_person(cfg, request, video, subject, body, results)
-    seconds = {"prepare": prepared, **video.timings}
+    seconds = {**timer.timings, **video.timings}
     console.print("seconds per stage: " + ", ".join(f"{k} {v:.1f}" for k, v in seconds.items()))
     console.print(f"[green]wrote[/green] {result['out']}")
     return result
