@@ -67,7 +67,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="motions along the latent segment between two texts or motion files",
         description="Decode (1 - t) z(A) + t z(B) at --steps evenly spaced t in [0, 1] (the "
         "MotionCLIP paper's interpolation) into OUT_DIR/{i:02d}_t{t:.2f}.npz, in the frame "
-        "infer.py writes (Y-up, facing +Z at frame 0). All files or none.",
+        "infer.py writes (AMASS Z-up .npz, facing front at frame 0). All files or none.",
     )
     interp.add_argument("a", metavar="A", help=_ITEM_HELP)
     interp.add_argument("b", metavar="B", help=_ITEM_HELP)

@@ -468,11 +468,8 @@ def _write_outputs(
     if not cfg.get("preview"):
         vertices = pose_body(body, motion.poses, motion.trans)
         body_frames = _render(vertices, body.faces, request.image_size)
-    frames = body_frames
-    if request.images:
-        panel = photo_panel(request.images[0], request.image_size)
-        frames = np.concatenate([np.broadcast_to(panel, body_frames.shape), body_frames], 2)
-    _write_frames(request, frames, crf, results.path(request.out))
+    # A video with photos is the person's (infer_person): here the motion on the body alone.
+    _write_frames(request, body_frames, crf, results.path(request.out))
     result["out"] = str(request.out)
     return result
 
