@@ -114,6 +114,30 @@ CASES = [
     Case("export", INFER, ["export=[gif]"], r"export takes npz and/or bvh"),
     Case("appearance", INFER, ["appearance=magic"], r"appearance must be one of"),
     Case("background", INFER, ["background={tmp}/nope.jpg"], r"background=.*neither"),
+    Case(
+        "personalize",
+        INFER,
+        ["personalize=sometimes"],
+        r"personalize must be one of auto, always, never",
+    ),  # fmt: skip
+    Case(
+        "personalize always with warp",
+        INFER,
+        ["images=[" + str(PERSON) + "]", "appearance=warp", "personalize=always"],
+        r"personalize=always .*appearance=warp uses none: set appearance=lwg",
+    ),  # fmt: skip
+    Case(
+        "personalize always without a generator",
+        INFER,
+        ["images=[" + str(PERSON) + "]", "personalize=always"],
+        r"personalize=always .*none to start from: give generator=<weights>",
+    ),  # fmt: skip
+    Case(
+        "personalize overrides",
+        INFER,
+        ['personalize_overrides=["trainer.max_step=3"]'],
+        r"personalize_overrides: unknown config key 'trainer.max_step'.*trainer.max_steps",
+    ),  # fmt: skip
     # --- files
     Case("out suffix", INFER, ["out={tmp}/x.avi"], r"must end with one of"),
     Case(

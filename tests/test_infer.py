@@ -143,7 +143,8 @@ def test_prompt_file_with_a_photo_writes_one_video_per_prompt(tmp_path):
 
 
 def test_appearance_lwg_with_a_generator_of_ours(tmp_path):
-    """``appearance=lwg generator=<file>``: the generator re-renders the person (tiny, random)."""
+    """``appearance=lwg generator=<file>``: the generator re-renders the person (tiny, random;
+    ``personalize=never``: used as given, tests/test_personalize.py fine-tunes first)."""
     import torch
 
     from vmc.lwg.generator import AttentionLWBGenerator
@@ -162,6 +163,7 @@ def test_appearance_lwg_with_a_generator_of_ours(tmp_path):
             out=str(out),
             appearance="lwg",
             generator=str(weights),
+            personalize="never",
             preview="false",
         )  # fmt: skip
     )

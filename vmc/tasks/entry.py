@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
 from omegaconf import DictConfig
@@ -25,7 +26,13 @@ from omegaconf import DictConfig
 from vmc.tasks.common import RUN_STARTED_ENV
 from vmc.utils.console import console
 
-__all__ = ["CONF_DIR", "check_command_line", "command_line_problem", "config_keys"]
+__all__ = [
+    "CONF_DIR",
+    "check_command_line",
+    "command_line_problem",
+    "compose_config",
+    "config_keys",
+]
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 
@@ -41,6 +48,20 @@ def config_keys(cfg: DictConfig, prefix: str = "") -> Iterator[str]:
         node = cfg._get_node(key)  # reading the node does not resolve `${...}`
         if isinstance(node, DictConfig):
             yield from config_keys(node, dotted + ".")
+
+
+def compose_config(config_name: str, overrides: Sequence[str] = ()) -> DictConfig:
+    """``conf/<config_name>.yaml`` composed with ``overrides``, outside or inside a running Hydra
+    app (``infer.py`` composes the fine-tuning config of ``personalize`` from within its own run;
+    Hydra refuses a second initialisation there, and its search path is this ``conf/`` already).
+
+    Raises:
+        hydra.errors.ConfigCompositionException: an override names no key or group option.
+    """
+    if GlobalHydra.instance().is_initialized():
+        return compose(config_name=config_name, overrides=list(overrides))
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return compose(config_name=config_name, overrides=list(overrides))
 
 
 def _closest(key: str, keys: Sequence[str]) -> list[str]:
@@ -83,8 +104,7 @@ def command_line_problem(config_name: str, overrides: Sequence[str]) -> str | No
         except OverrideParseException:
             return _quoting_hint(item)
     try:
-        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-            compose(config_name=config_name, overrides=list(items))
+        compose_config(config_name, items)
     except ConfigCompositionException as err:
         match = re.search(r"Could not override '([^']+)'", str(err))
         if match is None:
@@ -93,8 +113,7 @@ def command_line_problem(config_name: str, overrides: Sequence[str]) -> str | No
             ambiguous = re.search(r"Ambiguous value for argument '([^']+)'", str(err))
             return _quoting_hint(ambiguous.group(1)) if ambiguous else str(err).splitlines()[0]
         key = match.group(1)
-        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-            keys = list(config_keys(compose(config_name=config_name)))
+        keys = list(config_keys(compose_config(config_name)))
         close = _closest(key, keys)
         hint = f"did you mean {' or '.join(close)}?" if close else "no key of that name exists"
         return (

@@ -10,13 +10,19 @@ Fine-tuning is the training task with a subject's photos as data and a starting 
    ``<subject>/finetune``, so ``ckpt_path=last`` resumes there;
 3. the weights go into the subject folder as ``generator.safetensors`` + ``generator.yaml``,
    where ``infer.py subject=NAME`` finds them (``appearance=auto`` then uses the GAN).
+
+:func:`personalize` is the same run started by ``infer.py`` (its ``personalize`` key: the
+reference fine-tunes a new subject before every imitation, ``docs/person_video.md``): the
+finetune config composed with the weights' own widths, then :func:`finetune`.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
@@ -30,6 +36,7 @@ from vmc.subject.folder import (
     write_subject_folder,
 )
 from vmc.subject.prepare import prepare_subject
+from vmc.tasks.entry import compose_config
 from vmc.tasks.train import train
 from vmc.utils.config import ConfigError, as_path_list
 from vmc.utils.console import console
@@ -37,6 +44,8 @@ from vmc.utils.console import console
 #: Where a subject keeps its fine-tuned generator (read by infer.py).
 GENERATOR_FILE = "generator.safetensors"
 GENERATOR_CONFIG = "generator.yaml"
+#: ``infer.py personalize=``: fine-tune a new subject first (``auto``), every time, or never.
+PERSONALIZE_MODES = ("auto", "always", "never")
 
 
 def check_finetune_inputs(cfg: DictConfig) -> tuple[Path, list[str]]:
@@ -110,3 +119,65 @@ def finetune(cfg: DictConfig) -> dict[str, float]:
         os.replace(tmp, folder / dst)
     console.print(f"[green]wrote[/green] {folder / GENERATOR_FILE}")
     return metrics
+
+
+def personalize_config(
+    folder: Path,
+    init_from: Path,
+    generator_config: Mapping[str, Any],
+    *,
+    body_kind: str,
+    smpl_path: str | None = None,
+    paths: DictConfig | None = None,
+    overrides: Sequence[str] = (),
+) -> DictConfig:
+    """The ``finetune.py`` config of a personalization run (what :func:`personalize` runs).
+
+    Args:
+        folder: the prepared subject folder (the run and the weights go there).
+        init_from: the generator weights to start from.
+        generator_config: their architecture (:meth:`GeneratorConfig.to_dict`): the model is
+            built with these widths, so any generator file fine-tunes without naming a model.
+        body_kind, smpl_path: the body the subject was fitted with (``data.body``).
+        paths: the caller's ``paths`` node (assets, logs; ``output_dir`` is the subject's run).
+        overrides: ``finetune.py`` overrides (``infer.py personalize_overrides=[...]``), e.g.
+            ``trainer.max_steps=400`` or ``logger=csv``.
+    """
+    cfg = compose_config("finetune", overrides)
+    with open_dict(cfg):
+        if paths is not None:
+            cfg.paths = paths
+        cfg.subject = str(folder)
+        cfg.images = []
+        cfg.init_from = str(init_from)
+        for key, value in generator_config.items():
+            cfg.model.generator[key] = value
+        cfg.data.body.kind = body_kind
+        if smpl_path:
+            cfg.data.body.smpl_path = str(smpl_path)
+    return cfg
+
+
+def personalize(cfg: DictConfig) -> Path:
+    """Run a personalization config (:func:`personalize_config`) through :func:`finetune`;
+    returns the subject's fine-tuned ``generator.safetensors``.
+
+    Raises:
+        ConfigError: the run exported no weights (``trainer.fast_dev_run`` exports nothing).
+    """
+    folder = Path(str(cfg.subject))
+    steps = OmegaConf.select(cfg, "trainer.max_steps", default=None)
+    iterations = f"{steps // 2} iterations" if isinstance(steps, int) and steps > 0 else "a run"
+    console.print(
+        f"personalizing: fine-tuning the generator on the subject in {folder} ({iterations} "
+        f"from {Path(str(cfg.init_from)).name}; the run is kept in its finetune/ folder)"
+    )
+    weights = folder / GENERATOR_FILE
+    before = weights.stat().st_mtime_ns if weights.is_file() else None
+    finetune(cfg)
+    if not weights.is_file() or weights.stat().st_mtime_ns == before:
+        raise ConfigError(
+            f"personalization exported no generator into {folder}: drop trainer.fast_dev_run "
+            "from personalize_overrides"
+        )
+    return weights

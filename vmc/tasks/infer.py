@@ -37,26 +37,41 @@ from omegaconf import DictConfig, OmegaConf
 from PIL import Image, ImageColor
 from tqdm.auto import tqdm
 
+from vmc.body.model import BodyModel
 from vmc.body.posing import pose_body
 from vmc.body.select import load_body
 from vmc.io.atomic import ResultSet, check_writable, result_set
 from vmc.io.images import read_image
+from vmc.io.processed_video import read_layout_meta
 from vmc.io.stages import APPEARANCE_KINDS, GroupChoice, resolve_stages
 from vmc.io.video import write_gif, write_video
+from vmc.lwg.generator import AttentionLWBGenerator
 from vmc.lwg.loading import load_generator
 from vmc.motion.export import load_motion_npz
 from vmc.motion.generate import read_prompt_file, slugify
 from vmc.motion.limits import MAX_FRAMES
-from vmc.motion.stage import build_motion_stage
+from vmc.motion.stage import MotionStage, build_motion_stage
 from vmc.motion.writing import write_motion_files
 from vmc.pipeline.retarget import ROOT_MOTIONS
 from vmc.pipeline.video import FRAMINGS, VideoMotionCLIP, VideoOutput
 from vmc.render.preview import render_mesh_frames, write_preview
 from vmc.subject.background import align_background
-from vmc.subject.folder import read_subject_folder, subject_folder, subjects_dir_of
+from vmc.subject.folder import (
+    read_subject_folder,
+    subject_folder,
+    subjects_dir_of,
+    write_subject_folder,
+)
 from vmc.subject.prepare import Subject, prepare_subject
 from vmc.systems.video_inference import VideoInferenceSystem, VideoJob, predict_videos
 from vmc.tasks.common import motion_options, motion_request, record_stages
+from vmc.tasks.entry import command_line_problem
+from vmc.tasks.finetune import (
+    GENERATOR_FILE,
+    PERSONALIZE_MODES,
+    personalize,
+    personalize_config,
+)
 from vmc.utils.config import ConfigError, as_path_list, check_positive
 from vmc.utils.console import console, print_stage_table
 from vmc.utils.device import DeviceError, resolve_device
@@ -95,6 +110,8 @@ class InferRequest:
     subject: Path | None = None
     blend_in: float = 0.5
     generator: Path | None = None
+    personalize: str = "auto"
+    personalize_overrides: tuple[str, ...] = ()
 
     @property
     def person(self) -> bool:
@@ -206,6 +223,13 @@ def check_inputs(cfg: DictConfig, **overrides: object) -> InferRequest:
     framing = _choice(cfg, "framing", FRAMINGS, "full")
     root_motion = _choice(cfg, "root_motion", ROOT_MOTIONS, "in_place")
     appearance = _choice(cfg, "appearance", APPEARANCE_KINDS, "auto")
+    personalize = _choice(cfg, "personalize", PERSONALIZE_MODES, "auto")
+    if personalize == "always" and appearance == "warp":
+        raise ConfigError(
+            "personalize=always fine-tunes the Liquid Warping GAN, but appearance=warp uses none: "
+            "set appearance=lwg (or auto) with generator=<weights>, or personalize=auto"
+        )
+    personalize_overrides = _check_personalize_overrides(cfg.get("personalize_overrides"))
     export = _check_export(cfg.get("export"))
     background = _check_background(cfg.get("background", "auto"))
     try:
@@ -237,6 +261,8 @@ def check_inputs(cfg: DictConfig, **overrides: object) -> InferRequest:
         subject=subject,
         blend_in=float(blend_in),
         generator=generator,
+        personalize=personalize,
+        personalize_overrides=personalize_overrides,
     )
     _check_outputs_are_not_inputs(request)
     _check_motion_options(cfg)
@@ -313,6 +339,21 @@ def _check_subject(cfg: DictConfig, value: object) -> Path | None:
             f"`python -m vmc subject prepare {value} photo.jpg` or pass images=[photo.jpg]"
         )
     return folder
+
+
+def _check_personalize_overrides(value: object) -> tuple[str, ...]:
+    """``personalize_overrides``: ``finetune.py`` overrides (``key=value`` strings) that compose
+    (a mistyped key is named here, before any work)."""
+    items = [value] if isinstance(value, str) else list(value or [])  # type: ignore[arg-type]
+    if not all(isinstance(v, str) and "=" in v for v in items):
+        raise ConfigError(
+            "personalize_overrides takes finetune.py overrides, e.g. "
+            f"'personalize_overrides=[trainer.max_steps=400]'; got {items!r}"
+        )
+    problem = command_line_problem("finetune", items) if items else None
+    if problem:
+        raise ConfigError(f"personalize_overrides: {problem}")
+    return tuple(items)
 
 
 def _check_export(value: object) -> tuple[str, ...]:
@@ -522,8 +563,124 @@ def _write_frames(request: InferRequest, frames: np.ndarray, crf: float, path: P
 # ------------------------------------------------------------------------------ the person
 
 
-def _person_stages(cfg: DictConfig, request: InferRequest):
-    """Resolve every group for a person video; returns ``(body, motion stage or None, rows)``."""
+@dataclass
+class PersonStages:
+    """What a person video runs with: the stage table's choices, built.
+
+    Attributes:
+        body: the body model; stage: the text → motion stage (None with ``motion_file``).
+        rows: the printed table's ``(group, implementation, why)`` rows.
+        body_kind: ``"embedded"`` or ``"smpl"``.
+        generator: the Liquid Warping GAN (None: texture warping). With ``personalize_from``
+            it is the starting point, replaced by the fine-tuned one before the video.
+        background: ``VideoMotionCLIP``'s ``background`` (``"plate"`` or ``"bgnet"``).
+        personalize_from: fine-tune the generator on the subject first, from these weights.
+        personalize_into: the subject folder that run writes into (a prepared subject, or
+            ``<run folder>/subject`` for ``images=``).
+    """
+
+    body: BodyModel
+    stage: MotionStage | None
+    rows: list[tuple[str, str, str]]
+    body_kind: str
+    generator: AttentionLWBGenerator | None
+    background: str = "plate"
+    personalize_from: Path | None = None
+    personalize_into: Path | None = None
+
+
+def _generator_plan(
+    cfg: DictConfig, request: InferRequest, official: GroupChoice
+) -> tuple[Path | None, str, Path | None, Path | None, tuple[str, str, str]]:
+    """Which generator weights the video uses, and whether to fine-tune them first.
+
+    ``personalize`` (``docs/person_video.md#personalization``): ``auto`` fine-tunes a subject
+    that has no ``generator.safetensors`` yet whenever a generator is used (the reference's
+    rule: a new subject is always personalized), ``always`` fine-tunes again, ``never`` uses
+    the weights as given (``generator=``, else the subject's own, else the official file).
+
+    Args:
+        official: the resolver's appearance group (``kind == "lwg"``: the official weights).
+
+    Returns:
+        ``(weights or None for texture warping, why, personalize_from, personalize_into,
+        the table's personalize row)``.
+    """
+    own = None if request.subject is None else request.subject / GENERATOR_FILE
+    has_own = own is not None and own.is_file()
+    found = Path(official.files["generator"]) if official.kind == "lwg" else None
+    given = [
+        (path, why)
+        for path, why in (
+            (request.generator, "generator="),
+            (own if has_own else None, "the subject's fine-tuned generator"),
+            (found, official.why),
+        )
+        if path is not None
+    ]
+    mode = request.personalize
+    if request.appearance == "warp" or not given:
+        why = "appearance=warp" if request.appearance == "warp" else "no generator weights"
+        if mode == "always":
+            raise ConfigError(
+                "personalize=always fine-tunes the Liquid Warping GAN, but there is none to start "
+                "from: give generator=<weights> (a train.py experiment=lwg_pretrain export, or "
+                "iPERCore's file: python -m vmc doctor) or use personalize=auto"
+            )
+        row = ("personalize", "off", f"{why}: texture warping has nothing to fine-tune")
+        return None, "", None, None, row
+    if mode == "never":
+        return *given[0], None, None, ("personalize", "off", "personalize=never")
+    if mode == "auto" and has_own:
+        assert own is not None
+        row = ("personalize", "off", "the subject has its fine-tuned generator (always: again)")
+        return own, "the subject's fine-tuned generator", None, None, row
+    # Fine-tune from generator= (or the official file; else the subject's own, once more).
+    start = next((path for path, _ in given if path != own), given[0][0])
+    into = request.subject
+    if into is None:
+        run_dir = OmegaConf.select(
+            cfg, "paths.output_dir", default=None, throw_on_resolution_failure=False
+        )
+        if not run_dir:
+            raise ConfigError("personalize needs a run folder for the subject: paths.output_dir")
+        into = Path(str(run_dir)) / "subject"
+    reason = "personalize=always" if mode == "always" else "personalize=auto: a new subject"
+    row = ("personalize", f"fine-tune on the subject first (from {start.name})", reason)
+    return into / GENERATOR_FILE, "fine-tuned on the subject first", start, into, row
+
+
+def _background_choice(request: InferRequest, gan: bool) -> GroupChoice:
+    """The background group as it will run: a clean plate, BGNet, inpainting or a colour.
+
+    ``auto``: the subject's clean plate (``--background`` at preparation, or a photo given
+    here), else BGNet of the generator when the GAN renders the person, else the inpainted
+    photo. BGNet runs the reference's way: photo 0's crop with the person masked out
+    (:meth:`vmc.pipeline.lwg_appearance.LWGRenderer.background_photo`).
+    """
+    inpaint = "inpainted photo (OpenCV Telea)"
+    if request.background == "inpaint":
+        return GroupChoice("background", "inpaint", inpaint, "background=inpaint")
+    if request.background != "auto":
+        if _parse_colour(request.background) is not None:
+            return GroupChoice(
+                "background", "colour", f"solid colour {request.background}", "background=<colour>"
+            )
+        return GroupChoice(
+            "background", "clean", f"clean plate {request.background}", "background=<photo>"
+        )
+    if request.subject is not None:
+        settings = read_layout_meta(request.subject).get("settings") or {}
+        if settings.get("background") == "clean photo":
+            return GroupChoice(
+                "background", "clean", "the subject's clean plate", "background=auto: it wins"
+            )
+    del gan
+    return GroupChoice("background", "inpaint", inpaint, "no clean background given")
+
+
+def _person_stages(cfg: DictConfig, request: InferRequest) -> PersonStages:
+    """Resolve every group for a person video (and whether to personalize the generator)."""
     motion_req = motion_request(cfg.get("motion"), cfg.get("text_encoder"))
     choices = resolve_stages(
         dataclasses.replace(
@@ -539,32 +696,22 @@ def _person_stages(cfg: DictConfig, request: InferRequest):
         )
     )  # fmt: skip
     body = load_body(choices.body)
+    weights, why, start, into, personalize_row = _generator_plan(cfg, request, choices.appearance)
     appearance_row = choices.appearance.row()
     generator = None
-    weights = request.generator
-    fine_tuned = None if request.subject is None else request.subject / "generator.safetensors"
-    if weights is None and fine_tuned is not None and fine_tuned.is_file():
-        weights = fine_tuned  # the subject's own generator (python finetune.py subject=...)
-    if weights is None and choices.appearance.kind == "lwg":
-        weights = Path(choices.appearance.files["generator"])
-    if weights is not None and request.appearance in ("auto", "lwg"):
-        generator = load_generator(weights)  # a file of another model: one clear line
-        appearance_row = (
-            "appearance",
-            f"Liquid Warping GAN ({weights.name})",
-            "generator="
-            if request.generator is not None
-            else "the subject's fine-tuned generator"
-            if weights == fine_tuned
-            else choices.appearance.why,
-        )
+    if weights is not None:
+        # A file of another model: one clear line (the starting point when personalizing).
+        generator = load_generator(start if start is not None else weights)
+        appearance_row = ("appearance", f"Liquid Warping GAN ({weights.name})", why)
         choices = dataclasses.replace(
             choices,
             appearance=GroupChoice(
                 "appearance", "lwg", *appearance_row[1:], {"generator": weights}
             ),  # fmt: skip
         )
-    record_stages(cfg, choices)  # what runs, generator included
+    background = _background_choice(request, generator is not None)
+    choices = dataclasses.replace(choices, background=background)
+    record_stages(cfg, choices)  # what runs, generator and background included
     rows = []
     stage = None
     if request.motion_file is None:
@@ -576,24 +723,23 @@ def _person_stages(cfg: DictConfig, request: InferRequest):
         rows.append(choices.motion.row())
     else:
         rows.append(("motion", f"motion file {request.motion_file.name}", "motion_file="))
-    background = {
-        "auto": ("inpainted photo (OpenCV Telea)", "no clean background given"),
-        "inpaint": ("inpainted photo (OpenCV Telea)", "background=inpaint"),
-    }.get(request.background)
-    if background is None:
-        colour = _parse_colour(request.background)
-        background = (
-            (f"solid colour {request.background}", "background=<colour>")
-            if colour is not None
-            else (f"clean plate {request.background}", "background=<photo>")
-        )
     rows += [
         choices.body.row(),
         ("person fit", "mediapipe keypoints + body fit", "the embedded default's fit"),
         appearance_row,
-        ("background", *background),
+        personalize_row,
+        background.row(),
     ]
-    return body, stage, rows, choices.body.kind, generator
+    return PersonStages(
+        body=body,
+        stage=stage,
+        rows=rows,
+        body_kind=choices.body.kind,
+        generator=generator,
+        background="bgnet" if background.kind == "bgnet" else "plate",
+        personalize_from=start,
+        personalize_into=into,
+    )
 
 
 def photo_panel(image: np.ndarray, height: int, width: int | None = None) -> np.ndarray:
@@ -610,15 +756,16 @@ def photo_panel(image: np.ndarray, height: int, width: int | None = None) -> np.
     return panel
 
 
-def _person_subject(request: InferRequest, body, body_kind: str) -> Subject:
+def _person_subject(cfg: DictConfig, request: InferRequest, stages: PersonStages) -> Subject:
     """The request's person: its prepared subject folder, or prepared here from the photos;
-    the ``background`` key applied."""
+    the generator personalized on it when planned (``stages.generator`` is then the fine-tuned
+    one); the ``background`` key applied."""
     clean = None
     colour = _parse_colour(request.background)
     if request.background not in ("auto", "inpaint") and colour is None:
         clean = read_image(Path(request.background).expanduser())
     if request.subject is not None:
-        subject = read_subject_folder(request.subject, expected_body=body_kind)
+        subject = read_subject_folder(request.subject, expected_body=stages.body_kind)
         if clean is not None:
             subject.background_photo = align_background(clean, subject.photos[0].shape[:2])
         console.print(f"subject {subject.name} from {request.subject}")
@@ -626,20 +773,46 @@ def _person_subject(request: InferRequest, body, body_kind: str) -> Subject:
         console.print(f"preparing the person from {len(request.images)} photo(s)")
         subject = prepare_subject(
             request.images,
-            body,
+            stages.body,
             name=request.out.stem,
-            body_kind=body_kind,
+            body_kind=stages.body_kind,
             image_size=min(512, request.image_size),
             background=clean,
             texture_size=512 if request.image_size > 256 else 256,
             progress=True,
         )
+    for warning in subject.warnings:
+        console.print(f"[yellow]warning:[/yellow] {warning}")
+    if stages.personalize_from is not None:
+        stages.generator = _personalize(cfg, request, stages, subject)
     if colour is not None:
         subject.background_photo = np.empty_like(subject.background_photo)
         subject.background_photo[:] = colour
-    for warning in subject.warnings:
-        console.print(f"[yellow]warning:[/yellow] {warning}")
     return subject
+
+
+def _personalize(
+    cfg: DictConfig, request: InferRequest, stages: PersonStages, subject: Subject
+) -> AttentionLWBGenerator:
+    """Fine-tune the generator on the subject through ``finetune.py``'s code path
+    (:func:`vmc.tasks.finetune.personalize`); photos are written as a subject folder first."""
+    folder, start = stages.personalize_into, stages.personalize_from
+    assert folder is not None and start is not None and stages.generator is not None
+    if request.subject is None:
+        write_subject_folder(subject, folder, stages.body, overwrite=True)
+    run = personalize_config(
+        folder,
+        start,
+        stages.generator.config.to_dict(),
+        body_kind=stages.body_kind,
+        smpl_path=cfg.body.get("smpl_path"),
+        paths=cfg.get("paths"),
+        overrides=request.personalize_overrides,
+    )
+    weights = personalize(run)
+    if request.subject is None:
+        console.print(f"the personalized subject is in {folder}: reuse it with subject={folder}")
+    return load_generator(weights)
 
 
 def _person_video(
@@ -704,18 +877,20 @@ def _write_person(
 def infer_person(cfg: DictConfig, request: InferRequest) -> dict[str, str]:
     """Photos (or a prepared subject) + text or a motion file → a video of that person."""
     # 2. stages
-    body, stage, rows, body_kind, generator = _person_stages(cfg, request)
-    print_stage_table(rows)
+    stages = _person_stages(cfg, request)
+    print_stage_table(stages.rows)
     timer = StepTimer()
-    # 3. the person
-    subject = _person_subject(request, body, body_kind)
-    timer.lap("prepare")
+    # 3. the person (and the generator personalized on it, when planned)
+    subject = _person_subject(cfg, request, stages)
+    timer.lap("prepare" if stages.personalize_from is None else "prepare + personalize")
     # 4. the video
-    pipeline = VideoMotionCLIP(stage, body, device=request.device, generator=generator)
+    pipeline = VideoMotionCLIP(
+        stages.stage, stages.body, device=request.device, generator=stages.generator
+    )
     video = _person_video(request, pipeline, subject)
     # 5. write: companions first, the video last
     with result_set(request.out.expanduser().absolute().parent) as results:
-        result = _write_person(cfg, request, video, subject, body, results)
+        result = _write_person(cfg, request, video, subject, stages.body, results)
     seconds = {**timer.timings, **video.timings}
     console.print("seconds per stage: " + ", ".join(f"{k} {v:.1f}" for k, v in seconds.items()))
     console.print(f"[green]wrote[/green] {result['out']}")
@@ -730,9 +905,10 @@ def infer_person_prompts(cfg: DictConfig, prompts: list[str], out_dir: Path) -> 
     them; each video's files appear together, written by the process that made it.
     """
     request = check_inputs(cfg, text=prompts[0], out=str(out_dir / "x.mp4"))
-    body, stage, rows, body_kind, generator = _person_stages(cfg, request)
-    print_stage_table(rows)
-    subject = _person_subject(request, body, body_kind)
+    stages = _person_stages(cfg, request)
+    print_stage_table(stages.rows)
+    subject = _person_subject(cfg, request, stages)
+    body = stages.body
     width = max(3, len(str(len(prompts))))
     jobs = [
         VideoJob("person", out_dir / f"{i:0{width}d}_{slugify(p)}.mp4", prompt=p)
@@ -745,10 +921,10 @@ def infer_person_prompts(cfg: DictConfig, prompts: list[str], out_dir: Path) -> 
             return _write_person(cfg, item, video, subject, body, results)
 
     system = VideoInferenceSystem(
-        body, {"person": subject}, stage, num_frames=request.num_frames, fps=request.fps,
+        body, {"person": subject}, stages.stage, num_frames=request.num_frames, fps=request.fps,
         framing=request.framing, root_motion=request.root_motion,
         image_size=request.image_size, seed=request.seed, blend_in=request.blend_in,
-        generator=generator, writer=write,
+        generator=stages.generator, writer=write,
     )  # fmt: skip
     made = predict_videos(system, jobs)
     result = {job.prompt or "": str(job.out) for job in jobs}
