@@ -170,3 +170,5 @@ def test_appearance_lwg_with_a_generator_of_ours(tmp_path):
     assert probe_video(out).num_frames == 6 and result["out"] == str(out)
     stages = yaml.safe_load((tmp_path / "run" / "stages.yaml").read_text())
     assert "body" in stages
+    # background=auto with the GAN and no clean plate: BGNet fills the person's place
+    assert stages["background"]["kind"] == "bgnet"

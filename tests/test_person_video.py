@@ -225,6 +225,47 @@ def test_a_generator_renders_the_person(body, subjects):
         pipe(subjects["person"], motion=motion, num_frames=10, fps=30.0, image_size=90)
 
 
+def test_bgnet_background_is_deterministic_and_the_same_in_every_frame(body, subjects):
+    """``background="bgnet"``: the generator's BGNet fills the person region of the photo (tiny,
+    random weights). Its attention is set to "background everywhere" so that the frames show
+    the plate alone: the same pixels in every frame, the same in two runs, BGNet's pixels (not
+    the inpainted ones) where the person stood, and the photo's own pixels elsewhere."""
+    import torch
+
+    from vmc.lwg.generator import AttentionLWBGenerator
+
+    class AllBackground(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.ones_like(x)
+
+    torch.manual_seed(0)
+    generator = AttentionLWBGenerator(
+        bg_filters=(4, 8, 8, 16), src_filters=(4, 8, 16), tsf_filters=(4, 8, 16), spade_hidden=8
+    ).eval()
+    generator.tsf_att_reg[1] = AllBackground()  # mask 1 = background: no person drawn
+    subject = subjects["person"]
+    motion = generate_motion("wave", 6, 30.0, 0).motion
+    kw = dict(motion=motion, num_frames=6, fps=30.0, image_size=96, framing="full")
+
+    def video(background: str) -> np.ndarray:
+        pipe = VideoMotionCLIP(
+            None, body, generator=generator, background=background, keep_residual=False
+        )
+        return pipe(subject, **kw).frames
+
+    bgnet = video("bgnet")
+    np.testing.assert_array_equal(bgnet, video("bgnet"))  # deterministic
+    assert (bgnet == bgnet[0]).all()  # the same background pixels in every frame
+    inpainted = video("plate")
+    differ = np.abs(bgnet[0].astype(int) - inpainted[0].astype(int)).max(-1) > 0
+    assert differ.mean() > 0.02  # BGNet's pixels where the person stood
+    ys, xs = np.nonzero(differ)
+    h, w = differ.shape
+    assert ys.min() > 0.05 * h and xs.min() > 0.05 * w and xs.max() < 0.95 * w  # only there
+    with pytest.raises(ValueError, match="needs a generator"):
+        VideoMotionCLIP(None, body, background="bgnet")
+
+
 def test_subject_parts_are_built_once_per_subject(body, subjects, monkeypatch):
     """Two videos of one subject: the residual layer and the renderer are built once."""
     import vmc.pipeline.video as video_module

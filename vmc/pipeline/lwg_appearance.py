@@ -1,11 +1,12 @@
 """The Liquid Warping GAN as the person's appearance: the generator re-renders the subject.
 
 What depends only on the subject is computed once (:class:`LWGRenderer` construction): the
-source renders, the merged UV texture and the generator's source encodings
-(``G.encode_sources``). Each batch of target frames then costs the target renders, their
-``I_syn``/correspondence inputs, the flows and ``G.forward_transfer``. Sources and targets share
-the output frame's pixel size; the sources keep their own crop's camera (the flows map target
-pixels into each source's own frame, so the boxes may differ).
+source renders, the merged UV texture, the generator's source encodings
+(``G.encode_sources``) and BGNet's background (``G.forward_bg``, put back into the photo by
+:meth:`LWGRenderer.background_photo`). Each batch of target frames then costs the target
+renders, their ``I_syn``/correspondence inputs, the flows and ``G.forward_transfer``. Sources
+and targets share the output frame's pixel size; the sources keep their own crop's camera (the
+flows map target pixels into each source's own frame, so the boxes may differ).
 
 Conventions: ``docs/conventions.md#lwg-generator-inputs`` (images in [-1, 1], masks 1 =
 background).
@@ -23,6 +24,8 @@ from vmc.render.body_render import render_smpl_params
 from vmc.render.correspondence import UVLayout
 from vmc.render.flow import source_to_target_flows
 from vmc.render.texture import uv_render
+from vmc.subject.background import hole_mask
+from vmc.subject.crop import crop_to_photo
 from vmc.subject.prepare import Subject
 
 __all__ = ["LWGRenderer"]
@@ -81,6 +84,31 @@ class LWGRenderer:
             )
             self.features = self.generator.encode_sources(self.sources.src_inputs)
             self.bg = self.generator.forward_bg(self.sources.bg_inputs)  # [1, 1, 3, S, S]
+
+    def background_photo(self, subject: Subject) -> np.ndarray:
+        """Photo 0 with the person replaced by BGNet's background: ``uint8 [H_0, W_0, 3]``.
+
+        The reference's way: BGNet inpaints photo 0's crop with the person masked out (the
+        ``bg_inputs`` ``[I * M, M]``, ``M`` the eroded background mask; run once, above). Its
+        output goes back into the photo's frame over the person region that classical
+        inpainting would fill (:func:`vmc.subject.background.hole_mask` of the photo's alpha);
+        elsewhere the photo's own pixels stay (iPERCore's ``bg_replace``), and hole pixels
+        outside the crop keep the subject's plate. Deterministic (eval mode, no noise).
+
+        Args:
+            subject: the subject this renderer was built for.
+        """
+        photo = subject.photos[0]
+        hw = photo.shape[:2]
+        box = subject.boxes[0]
+        bg = ((self.bg[0, 0].permute(1, 2, 0) + 1) * 127.5).round().clamp(0, 255)
+        bg_photo = crop_to_photo(bg.to(torch.uint8).numpy(), box, hw)
+        inside = crop_to_photo(np.ones((self.size, self.size), np.float32), box, hw) > 0.999
+        alpha = crop_to_photo(subject.alphas[0].astype(np.float32), box, hw)
+        hole = hole_mask(alpha) & inside
+        out = subject.background_photo.copy()
+        out[hole] = bg_photo[hole]
+        return out
 
     def render(
         self,

@@ -10,8 +10,9 @@ turns its Hydra config into these typed arguments and writes the files.
 2. retarget it onto the subject: image-frame poses, cameras, feet on the photo's floor
    (:mod:`vmc.pipeline.retarget`);
 3. framing: ``crop`` (a square around the person, widened over the whole motion so raised hands
-   stay in view) or ``full`` (the photo's own frame and aspect); the background plate is warped
-   into that frame once;
+   stay in view) or ``full`` (the photo's own frame and aspect); the background plate (the
+   subject's, or with ``background="bgnet"`` the generator's BGNet over photo 0, built once per
+   subject) is warped into that frame once: the same pixels in every frame;
 4. render the person (texture warping) and composite over the background, with what the mesh
    does not cover (hair, loose clothes) moved by the nearest body part under it
    (:mod:`vmc.pipeline.residual`);
@@ -44,9 +45,11 @@ from vmc.subject.prepare import Subject
 from vmc.subject.warp import SubjectRenderer, composite
 from vmc.utils.timing import StepTimer
 
-__all__ = ["FRAMINGS", "VideoMotionCLIP", "VideoOutput", "frame_box"]
+__all__ = ["BACKGROUNDS", "FRAMINGS", "VideoMotionCLIP", "VideoOutput", "frame_box"]
 
 FRAMINGS = ("crop", "full")
+#: The plate behind the person: the subject's (clean photo or inpainted) or the generator's BGNet.
+BACKGROUNDS = ("plate", "bgnet")
 #: Free space kept around the moving person in ``crop`` framing (fraction of the box side).
 CROP_MARGIN = 0.06
 #: What re-renders the subject: texture warping or the Liquid Warping GAN.
@@ -80,6 +83,23 @@ class VideoOutput:
     box: CropBox
     rect: tuple[int, int, int, int]
     timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class _SubjectParts:
+    """What :class:`VideoMotionCLIP` builds once per subject (and frame size, for the GAN).
+
+    Attributes:
+        subject: the subject they belong to (kept so that a reused ``id`` cannot match).
+        residual: the layer of what the mesh does not cover (None when not kept).
+        renderer: texture warping or the GAN.
+        plate: ``uint8 [H_0, W_0, 3]`` the background of photo 0 in its own frame.
+    """
+
+    subject: Subject
+    residual: Residual | None
+    renderer: Renderer
+    plate: np.ndarray
 
 
 def _move_cams(cams: np.ndarray, src: CropBox, dst: CropBox) -> np.ndarray:
@@ -175,6 +195,10 @@ class VideoMotionCLIP:
         device: where the frames are rasterized and textured (``cpu``, ``cuda:N``, ``mps``).
         generator: a Liquid Warping GAN generator: the person is re-rendered by it
             (:mod:`vmc.pipeline.lwg_appearance`, on the CPU) instead of by texture warping.
+        background: ``plate`` (the subject's background plate: its clean photo, or the photo
+            inpainted at preparation) or ``bgnet`` (the generator's BGNet fills the person
+            region of photo 0, :meth:`~vmc.pipeline.lwg_appearance.LWGRenderer.background_photo`;
+            needs ``generator``).
     """
 
     def __init__(
@@ -186,7 +210,15 @@ class VideoMotionCLIP:
         keep_residual: bool = True,
         device: torch.device | str = "cpu",
         generator: AttentionLWBGenerator | None = None,
+        background: str = "plate",
     ) -> None:
+        if background not in BACKGROUNDS:
+            raise ValueError(
+                f"background must be one of {', '.join(BACKGROUNDS)}; got {background!r}"
+            )
+        if background == "bgnet" and generator is None:
+            raise ValueError("background='bgnet' needs a generator (BGNet is part of it)")
+        self.background = background
         self.text_to_motion = text_to_motion
         self.body = body
         self.supersample = int(supersample)
@@ -194,9 +226,10 @@ class VideoMotionCLIP:
         self.device = torch.device(device)
         self.generator = generator
         # What depends only on the subject (the residual layer, the renderer: texture tensors
-        # or the generator's source encodings) is built once per subject and reused by every
-        # call, e.g. one video per prompt. A Subject is treated as fixed once animated.
-        self._per_subject: dict[tuple[int, int], tuple[Subject, Residual | None, Renderer]] = {}
+        # or the generator's source encodings, the background plate) is built once per subject
+        # and reused by every call, e.g. one video per prompt. A Subject is treated as fixed
+        # once animated.
+        self._per_subject: dict[tuple[int, int], _SubjectParts] = {}
         # Rasterizing runs on ``device`` with a copy of the body; the small per-frame posing
         # (retargeting, the residual) stays with ``body`` on the CPU.
         self._render_body = (
@@ -245,23 +278,27 @@ class VideoMotionCLIP:
                 f"coefficients ({subject.body_kind} body) but this body has {nb}: prepare it again"
             )
 
-    def _subject_parts(self, subject: Subject, image_size: int) -> tuple[Residual | None, Renderer]:
-        """The subject's residual layer and renderer, built on the first call for it."""
+    def _subject_parts(self, subject: Subject, image_size: int) -> _SubjectParts:
+        """The subject's residual layer, renderer and plate, built on the first call for it."""
         # The generator works at one frame size; texture warping renders any size.
         key = (id(subject), image_size if self.generator is not None else 0)
         cached = self._per_subject.get(key)
-        if cached is not None and cached[0] is subject:  # the id of a live object: no reuse
-            return cached[1], cached[2]
+        if cached is not None and cached.subject is subject:  # the id of a live object
+            return cached
         residual = residual_of(subject, self.body) if self.keep_residual else None
         renderer: Renderer
+        plate = subject.background_photo
         if self.generator is not None:
             renderer = LWGRenderer(self.generator, self.body, subject, image_size)
+            if self.background == "bgnet":
+                plate = renderer.background_photo(subject)
         else:
             renderer = SubjectRenderer(
                 self._render_body, subject.betas, subject.texture, supersample=self.supersample
             )
-        self._per_subject[key] = (subject, residual, renderer)
-        return residual, renderer
+        parts = _SubjectParts(subject, residual, renderer, plate)
+        self._per_subject[key] = parts
+        return parts
 
     def _motion(
         self,
@@ -326,14 +363,15 @@ class VideoMotionCLIP:
             blend_in=round(float(blend_in) * fps),
         )  # fmt: skip
         timer.lap("retarget")
-        # 3. framing and background
+        # 3. the subject's parts (built once), framing and background
+        parts = self._subject_parts(subject, image_size)
+        residual, renderer = parts.residual, parts.renderer
+        timer.lap("subject setup")
         box, rect = frame_box(subject, moved, framing, image_size)
         cams = _move_cams(moved.cams, subject.boxes[0], box)
-        background = _warp_into(subject.background_photo, box)
+        background = _warp_into(parts.plate, box)
         timer.lap("background")
         # 4. the person, composited: the residual (hair, loose clothes) under the body
-        residual, renderer = self._subject_parts(subject, image_size)
-        timer.lap("subject setup")
         residual_rgb = residual_alpha = None
         if residual is not None:
             vertex_photo = ndc_to_photo(moved.vertices, subject.boxes[0])  # [T, V, 2]

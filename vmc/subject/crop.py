@@ -16,7 +16,7 @@ import torch
 
 from vmc.subject.detect import VISIBLE, PersonDetection
 
-__all__ = ["CropBox", "SubjectCrop", "crop_person", "person_box"]
+__all__ = ["CropBox", "SubjectCrop", "crop_person", "crop_to_photo", "person_box"]
 
 
 @dataclass(frozen=True)
@@ -142,6 +142,31 @@ def _warp(
     return cv2.warpAffine(
         img, m, (box.size, box.size), flags=interp, borderMode=border, borderValue=value
     )
+
+
+def crop_to_photo(
+    image: np.ndarray, box: CropBox, photo_hw: tuple[int, int], interp: int = cv2.INTER_LINEAR
+) -> np.ndarray:
+    """A crop resampled back into its photo's frame (the inverse of :func:`crop_person`).
+
+    Args:
+        image: ``[S, S]`` or ``[S, S, C]`` in the crop's pixels; ``S`` may differ from
+            ``box.size`` (the crop at another resolution: same square, same NDC).
+        box: where the crop lies in the photo.
+        photo_hw: ``(H, W)`` of the photo.
+
+    Returns:
+        ``[H, W]`` or ``[H, W, C]`` of ``image``'s dtype; 0 where the photo lies outside the box.
+    """
+    size = image.shape[0]
+    s = size / box.side  # crop pixels per photo pixel
+    # photo pixel -> crop pixel: u_c = (u - x0) * s (inverse map of the warp)
+    matrix = np.array([[s, 0, -box.x0 * s], [0, s, -box.y0 * s]], np.float64)
+    h, w = int(photo_hw[0]), int(photo_hw[1])
+    return cv2.warpAffine(
+        np.ascontiguousarray(image), matrix, (w, h), flags=interp | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_CONSTANT, borderValue=0,
+    )  # fmt: skip
 
 
 def crop_person(

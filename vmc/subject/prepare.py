@@ -22,7 +22,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
 
@@ -30,7 +29,7 @@ from vmc.io.images import check_rgb_image, read_image
 from vmc.render.body_render import render_smpl_params
 from vmc.render.shading import face_normals
 from vmc.subject.background import background_plate
-from vmc.subject.crop import CropBox, crop_person
+from vmc.subject.crop import CropBox, crop_person, crop_to_photo
 from vmc.subject.cutout import person_alpha
 from vmc.subject.detect import PersonDetection, PoseDetector, detect_person
 from vmc.subject.fit import FitConfig, PhotoReport, fit_body
@@ -224,7 +223,8 @@ def prepare_subject(
     # 5. background of photo 0, in the crop and in the photo's frame
     clean = read_image(background) if isinstance(background, str | os.PathLike) else background
     box0 = crops[0].box
-    plate_photo = background_plate(images[0], _photo_alpha(alphas[0], box0, images[0]), clean)
+    alpha_photo = crop_to_photo(alphas[0].astype(np.float32), box0, images[0].shape[:2])
+    plate_photo = background_plate(images[0], alpha_photo, clean)
     plate_crop = crop_person(plate_photo, _dummy_detection(plate_photo), box=box0).image
     timer.lap("background")
     # 6. texture
@@ -274,22 +274,6 @@ def _settings(
     if all(isinstance(p, str | os.PathLike) for p in photos):
         out["photo_files"] = [Path(p).name for p in photos]  # type: ignore[arg-type]
     return out
-
-
-def _photo_alpha(alpha_crop: np.ndarray, box: CropBox, photo: np.ndarray) -> np.ndarray:
-    """The crop's alpha resampled into the photo's frame: ``float32 [H, W]``."""
-    h, w = photo.shape[:2]
-    s = box.size / box.side  # crop pixels per photo pixel
-    # photo pixel -> crop pixel: u_c = (u - x0) * s
-    matrix = np.array([[s, 0, -box.x0 * s], [0, s, -box.y0 * s]], np.float64)
-    return cv2.warpAffine(
-        alpha_crop.astype(np.float32),
-        matrix,
-        (w, h),
-        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-        borderMode=cv2.BORDER_CONSTANT,
-        borderValue=0,
-    )
 
 
 def _dummy_detection(photo: np.ndarray) -> PersonDetection:

@@ -82,6 +82,7 @@ class VideoInferenceSystem(pl.LightningModule):
         num_frames, fps, framing, root_motion, image_size, seed, blend_in: the video's settings
             (:class:`vmc.pipeline.video.VideoMotionCLIP`).
         generator: a Liquid Warping GAN generator for the appearance (default: texture warping).
+        background: ``plate`` or ``bgnet`` (:class:`vmc.pipeline.video.VideoMotionCLIP`).
         writer: ``(job, video) -> {name: path}`` writing the files of one job (default: the
             video alone).
     """
@@ -100,6 +101,7 @@ class VideoInferenceSystem(pl.LightningModule):
         seed: int = 0,
         blend_in: float = 0.0,
         generator: torch.nn.Module | None = None,
+        background: str = "plate",
         writer: Writer | None = None,
     ) -> None:
         super().__init__()
@@ -116,6 +118,7 @@ class VideoInferenceSystem(pl.LightningModule):
         }
         self.seed = seed
         self.generator = generator
+        self.background = background
         self.writer = writer
         self._pipeline: VideoMotionCLIP | None = None  # one per process, built on first use
 
@@ -123,8 +126,9 @@ class VideoInferenceSystem(pl.LightningModule):
         """Make and write one job's video; returns what was written and by which rank."""
         if self._pipeline is None:  # the subjects' renderers are then built once per rank
             self._pipeline = VideoMotionCLIP(
-                self.text_to_motion, self.body, device=self.device, generator=self.generator
-            )
+                self.text_to_motion, self.body, device=self.device, generator=self.generator,
+                background=self.background,
+            )  # fmt: skip
         video = self._pipeline(
             self.subjects[job.subject],
             prompts=[job.prompt] if job.prompt is not None else None,

@@ -675,8 +675,16 @@ def _background_choice(request: InferRequest, gan: bool) -> GroupChoice:
             return GroupChoice(
                 "background", "clean", "the subject's clean plate", "background=auto: it wins"
             )
-    del gan
-    return GroupChoice("background", "inpaint", inpaint, "no clean background given")
+    if gan:
+        return GroupChoice(
+            "background",
+            "bgnet",
+            "BGNet of the generator (photo 0 with the person masked out)",
+            "background=auto with the Liquid Warping GAN and no clean plate",
+        )
+    return GroupChoice(
+        "background", "inpaint", inpaint, "no clean plate and no generator (BGNet comes with one)"
+    )
 
 
 def _person_stages(cfg: DictConfig, request: InferRequest) -> PersonStages:
@@ -885,8 +893,9 @@ def infer_person(cfg: DictConfig, request: InferRequest) -> dict[str, str]:
     timer.lap("prepare" if stages.personalize_from is None else "prepare + personalize")
     # 4. the video
     pipeline = VideoMotionCLIP(
-        stages.stage, stages.body, device=request.device, generator=stages.generator
-    )
+        stages.stage, stages.body, device=request.device, generator=stages.generator,
+        background=stages.background,
+    )  # fmt: skip
     video = _person_video(request, pipeline, subject)
     # 5. write: companions first, the video last
     with result_set(request.out.expanduser().absolute().parent) as results:
@@ -924,7 +933,7 @@ def infer_person_prompts(cfg: DictConfig, prompts: list[str], out_dir: Path) -> 
         body, {"person": subject}, stages.stage, num_frames=request.num_frames, fps=request.fps,
         framing=request.framing, root_motion=request.root_motion,
         image_size=request.image_size, seed=request.seed, blend_in=request.blend_in,
-        generator=stages.generator, writer=write,
+        generator=stages.generator, background=stages.background, writer=write,
     )  # fmt: skip
     made = predict_videos(system, jobs)
     result = {job.prompt or "": str(job.out) for job in jobs}
