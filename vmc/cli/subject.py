@@ -7,8 +7,10 @@
   ``infer``/``finetune`` read); with a slash it is the folder's path. An existing subject is
   replaced only with ``--overwrite``. The body and person-fit groups come from the stage
   resolver (:mod:`vmc.io.stages`, like ``infer``): ``--body auto|smpl|embedded``, ``--fit
-  auto|keypoints|spin``. The SPIN fit is not wired into subject preparation yet: when the
-  resolver picks it, the command says so and that ``--fit keypoints`` works.
+  auto|keypoints|spin``. ``spin`` (``auto`` when ``spin/spin_ckpt.pth`` and SMPL are found):
+  the SPIN regressor's estimate, loaded strictly from the user's file, starts the fit, then the
+  same keypoint/silhouette refinement (:mod:`vmc.subject.regress`); ``--fit spin`` without the
+  weights is one line naming the file and where it goes.
 * ``show NAME``: the folder's photos, body, fit quality (silhouette IoU, facing, warnings) and
   texture coverage.
 
@@ -58,7 +60,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--background", default=None, help="a photo of the same scene without the person"
     )
     # vmc.io.stages.FIT_KINDS / BODY_KINDS, spelled out: importing them here would load numpy.
-    prepare.add_argument("--fit", choices=("auto", "keypoints", "spin"), default="auto")
+    prepare.add_argument(
+        "--fit",
+        choices=("auto", "keypoints", "spin"),
+        default="auto",
+        help="spin: the SPIN regressor (assets spin/spin_ckpt.pth, needs SMPL) starts the fit; "
+        "keypoints: the fit alone; auto: spin when its files are found",
+    )
     prepare.add_argument("--body", choices=("auto", "smpl", "embedded"), default="auto")
     prepare.add_argument("--size", type=_size, default=512, help="side of the square crops (px)")
     prepare.add_argument(
@@ -93,6 +101,7 @@ def _prepare(args: argparse.Namespace) -> int:
     from vmc.body.select import load_body
     from vmc.io.images import read_image
     from vmc.io.stages import StageRequest, resolve_stages
+    from vmc.lwg.spin import load_spin
     from vmc.subject.detect import SubjectWarning
     from vmc.subject.folder import subject_folder, write_subject_folder
     from vmc.subject.prepare import check_photo, prepare_subject
@@ -103,11 +112,6 @@ def _prepare(args: argparse.Namespace) -> int:
             f"subject folder {str(folder)!r} exists; pass --overwrite to replace it"
         )
     choices = resolve_stages(StageRequest(body=args.body, fit=args.fit, assets_dir=args.assets))
-    if choices.fit.kind == "spin":
-        raise ValueError(
-            "the SPIN fit is not wired into subject preparation yet; --fit keypoints works "
-            "(mediapipe keypoints + a fit of the body)"
-        )
     clock = time.perf_counter()
     for photo in args.photos:  # every photo readable and large enough, before any model loads
         check_photo(read_image(photo), repr(photo))
@@ -117,8 +121,10 @@ def _prepare(args: argparse.Namespace) -> int:
     for group in (choices.body, choices.fit):
         print(f"  {group.group}: {group.description}; {group.why}")
     body = load_body(choices.body)
+    spin = load_spin(choices.fit.files["spin"]) if choices.fit.kind == "spin" else None
+    loaded = "the body and SPIN" if spin is not None else "the body"
     print(
-        f"  read {len(args.photos)} photo(s), loaded the body: {time.perf_counter() - clock:.1f} s"
+        f"  read {len(args.photos)} photo(s), loaded {loaded}: {time.perf_counter() - clock:.1f} s"
     )
     with warnings.catch_warnings():
         # The fit reports carry the same warnings; they are printed once, below.
@@ -132,6 +138,7 @@ def _prepare(args: argparse.Namespace) -> int:
             background=args.background,
             texture_size=args.texture_size,
             progress=True,
+            spin=spin,
         )
     clock = time.perf_counter()
     write_subject_folder(subject, folder, body, overwrite=args.overwrite)
@@ -163,7 +170,8 @@ def _show(args: argparse.Namespace) -> int:
     size = subject.texture.texture.shape[0]
     print(f"subject {subject.name!r} ({folder})")
     print(
-        f"  body: {subject.body_kind}; crops {subject.image_size} px; texture {size} px; "
+        f"  body: {subject.body_kind}; fit: {subject.settings.get('fit', 'keypoints')}; crops "
+        f"{subject.image_size} px; texture {size} px; "
         f"background: {subject.settings.get('background', 'unknown')}"
     )
     print(f"  photos: {subject.num_photos}")

@@ -25,6 +25,11 @@ Stages (Adam): (1) camera + global orientation on the torso and face landmarks, 
 yaw hypotheses (front, both sides, back) run as one batch; the best per photo survives. (2) body
 pose joins, all landmarks and priors. (3) betas (shared) and the silhouette join.
 
+With an initialisation (:class:`BodyInit`, e.g. the SPIN regressor's output in paper mode:
+:mod:`vmc.subject.regress`), stage 1 and the yaw hypotheses are skipped: every detection pass
+starts from the given pose, camera and shape, and the same refinement (stages 2-3, keypoints,
+silhouette, priors) follows.
+
 Speed: ~2-3 s per photo with 2 CPU threads (the body's forward + backward pass, ~6 ms per photo
 and iteration, dominates).
 """
@@ -65,7 +70,7 @@ from vmc.subject.priors import (
 from vmc.subject.silhouette import silhouette_loss, silhouette_targets
 from vmc.subject.subset_body import SubsetBody
 
-__all__ = ["BodyFit", "FitConfig", "PhotoReport", "fit_body"]
+__all__ = ["BodyFit", "BodyInit", "FitConfig", "PhotoReport", "fit_body"]
 
 _LM = {n: i for i, n in enumerate(MEDIAPIPE_LANDMARK_NAMES)}
 # Stage 1 sees only what a rigid, mean-posed body can explain: torso corners and the face.
@@ -190,6 +195,23 @@ class BodyFit:
             "poses": self.poses.astype(np.float32),
             "betas": self.betas.astype(np.float32),
         }
+
+
+@dataclass
+class BodyInit:
+    """Where :func:`fit_body` starts instead of its own camera and yaw search.
+
+    Attributes:
+        poses: ``float32 [N, 72]`` axis-angle, root in the HMR image frame (body joint order).
+        cams: ``float32 [N, 3]`` weak-perspective ``(s, tx, ty)`` in each crop's NDC.
+        betas: ``float32 [nb]`` the shared shape (the body's number of coefficients).
+        source: what made it (``"spin"``), for the reports.
+    """
+
+    poses: np.ndarray
+    cams: np.ndarray
+    betas: np.ndarray
+    source: str = "spin"
 
 
 def _gm(d2: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -372,6 +394,25 @@ class _State:
         self.pose = prob.mean_pose[None].repeat(b, 1, 1).requires_grad_()
         self.betas = torch.zeros(1, prob.body.num_betas, requires_grad=True)
 
+    @classmethod
+    def from_init(cls, prob: _Problem, init: BodyInit, n: int) -> _State:
+        """Every landmark set of every photo (rows ``k * n + i``: set ``k`` of photo ``i``)
+        starting from ``init``."""
+        k = prob.num_sets
+        poses = torch.as_tensor(np.asarray(init.poses), dtype=torch.float32).reshape(n, 24, 3)
+        cams = torch.as_tensor(np.asarray(init.cams), dtype=torch.float32).reshape(n, 3)
+        betas = torch.as_tensor(np.asarray(init.betas), dtype=torch.float32).reshape(1, -1)
+        if betas.shape[1] != prob.body.num_betas:
+            raise ValueError(f"BodyInit has {betas.shape[1]} betas, the body {prob.body.num_betas}")
+        state = cls(
+            prob, torch.arange(k * n), axis_angle_to_matrix(poses[:, 0]).repeat(k, 1, 1),
+            cams.repeat(k, 1),
+        )  # fmt: skip
+        with torch.no_grad():
+            state.pose.copy_(poses.repeat(k, 1, 1))
+            state.betas.copy_(betas)
+        return state
+
     def select(self, rows: torch.Tensor) -> _State:
         """A new state holding copies of ``rows`` (betas carried over)."""
         new = _State.__new__(_State)
@@ -473,6 +514,7 @@ def fit_body(
     *,
     keypoint_map: KeypointMap | None = None,
     pose_prior: PosePrior | None = None,
+    init: BodyInit | None = None,
 ) -> BodyFit:
     """Fit one person's body to its photos: shared betas, per-photo pose and camera.
 
@@ -483,6 +525,8 @@ def fit_body(
         config: :class:`FitConfig` (defaults when None).
         keypoint_map: precomputed :func:`build_keypoint_map` of ``body`` (cache it for many fits).
         pose_prior: another :class:`PosePrior` (default: the committed one).
+        init: start from these parameters (:class:`BodyInit`, one pose and camera per photo)
+            instead of the camera and yaw search; the refinement is the same.
 
     Returns:
         :class:`BodyFit`.
@@ -495,7 +539,7 @@ def fit_body(
         torch.set_num_threads(int(cfg.num_threads))
     try:
         with torch.enable_grad():
-            return _fit(body, crops, cfg, keypoint_map, pose_prior)
+            return _fit(body, crops, cfg, keypoint_map, pose_prior, init)
     finally:
         torch.set_num_threads(threads)
 
@@ -506,6 +550,7 @@ def _fit(
     cfg: FitConfig,
     kmap: KeypointMap | None,
     prior: PosePrior | None,
+    init: BodyInit | None = None,
 ) -> BodyFit:
     t0 = time.perf_counter()
     body = body.float()
@@ -519,20 +564,25 @@ def _fit(
     # silhouette, and the lowest full energy (landmarks, silhouette, priors) survives. The
     # silhouette is the referee: a body turned sideways can match a frontal photo's
     # landmarks but not its width, and a pass that collapsed the legs cannot explain the mask.
-    prob.sigma = cfg.kp_sigma[0]
-    idx, root0, cam0, e1 = _stage_camera(prob, n)
-    keep = []
-    for i in range(n):
-        # The best yaws of every landmark set of photo i.
-        chosen = []
-        for s_ in range(i, prob.num_sets * n, n):
-            rows = torch.nonzero(idx == s_)[:, 0]
-            chosen.append(rows[torch.argsort(e1[rows])[: cfg.num_candidates]])
-        keep.append(torch.cat(chosen))
-    rows = torch.stack(keep, 1).reshape(-1)  # candidate-major: [c*n]
-    state = _State(prob, idx[rows], root0[rows], cam0[rows])
+    if init is None:
+        prob.sigma = cfg.kp_sigma[0]
+        idx, root0, cam0, e1 = _stage_camera(prob, n)
+        keep = []
+        for i in range(n):
+            # The best yaws of every landmark set of photo i.
+            chosen = []
+            for s_ in range(i, prob.num_sets * n, n):
+                rows = torch.nonzero(idx == s_)[:, 0]
+                chosen.append(rows[torch.argsort(e1[rows])[: cfg.num_candidates]])
+            keep.append(torch.cat(chosen))
+        rows = torch.stack(keep, 1).reshape(-1)  # candidate-major: [c*n]
+        state = _State(prob, idx[rows], root0[rows], cam0[rows])
+        search_lr = cfg.lr_search
+    else:  # one start per landmark set, already near: no swing of a limb to search for
+        state = _State.from_init(prob, init, n)
+        search_lr = cfg.lr
     prob.sigma = cfg.kp_sigma[1]
-    _run(state, state.pose_params(), cfg.iters_search, True, cfg.lr_search)
+    _run(state, state.pose_params(), cfg.iters_search, True, search_lr)
     with torch.no_grad():
         e, _, _ = state.energy(True)
         e = e + cfg.outlier_margin * _outlier_sets(prob, n)[state.idx]

@@ -4,7 +4,9 @@ Steps for ``N`` photos of one person (each a separate, tested unit of ``vmc.subj
 
 1. detect the person (mediapipe landmarks + mask; :func:`vmc.subject.detect.detect_person`);
 2. cut a square crop around them (:func:`vmc.subject.crop.crop_person`);
-3. fit the body: shared betas, per-photo pose and camera (:func:`vmc.subject.fit.fit_body`);
+3. fit the body: shared betas, per-photo pose and camera (:func:`vmc.subject.fit.fit_body`),
+   from the SPIN regressor's estimate when one is given (paper mode, :mod:`vmc.subject.regress`),
+   else from the fit's own camera and yaw search;
 4. soft person alpha from the mask, guided by the fitted silhouette (:mod:`vmc.subject.cutout`);
 5. background plate: the user's clean photo, else the photo with the person inpainted
    (:mod:`vmc.subject.background`), for photo 0, in the crop and in the photo's own frame;
@@ -26,6 +28,7 @@ import numpy as np
 import torch
 
 from vmc.io.images import check_rgb_image, read_image
+from vmc.lwg.spin import SPINRegressor
 from vmc.render.body_render import render_smpl_params
 from vmc.render.shading import face_normals
 from vmc.subject.background import background_plate
@@ -33,6 +36,7 @@ from vmc.subject.crop import CropBox, crop_person, crop_to_photo
 from vmc.subject.cutout import person_alpha
 from vmc.subject.detect import PersonDetection, PoseDetector, detect_person
 from vmc.subject.fit import FitConfig, PhotoReport, fit_body
+from vmc.subject.regress import spin_init
 from vmc.subject.texture import SubjectTexture, TextureAtlas, texture_from_photos
 from vmc.utils.timing import StepTimer
 
@@ -166,6 +170,7 @@ def prepare_subject(
     texture_size: int = 512,
     atlas: TextureAtlas | None = None,
     progress: bool = False,
+    spin: SPINRegressor | None = None,
 ) -> Subject:
     """Prepare one person from ``N`` photos (module docstring for the steps).
 
@@ -179,6 +184,8 @@ def prepare_subject(
         texture_size: side of the UV texture.
         atlas: a precomputed :class:`TextureAtlas` of ``body`` at ``texture_size``.
         progress: print each step.
+        spin: the SPIN regressor (:func:`vmc.lwg.spin.load_spin`; SMPL ``body``): its estimate
+            starts the fit (``settings["fit"] == "spin"``); None: the keypoint fit alone.
 
     Raises:
         NoPersonError: a photo without a person (the message names the photo, and its file
@@ -195,17 +202,22 @@ def prepare_subject(
         for p, label in zip(photos, labels, strict=True)
     ]
     # 1-2. detection and crops
-    crops = []
+    crops, detections = [], []
     with PoseDetector() as detector:
         for label, img in zip(labels, images, strict=True):
             try:
                 detection = detect_person(img, detector)
             except ValueError as err:
                 raise type(err)(f"{label}: {err}") from err
+            detections.append(detection)
             crops.append(crop_person(img, detection, size=image_size))
     timer.lap("detect")
-    # 3. body fit
-    fit = fit_body(body, crops, fit_config)
+    # 3. body fit (from SPIN's estimate in paper mode)
+    init = None
+    if spin is not None:
+        init = spin_init(spin, images, detections, crops, int(body.num_betas))
+        timer.lap("spin")
+    fit = fit_body(body, crops, fit_config, init=init)
     timer.lap("fit")
     # 4. cut-out, guided by the fitted silhouettes
     _, frags = render_smpl_params(
@@ -254,16 +266,26 @@ def prepare_subject(
         texture=texture,
         reports=list(fit.reports),
         timings=timer.timings,
-        settings=_settings(photos, fit_config, background is not None, texture_size),
+        settings=_settings(
+            photos,
+            fit_config,
+            background is not None,
+            texture_size,
+            "keypoints" if init is None else "spin",
+        ),
     )
 
 
 def _settings(
-    photos: Sequence[object], config: FitConfig | None, clean: bool, texture_size: int
+    photos: Sequence[object],
+    config: FitConfig | None,
+    clean: bool,
+    texture_size: int,
+    fit: str = "keypoints",
 ) -> dict[str, Any]:
     """:attr:`Subject.settings` as plain JSON values."""
     out: dict[str, Any] = {
-        "fit": "keypoints",
+        "fit": fit,
         "fit_config": {
             k: list(v) if isinstance(v, tuple) else v
             for k, v in asdict(config or FitConfig()).items()
