@@ -75,7 +75,9 @@ CASES = (
 
 
 def render_case(body, layout, uv, case: Case, size: int, seed: int) -> dict:
-    """Render one case: image uint8 [S,S,3], true betas/pose/cam and the true mask."""
+    """Render one case: image uint8 [S,S,3], true betas/pose/cam (photo NDC), the true mask,
+    and what made the image: its clothing ``texture [3, Hu, Wu]`` in [-1, 1] and the
+    ``background`` uint8 [S,S,3] (``bench/bench_pipeline_synthetic.py`` re-poses the truth)."""
     rng = np.random.default_rng(seed)
     motion = generate_motion(case.action, 40, 30.0, seed).motion
     poses, _ = motion_to_image_frame(motion.poses[case.frame : case.frame + 1], motion.trans[:1])
@@ -119,6 +121,8 @@ def render_case(body, layout, uv, case: Case, size: int, seed: int) -> dict:
         "cam": cam,
         "joints2d": joints2d,
         "height_px": height,
+        "texture": texture,
+        "background": bg,
     }
 
 
