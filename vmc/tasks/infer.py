@@ -30,6 +30,7 @@ import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -650,6 +651,22 @@ def _generator_plan(
     return into / GENERATOR_FILE, "fine-tuned on the subject first", start, into, row
 
 
+def _subject_settings(request: InferRequest) -> dict[str, Any]:
+    """How the request's prepared subject was made (``meta.json`` settings; {} for photos)."""
+    if request.subject is None:
+        return {}
+    return dict(read_layout_meta(request.subject).get("settings") or {})
+
+
+def _fit_row(request: InferRequest) -> tuple[str, str, str]:
+    """The person-fit row: the keypoint fit here, or how the subject folder was fitted."""
+    if request.subject is None:
+        return ("person fit", "mediapipe keypoints + body fit", "the embedded default's fit")
+    spin = _subject_settings(request).get("fit") == "spin"
+    what = "SPIN regressor + refinement" if spin else "mediapipe keypoints + body fit"
+    return ("person fit", what, f"as prepared in {request.subject}")
+
+
 def _background_choice(request: InferRequest, gan: bool) -> GroupChoice:
     """The background group as it will run: a clean plate, BGNet, inpainting or a colour.
 
@@ -669,12 +686,10 @@ def _background_choice(request: InferRequest, gan: bool) -> GroupChoice:
         return GroupChoice(
             "background", "clean", f"clean plate {request.background}", "background=<photo>"
         )
-    if request.subject is not None:
-        settings = read_layout_meta(request.subject).get("settings") or {}
-        if settings.get("background") == "clean photo":
-            return GroupChoice(
-                "background", "clean", "the subject's clean plate", "background=auto: it wins"
-            )
+    if _subject_settings(request).get("background") == "clean photo":
+        return GroupChoice(
+            "background", "clean", "the subject's clean plate", "background=auto: it wins"
+        )
     if gan:
         return GroupChoice(
             "background",
@@ -733,7 +748,7 @@ def _person_stages(cfg: DictConfig, request: InferRequest) -> PersonStages:
         rows.append(("motion", f"motion file {request.motion_file.name}", "motion_file="))
     rows += [
         choices.body.row(),
-        ("person fit", "mediapipe keypoints + body fit", "the embedded default's fit"),
+        _fit_row(request),
         appearance_row,
         personalize_row,
         background.row(),
