@@ -10,12 +10,14 @@ import shutil
 import sys
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
+from vmc.cli import main
 from vmc.demo import jobs
 from vmc.demo.errors import DemoInputError, internal_message, page_message
 from vmc.demo.jobs import DemoRunner, VideoOptions
@@ -27,6 +29,7 @@ from vmc.demo.progress import (
     StageEstimates,
     printed_steps,
 )
+from vmc.utils.import_graph import scan_package
 
 SMALL = VideoOptions(seconds=0.2, image_size=64)
 
@@ -178,12 +181,15 @@ def test_page_messages_name_photos_and_hide_bugs():
 
 
 def test_one_job_at_a_time_per_device(tmp_path, stubbed):
-    _, gate = stubbed
+    calls, gate = stubbed
     gate["prepare"] = threading.Event()
     runner = DemoRunner(tmp_path / "work")
     photo = _photo(tmp_path / "me.png")
     first = threading.Thread(target=runner.video, args=([photo], "a person waves", SMALL, None))
     first.start()
+    deadline = time.monotonic() + 10
+    while not calls["prepare"] and time.monotonic() < deadline:  # the first holds the device
+        time.sleep(0.02)
     waiting = _progress(runner)
     second = threading.Thread(target=runner.video, args=([photo], "a person waves", SMALL, waiting))
     second.start()
@@ -243,3 +249,21 @@ def test_printed_steps_are_heard_from_this_thread_only(capsys):
     print("  cut-out: 0.1 s")
     assert heard == ["fit", "texture"]  # the other thread's line was not this job's
     assert "  fit: 1.2 s" in capsys.readouterr().out  # and everything still printed
+
+
+def test_the_command_and_its_optional_dependency(capsys, monkeypatch):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["demo", "--help"])
+    assert exit_info.value.code == 0
+    shown = capsys.readouterr().out
+    assert "--host" in shown and "--port" in shown and "--share" in shown
+    with pytest.raises(SystemExit) as exit_info:
+        main(["demo", "--port", "70000"])
+    assert exit_info.value.code == 2
+    # Without Gradio: one line saying what to install, and `import vmc` never needs it.
+    monkeypatch.setattr("importlib.util.find_spec", lambda name, *a: None)
+    assert main(["demo"]) == 2
+    assert 'pip install -e ".[demo]"' in capsys.readouterr().err
+    graph = scan_package(Path(jobs.__file__).parents[1])
+    gradio = [i for i in graph.imports if i.target == "gradio"]
+    assert gradio and all(i.in_function or i.type_checking for i in gradio)
