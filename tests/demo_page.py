@@ -151,6 +151,15 @@ class DemoPage:
         """The names of the files a file box lists."""
         return [cell.get_attribute("aria-label") for cell in self.css(f"#{elem_id} td.filename")]
 
+    def pick_example(self, label: str) -> None:
+        """Click the shipped example labelled ``label`` (``name.jpg: prompt``)."""
+        buttons = [b for b in self.css("button") if b.text.strip() == label]
+        if not buttons:
+            raise LookupError(f"no example {label!r}")
+        buttons[0].click()
+        name = label.split(":")[0]
+        self.wait_for(lambda: name in self.files_shown("photos"), 30)
+
     def clear_photos(self) -> None:
         for button in self.css("#photos button[aria-label='Clear']"):
             button.click()
@@ -182,10 +191,19 @@ class DemoPage:
         videos = self.css(f"#{elem_id} video")
         return (videos[0].get_attribute("src") or "") if videos else ""
 
-    def wait_for_new_video(self, old_src: str, timeout: float, elem_id: str = "result-video"):
-        """The URL of the video once the page shows one other than ``old_src``."""
+    def busy(self, elem_id: str) -> bool:
+        """Whether the output ``elem_id`` shows a job running (Gradio's status tracker)."""
+        trackers = self.css(f"#{elem_id} [data-testid='status-tracker']")
+        return any("hide" not in (t.get_attribute("class") or "").split() for t in trackers)
+
+    def wait_for_video(self, old_src: str, timeout: float, elem_id: str = "result-video") -> str:
+        """The URL of the video the page shows once the job clicked for is done (the same
+        request twice gives the same file, so the URL alone cannot tell)."""
+        self.wait_for(
+            lambda: self.busy(elem_id) or self.video_src(elem_id) not in ("", old_src), 60
+        )
         return self.wait_for(
-            lambda: (src := self.video_src(elem_id)) and src != old_src and src, timeout
+            lambda: not self.busy(elem_id) and self.video_src(elem_id), timeout, poll=0.1
         )
 
     def error_message(self, timeout: float = 120.0) -> str:

@@ -79,7 +79,7 @@ def _first_video(page: DemoPage, tmp_path: Path) -> None:
     page.choose("size", str(SIZE))
     page.choose("framing", "crop")  # a square of the requested size
     page.generate()
-    src = page.wait_for_new_video("", timeout=600)
+    src = page.wait_for_video("", timeout=600)
     frames, fps = read_video(_download(src, tmp_path / "video.mp4"))
     assert frames.shape == (30, SIZE, SIZE, 3) and fps == 30  # 1 s at 30 fps, the size asked
     assert frames.std() > 5  # a picture, not a blank
@@ -97,7 +97,7 @@ def _same_person_again(page: DemoPage) -> None:
     old = page.video_src()
     page.type_prompt("a person squats")
     page.generate()
-    page.wait_for_new_video(old, timeout=600)
+    page.wait_for_video(old, timeout=600)
     assert "reused" in page.text_of("stages")
     line = page.text_of("seconds-per-stage")
     assert "fit was skipped" in line and "fit " not in line.split("(total")[0]
@@ -138,6 +138,6 @@ def _motion_only(page: DemoPage) -> None:
     page.css("#motion-prompt textarea")[0].send_keys("somebody hops up and down")
     page.set_number("motion-seconds", 1)
     page.css("#motion-generate")[0].click()
-    page.wait_for_new_video("", timeout=600, elem_id="motion-video")
+    page.wait_for_video("", timeout=600, elem_id="motion-video")
     shown = {Path(n).suffix for n in page.files_shown("motion-downloads")}
     assert shown == {".npz", ".bvh"}
