@@ -144,7 +144,7 @@ def _progress(runner):
             "must be an integer in [0, 2^32)",
         ),
         (["notes.jpg"], "a person waves", SMALL, "cannot read image 'notes.jpg'"),
-        (["big.png"], "a person waves", SMALL, "big.png is 1.2 MB: photos may be at most 1 MB"),
+        (["big.png"], "a person waves", SMALL, "big.png is 1.1 MB: photos may be at most 1 MB"),
         (["me.png"] * 9, "a person waves", SMALL, "at most 8 photos"),
     ],
 )

@@ -3,9 +3,10 @@
 Start the demo on a free local port, open it, upload an example photo, type a prompt, click
 Generate, wait for the video, check that the file the video element plays decodes to frames of
 the requested size; generate again (the same person: the fit is skipped); try bad inputs and
-read their messages; make a motion with no photo; then Ctrl-C, which must stop the server
-cleanly and remove its temporary folder. Small settings (1 s at 256 px) keep it near a minute
-on 2 cores.
+read their messages (a file too large, no text, a file that is not an image, a photo without a
+person, a value out of range); make a motion with no photo; then Ctrl-C, which must stop the
+server cleanly and remove its temporary folder. Small settings (1 s at 256 px) keep it near a
+minute on 2 cores.
 
 Marked ``browser``: not in the default test command; ``.ci/run`` installs Debian's
 ``chromium`` and ``chromium-driver`` and the ``demo`` extra, then runs ``pytest -m browser``.
@@ -104,6 +105,17 @@ def _same_person_again(page: DemoPage) -> None:
 
 
 def _bad_inputs(page: DemoPage, tmp_path: Path) -> None:
+    # A file over the stated limit: refused at the upload.
+    huge = tmp_path / "huge.jpg"
+    with huge.open("wb") as file:
+        file.truncate(21 * 2**20)
+    page.css("#photos input[type=file]")[0].send_keys(str(huge))
+    assert 'exceed the maximum allowed size of 20.0 Mb: "huge.jpg"' in page.error_message()
+    # No text.
+    page.type_prompt("   ")
+    page.generate()
+    assert "Type what the person should do" in page.error_message()
+    page.type_prompt("a person squats")
     # A file that is not an image.
     notes = tmp_path / "notes.jpg"
     notes.write_text("shopping list: milk, eggs")

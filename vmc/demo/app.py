@@ -36,6 +36,7 @@ from vmc.demo.errors import internal_message, page_message
 from vmc.demo.jobs import (
     MAX_PHOTOS,
     MAX_SECONDS,
+    MEGABYTE,
     DemoRunner,
     VideoOptions,
 )
@@ -347,7 +348,7 @@ def serve(
             prevent_thread_lock=True,
             quiet=True,
             show_error=False,
-            max_file_size=int(max_upload_mb * 1e6),
+            max_file_size=int(max_upload_mb * MEGABYTE),
             ssr_mode=False,
             mcp_server=False,
             enable_monitoring=False,

@@ -78,6 +78,8 @@ __all__ = [
 
 #: Largest upload (each file), in megabytes; the server refuses bigger files too.
 MAX_UPLOAD_MB = 20
+#: Bytes in a megabyte, as Gradio counts them when it refuses a file (2^20).
+MEGABYTE = 2**20
 #: Largest photo, in megapixels (a photo is decoded whole to find the person).
 MAX_MEGAPIXELS = 40
 #: Photos of one person per request.
@@ -216,7 +218,7 @@ class DemoRunner:
                 f"{len(paths)} photos: at most {MAX_PHOTOS} photos of one person at a time."
             )
         for path in paths:
-            size_mb = path.stat().st_size / 1e6 if path.is_file() else 0.0
+            size_mb = path.stat().st_size / MEGABYTE if path.is_file() else 0.0
             if size_mb > self.max_upload_mb:
                 raise DemoInputError(
                     f"{path.name} is {size_mb:.1f} MB: photos may be at most "
