@@ -36,6 +36,7 @@ from vmc.demo.errors import internal_message, page_message
 from vmc.demo.jobs import (
     MAX_PHOTOS,
     MAX_SECONDS,
+    MAX_UPLOAD_MB,
     MEGABYTE,
     DemoRunner,
     VideoOptions,
@@ -104,12 +105,18 @@ def _page_error(err: Exception, names: dict[str, str]) -> gradio.Error:
 
 def _seconds_line(seconds: dict[str, float], reused: bool) -> str:
     parts = " · ".join(f"{stage} {value:.1f}" for stage, value in seconds.items())
-    note = (
-        " The person was reused: the same photos came before, so the fit was skipped."
-        if (reused)
-        else ""
-    )
-    return f"**Seconds per stage:** {parts} (total {sum(seconds.values()):.1f} s).{note}"
+    line = f"**Seconds per stage:** {parts} (total {sum(seconds.values()):.1f} s)."
+    if reused:
+        line += " The person was reused: the same photos came before, so the fit was skipped."
+    return line
+
+
+def _warm_up(runner: DemoRunner) -> None:
+    """Load the models before the first click; a failure is the first request's to report."""
+    try:
+        runner.warm_up()
+    except Exception as err:
+        log.warning("loading the models at start failed (%s); the first request will retry", err)
 
 
 def _examples() -> tuple[list[list[Any]], list[str]]:
@@ -321,7 +328,7 @@ def serve(
     port: int = 7860,
     *,
     share: bool = False,
-    max_upload_mb: float = 20.0,
+    max_upload_mb: float = MAX_UPLOAD_MB,
     warm_up: bool = True,
     stop: threading.Event | None = None,
 ) -> int:
@@ -358,7 +365,7 @@ def serve(
         if share_url:
             print(f"vmc demo: public link {share_url} (anyone with it can use this machine)")
         if warm_up:
-            threading.Thread(target=runner.warm_up, name="vmc-demo-warm-up", daemon=True).start()
+            threading.Thread(target=_warm_up, args=(runner,), daemon=True).start()
         while not stop.wait(0.5):
             pass
     except KeyboardInterrupt:

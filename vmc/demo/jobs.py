@@ -163,6 +163,8 @@ class _MarkedStage:
         return motion
 
     def __getattr__(self, name: str):
+        if name == "stage":  # not set yet (a copy being made): no endless lookup
+            raise AttributeError(name)
         return getattr(self.stage, name)
 
 
