@@ -1,10 +1,11 @@
 """The layering rules of DESIGN.md, checked on the source with ``ast`` (no vmc module is run).
 
 Layers, lowest first: ``utils < io, geometry < body, text < motion, render < lwg < subject, data
-< systems, pipeline < tasks < cli`` (:data:`vmc.utils.import_graph.LAYERS`). Checked:
+< systems, pipeline < tasks < demo < cli`` (:data:`vmc.utils.import_graph.LAYERS`). Checked:
 
 (a) the plain-``nn.Module`` layers import neither Lightning, Hydra nor OmegaConf, nor the
-    training/config/CLI side of vmc (``systems``, ``tasks``, ``cli``, ``data``, ``pipeline``);
+    training/config/CLI/demo side of vmc (``systems``, ``tasks``, ``demo``, ``cli``, ``data``,
+    ``pipeline``);
 (b) no layer imports a layer above it;
 (c) no import cycle between vmc modules;
 (d) ``vmc/__main__.py`` stays a few lines (the commands live in ``vmc.cli``);

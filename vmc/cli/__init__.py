@@ -18,6 +18,9 @@ Commands:
                                photos of a person -> the subject folder ./subjects/NAME
                                (``--subjects-dir DIR``; a NAME with a slash is a path)
   subject show NAME            a subject folder's photos, fit quality and texture coverage
+  demo [--host H] [--port P] [--share]
+                               the browser demo: a local page, photos + text -> video (needs
+                               `.[demo]`); Ctrl-C stops it
 
 Motion items (A, B, BASE, ITEM) are texts or motion ``.npz`` files (see ``vmc.cli.motion`` and
 ``vmc.motion.editing``); both motion commands take ``--frames N --model
@@ -31,7 +34,8 @@ Any other loader argument is ``--arg key=value`` (values parsed as YAML: ``--arg
 ``--arg split=vald``, ``--arg "actions=[wave, squat]"``).
 
 Layout: one module per command group (:mod:`~vmc.cli.doctor`, :mod:`~vmc.cli.body`,
-:mod:`~vmc.cli.cache`, :mod:`~vmc.cli.data`, :mod:`~vmc.cli.motion`, :mod:`~vmc.cli.subject`),
+:mod:`~vmc.cli.cache`, :mod:`~vmc.cli.data`, :mod:`~vmc.cli.motion`, :mod:`~vmc.cli.subject`,
+:mod:`~vmc.cli.demo`),
 each with a ``register(subparsers)`` that adds its commands; :mod:`vmc.cli.common` holds the exit
 codes and error reporting. Building the parser imports no torch: every handler imports the code it
 runs when it runs, so ``python -m vmc --help`` answers at once.
@@ -43,7 +47,7 @@ import argparse
 from collections.abc import Sequence
 
 from vmc import __version__
-from vmc.cli import body, cache, data, doctor, motion, subject
+from vmc.cli import body, cache, data, demo, doctor, motion, subject
 from vmc.cli.common import run_command
 
 __all__ = ["build_parser", "main"]
@@ -57,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"vmc {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="command", required=True)
-    for group in (doctor, body, cache, data, motion, subject):  # the order of `--help`
+    for group in (doctor, body, cache, data, motion, subject, demo):  # the order of `--help`
         group.register(subparsers)
     return parser
 

@@ -9,7 +9,7 @@ resolved to the deepest module file, or an external top-level package such as ``
 Layers, lowest first (a module may import its own layer and the layers below, never above)::
 
     utils < io, geometry < body, text < motion, render < lwg < subject, data
-          < systems, pipeline < tasks < cli
+          < systems, pipeline < tasks < demo < cli
 
 ``vmc/__init__.py`` counts as ``utils`` (it must import nothing above), ``vmc/__main__.py`` as
 ``cli``. Imports under ``if TYPE_CHECKING:`` never run: they count for the layering (a type
@@ -51,14 +51,15 @@ LAYERS: dict[str, int] = {
     "systems": 6,
     "pipeline": 6,
     "tasks": 7,
-    "cli": 8,
+    "demo": 8,
+    "cli": 9,
 }
 #: Layers of plain ``nn.Module``s and functions (DESIGN.md): no Lightning, no Hydra, no config.
 PURE_LAYERS = ("geometry", "body", "text", "motion", "render", "lwg", "io", "subject")
 #: External packages the pure layers must not import.
 FRAMEWORKS = ("lightning", "pytorch_lightning", "hydra", "omegaconf")
-#: ``vmc`` packages the pure layers must not import (the training/config/CLI side).
-FRAMEWORK_LAYERS = ("systems", "tasks", "cli", "data", "pipeline")
+#: ``vmc`` packages the pure layers must not import (the training/config/CLI/demo side).
+FRAMEWORK_LAYERS = ("systems", "tasks", "demo", "cli", "data", "pipeline")
 
 
 @dataclass(frozen=True)
