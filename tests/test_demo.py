@@ -29,6 +29,7 @@ from vmc.demo.progress import (
     StageEstimates,
     printed_steps,
 )
+from vmc.tasks.infer import PersonStages
 from vmc.utils.import_graph import scan_package
 
 SMALL = VideoOptions(seconds=0.2, image_size=64)
@@ -45,7 +46,7 @@ class _Stage:
 
 
 class _Pipeline:
-    def __init__(self, stage, body, *, device, generator):
+    def __init__(self, stage, body, *, device, generator, background):
         self.text_to_motion = stage
 
 
@@ -65,9 +66,10 @@ def stubbed(monkeypatch):
 
     def stages(cfg, request):
         calls["load"] += 1
-        return "body", _Stage(), [("motion", "stub", "test")], "embedded", None
+        assert cfg.personalize == "never"  # the page never fine-tunes on a visitor's photos
+        return PersonStages("body", _Stage(), [("motion", "stub", "test")], "embedded", None)
 
-    def subject(request, body, body_kind):
+    def subject(cfg, request, stages):
         calls["prepare"] += 1
         if gate["prepare"] is not None:
             gate["prepare"].wait(10)

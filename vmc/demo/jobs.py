@@ -53,6 +53,7 @@ from vmc.tasks.entry import CONF_DIR
 # The steps of infer.py, reused as they are (private there: infer_person runs them in one go).
 from vmc.tasks.infer import (
     InferRequest,
+    PersonStages,
     _person_stages,
     _person_subject,
     _person_video,
@@ -100,6 +101,9 @@ def demo_config(output_dir: Path, overrides: Sequence[str] = ()) -> DictConfig:
         cfg = compose("infer", overrides=list(overrides))
     with open_dict(cfg):
         cfg.paths.output_dir = str(output_dir)
+        # The page keeps one pipeline per device for every visitor: it never fine-tunes a
+        # generator on a visitor's photos (finetune.py does, once, for a subject of yours).
+        cfg.personalize = "never"
     return cfg
 
 
@@ -172,11 +176,21 @@ class _MarkedStage:
 class _Loaded:
     """What ``_person_stages`` built for one device and appearance, and its pipeline."""
 
-    body: torch.nn.Module
-    body_kind: str
-    rows: list[tuple[str, str, str]]
+    stages: PersonStages
     stage: _MarkedStage
     pipeline: VideoMotionCLIP
+
+    @property
+    def body(self) -> torch.nn.Module:
+        return self.stages.body
+
+    @property
+    def body_kind(self) -> str:
+        return self.stages.body_kind
+
+    @property
+    def rows(self) -> list[tuple[str, str, str]]:
+        return self.stages.rows
 
 
 class DemoRunner:
@@ -307,10 +321,13 @@ class DemoRunner:
             loaded = self._loaded.get(key)
         if loaded is None:
             progress.note(f"loading the models on {request.device} (once)")
-            body, stage, rows, body_kind, generator = _person_stages(cfg, request)
-            marked = _MarkedStage(stage)
-            pipeline = VideoMotionCLIP(marked, body, device=request.device, generator=generator)
-            loaded = _Loaded(body, body_kind, rows, marked, pipeline)
+            stages = _person_stages(cfg, request)
+            marked = _MarkedStage(stages.stage)
+            pipeline = VideoMotionCLIP(
+                marked, stages.body, device=request.device, generator=stages.generator,
+                background=stages.background,
+            )  # fmt: skip
+            loaded = _Loaded(stages, marked, pipeline)
             with self._lock:
                 self._loaded[key] = loaded
         return loaded
@@ -382,7 +399,7 @@ class DemoRunner:
                         progress.begin("texture")
 
                 with printed_steps(step_done):
-                    subject = _person_subject(request, loaded.body, loaded.body_kind)
+                    subject = _person_subject(cfg, request, loaded.stages)
                 if progress.current == "fit":  # the step lines were not seen
                     progress.begin("texture")
                 kept = (subject, subject.preview(loaded.body))
