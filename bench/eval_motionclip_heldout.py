@@ -5,7 +5,17 @@ export / run folder / ``.ckpt`` given with ``--run``), rebuilds the text encoder
 with, and prints :func:`vmc.motion.evaluate.evaluate_procedural` on fresh motions and unseen
 paraphrases, next to the text-only baseline (nearest *training* caption in the sentence
 encoder's space, what ``motion=retrieval`` does). Then, for a few example paraphrases, the action
-the model's generated motion is nearest to.
+the model's generated motion is nearest to, and the figures that need no library label:
+
+* per action: the judge's verdict on generated motions and the share that start at rest;
+* everyday prompts of our own (``vmc.motion.checks.FREE_PROMPTS``, none a training caption),
+  judged by plain geometry, for this model and for ``motion=retrieval``;
+* modifiers (left/right, forward/backward, slowly/quickly, walk/run) judged by geometry;
+* the root rise of "a person jumps up and down", the travel of "a person walks forward";
+* foot skating while a foot is planted (cm per frame), next to the library's;
+* the seam of chained prompts (``["a person walks forward", "a person jumps in place"]``): the
+  largest joint step between frames at the seam against inside the clips;
+* seconds for text -> one 60-frame motion on this machine, warm.
 
     python bench/eval_motionclip_heldout.py [--run PATH] [--per-action 8] [--seed 12345]
 """
@@ -13,6 +23,8 @@ the model's generated motion is nearest to.
 from __future__ import annotations
 
 import argparse
+import statistics
+import time
 
 import numpy as np
 import torch
@@ -20,7 +32,15 @@ import torch.nn.functional as F
 
 from vmc.io.stages import EMBEDDED_MOTIONCLIP_DIR, StageRequest
 from vmc.motion.action_judge import ActionJudge
+from vmc.motion.checks import (
+    FREE_PROMPTS,
+    MODIFIER_PAIRS,
+    Geometry,
+    foot_skating,
+    largest_step,
+)
 from vmc.motion.evaluate import evaluate_procedural, generated_windows, judge_windows
+from vmc.motion.procedural import list_actions, sample_motions
 from vmc.motion.stage import select_motion_stage
 
 EXAMPLES = [
@@ -36,7 +56,6 @@ EXAMPLES = [
 
 def retrieval_baseline(encoder, per_action: int, seed: int) -> float:
     """Accuracy of 'nearest training caption' on the same held-out captions."""
-    from vmc.motion.procedural import list_actions, sample_motions
     from vmc.motion.retrieval import CaptionIndex
 
     actions = list_actions()
@@ -92,7 +111,6 @@ def main() -> None:
 
     from vmc.geometry.rotations import axis_angle_to_matrix
     from vmc.motion.convert import smpl_to_motion
-    from vmc.motion.procedural import list_actions, sample_motions
 
     actions = list_actions()
     model = t2m.model
@@ -113,6 +131,92 @@ def main() -> None:
     print("  generated motion for held-out wordings -> nearest action (model encoder / judge):")
     for text, row, verdict in zip(EXAMPLES, back @ protos.T, seen, strict=True):
         print(f"    {text!r:50} -> {actions[int(row.argmax())]} / {verdict}")
+    per_action_table(metrics)
+    print(f"  generated motions starting at rest: {metrics['generated_rest_share']:.3f}")
+    retrieval = select_motion_stage(StageRequest(motion="retrieval"))
+    prompt_checks({"model": stage, "retrieval": retrieval})
+    modifier_checks({"model": stage, "retrieval": retrieval})
+    motion_figures(stage)
+
+
+def per_action_table(metrics: dict[str, float]) -> None:
+    """Markdown table: the judge on generated motions and the rest-start share, per action."""
+    print("\n| action | judge on generated | starts at rest |\n|---|---|---|")
+    for action in list_actions():
+        judge = metrics.get(f"judge/{action}", float("nan"))
+        print(f"| {action} | {judge:.2f} | {metrics[f'rest/{action}']:.2f} |")
+
+
+def _geometry(stage, prompts: list[str], frames: int = 60, seed: int = 0) -> Geometry:
+    return Geometry.of(stage.generate(prompts, frames, 30.0, seed))
+
+
+def prompt_checks(stages: dict) -> None:
+    """Everyday prompts judged by geometry, for each stage: a markdown table and the totals."""
+    names = list(stages)
+    print("\n| prompt | criterion | " + " | ".join(names) + " |")
+    print("|---|---|" + "---|" * len(names))
+    passed = dict.fromkeys(names, 0)
+    for check in FREE_PROMPTS:
+        cells = []
+        for name in names:
+            ok, value = check.measure(_geometry(stages[name], [check.prompt]))
+            passed[name] += ok
+            cells.append(f"{'pass' if ok else 'fail'} ({value:.2f})")
+        print(f"| {check.prompt} | {check.criterion} | " + " | ".join(cells) + " |")
+    total = len(FREE_PROMPTS)
+    print("  everyday prompts passed: " + ", ".join(f"{n} {passed[n]}/{total}" for n in names))
+
+
+def modifier_checks(stages: dict, seeds: int = 4) -> None:
+    """Each modifier pair over ``seeds`` seeds: how often the measure orders the pair right."""
+    names = list(stages)
+    print("\n| modifier | measure | " + " | ".join(names) + " |")
+    print("|---|---|" + "---|" * len(names))
+    for pair in MODIFIER_PAIRS:
+        cells = []
+        for name in names:
+            right = sum(
+                pair.measure(_geometry(stages[name], [pair.high], seed=s))
+                > pair.measure(_geometry(stages[name], [pair.low], seed=s))
+                for s in range(seeds)
+            )
+            cells.append(f"{right}/{seeds}")
+        print(f"| {pair.name} | {pair.quantity} | " + " | ".join(cells) + " |")
+
+
+def motion_figures(stage) -> None:
+    """Jump height, walk travel, foot skating, the seam of chained prompts, and speed."""
+    jump, walk = ["a person jumps up and down"], ["a person walks forward"]
+    rise = [_geometry(stage, jump, seed=s).pelvis_rise() for s in range(4)]
+    walk = [_geometry(stage, walk, seed=s).travel() for s in range(4)]
+    print(f"\n  root rise of 'a person jumps up and down': {100 * np.mean(rise):.0f} cm (4 seeds)")
+    print(f"  travel of 'a person walks forward' in 2 s: {np.mean(walk):.2f} m (4 seeds)")
+    locomotion = ["a person walks forward", "a person jogs forward", "a person walks backwards",
+                  "someone side steps to the left", "a person marches in place"]  # fmt: skip
+    model_skate = np.mean([foot_skating(_geometry(stage, [p])) for p in locomotion])
+    moving = ("walk_forward", "jog_forward", "walk_backward", "sidestep", "march_in_place")
+    library = [m for m in sample_motions(200, 60, 30.0, 777) if m.action in moving]
+    library_skate = np.mean([foot_skating(Geometry.of(m.motion)) for m in library])
+    print(
+        f"  foot skating while planted (locomotion prompts): {model_skate:.2f} cm/frame "
+        f"(library clips of those actions: {library_skate:.2f})"
+    )
+    chained = stage.generate(["a person walks forward", "a person jumps in place"], 120, 30.0, 0)
+    steps = largest_step(Geometry.of(chained))
+    seam = chained.segments[0][2]
+    near = np.zeros(len(steps), bool)
+    near[max(0, seam - 4) : seam + 3] = True
+    print(
+        f"  chained prompts: largest joint step at the seam {100 * steps[near].max():.1f} cm, "
+        f"inside the clips {100 * steps[~near].max():.1f} cm"
+    )
+    times = []
+    for _ in range(6):
+        start = time.perf_counter()
+        stage.generate(["a person waves with the right hand"], 60, 30.0, 0)
+        times.append(time.perf_counter() - start)
+    print(f"  text -> 60-frame motion, warm: {statistics.median(times[1:]):.3f} s (median of 5)")
 
 
 if __name__ == "__main__":

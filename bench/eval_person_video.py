@@ -1,6 +1,11 @@
 """The person video measured by a pose detector, per example photo and library motion.
 
-    python bench/eval_person_video.py [--size 256]
+    python bench/eval_person_video.py [--size 256] [--motion library|text]
+
+``--motion library`` (default) drives the person with the procedural library's clips;
+``--motion text`` with what the embedded text → motion model makes of "a person raises both
+arms", "a person squats" and "a person walks forward" (the walk with ``root_motion=follow``,
+the travel then measured in the photo's own frame, ``framing=full``).
 
 For each example photo: raise_arms (fraction of frames with both wrists above the shoulders,
 mediapipe, and whether frame 0 has them down), squat (hip drop as a fraction of the person's
@@ -19,7 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from vmc.body.embedded import load_embedded_body
+from vmc.io.stages import StageRequest
 from vmc.motion.procedural import generate_motion
+from vmc.motion.stage import select_motion_stage
 from vmc.pipeline.video import VideoMotionCLIP
 from vmc.subject.detect import PoseDetector, detect_person
 from vmc.subject.prepare import prepare_subject
@@ -50,9 +57,19 @@ def histograms(pixels: np.ndarray) -> np.ndarray:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--motion", choices=("library", "text"), default="library")
     args = parser.parse_args()
     body = load_embedded_body()
-    pipe = VideoMotionCLIP(None, body)
+    text = args.motion == "text"
+    stage = select_motion_stage(StageRequest(motion="embedded")) if text else None
+    pipe = VideoMotionCLIP(stage, body)
+    # library action -> the prompt that asks for it (text mode)
+    prompts = {
+        "raise_arms": "a person raises both arms",
+        "squat": "a person squats",
+        "walk_forward": "a person walks forward",
+        "wave": "a person waves",
+    }
     header = ("photo", "arms up", "frame 0 down", "hip drop", "travel", "identity", "bg change")
     print(" | ".join(header))
     for name in ("person", "astronaut", "person2"):
@@ -62,6 +79,9 @@ def main() -> None:
         subject = prepare_subject([path], body, image_size=256, texture_size=256)
 
         def video(action: str, subject=subject, **kw):
+            if text:
+                asked = [prompts[action]]
+                return pipe(subject, asked, num_frames=60, image_size=args.size, **kw)
             motion = generate_motion(action, 60, 30.0, 0).motion
             return pipe(subject, motion=motion, num_frames=60, image_size=args.size, **kw)
 
@@ -79,7 +99,10 @@ def main() -> None:
         hips = np.array([(k[L_HIP, 1] + k[R_HIP, 1]) / 2 for k in marks])
         height = squat.alphas[0].any(1).sum()
         drop = (hips.max() - hips[0]) / height if len(hips) else float("nan")
-        walk = video("walk_circle", root_motion="follow")
+        if text:  # walking forward: measured in the photo's own frame, which stays still
+            walk = video("walk_forward", root_motion="follow", framing="full")
+        else:
+            walk = video("walk_circle", root_motion="follow")
         xs = [np.nonzero(a.any(0))[0].mean() for a in walk.alphas if a.any()]
         travel = (max(xs) - min(xs)) / walk.frames.shape[2]
         wave = video("wave")

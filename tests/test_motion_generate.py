@@ -158,9 +158,11 @@ def test_chaining_is_continuous(t2m: TextToMotion, model: MotionCLIP) -> None:
 
 
 def _procedural_window(action: str, frames: int) -> torch.Tensor:
-    m = generate_motion(action, frames, seed=0).motion
-    rot = axis_angle_to_matrix(torch.tensor(m.poses))[None]
-    return smpl_to_motion(rot, torch.tensor(m.trans)[None], translation="root")[0]
+    """``frames`` frames of ``action`` under way (the library's clips ease in from standing; a
+    chained window continues a motion already going, so the test takes a later stretch)."""
+    m = generate_motion(action, 2 * frames, seed=0).motion
+    rot = axis_angle_to_matrix(torch.tensor(m.poses[frames:]))[None]
+    return smpl_to_motion(rot, torch.tensor(m.trans[frames:])[None], translation="root")[0]
 
 
 @pytest.mark.parametrize("action", ["walk_forward", "walk_circle"])
@@ -178,7 +180,10 @@ def test_chain_continues_trajectory_and_heading(t2m: TextToMotion, action: str) 
     one_window = (win[24, [0, 2], -1] - win[24, [0, 2], 0]).norm()
     if action == "walk_forward":
         assert travelled > 2.5 * one_window  # four windows of walking go ~4x as far
-        assert bool((trans[1:, 2] - trans[:-1, 2] > -1e-3).all())  # never walks back
+        # never walks back further than the walk itself does in one frame (the library's gait
+        # dips back by about a centimetre at some heel strikes)
+        own_dip = (win[24, 2, 1:] - win[24, 2, :-1]).min()
+        assert bool((trans[1:, 2] - trans[:-1, 2] > min(own_dip, 0.0) - 1e-3).all())
     else:  # the circle keeps turning: the heading continues instead of snapping back
         chained, single = _headings(x[0]), _headings(win)
         assert (chained[-1] - chained[0]).abs() > 3.0 * (single[-1] - single[0]).abs()

@@ -50,3 +50,24 @@ def test_bank_round_trip_and_generation_uses_it(tmp_path):
     torch.testing.assert_close(plain.generation_latents(["jump"])[0], torch.eye(8)[1])
     with pytest.raises(ValueError, match="latent_bank must be"):
         TextToMotion(model, AxisEncoder(), translation="root", fps=30.0, latent_bank=bank[:, :3])
+
+
+def test_pick_latents_takes_one_bank_row_never_a_mean():
+    from vmc.motion.prior import pick_latents
+
+    bank = torch.tensor([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [-1.0, 0.0]])
+    z = torch.tensor([[1.0, 0.02], [0.1, 1.0]])
+    torch.testing.assert_close(pick_latents(z, bank, 3), bank[[0, 2]])  # no generator: nearest
+    seen = set()
+    for seed in range(40):
+        out = pick_latents(z[:1], bank, 2, torch.Generator().manual_seed(seed), temperature=1.0)
+        row = int((bank - out).abs().sum(1).argmin())
+        assert torch.equal(out[0], bank[row])  # always a whole row of the bank
+        seen.add(row)
+    assert seen == {0, 1}  # the draw stays among the k nearest and reaches both
+    again = pick_latents(z, bank, 2, torch.Generator().manual_seed(7), temperature=1.0)
+    torch.testing.assert_close(
+        again, pick_latents(z, bank, 2, torch.Generator().manual_seed(7), 1.0)
+    )
+    with pytest.raises(ValueError, match="temperature"):
+        pick_latents(z, bank, 2, temperature=0.0)

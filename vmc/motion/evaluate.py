@@ -18,7 +18,9 @@ labels ("someone hops up and down" for the jump). :func:`evaluate_procedural` dr
   same question answered from the decoded skeleton's joints by a classifier that shares nothing
   with the model, so a model cannot grade its own mistakes as right. ``autoencode_acc_judge`` is
   the same judge on the fresh motions encoded and decoded again: the ceiling generation can
-  reach through this decoder.
+  reach through this decoder. Per action: ``judge/<action>`` (the judge on that action's
+  generated motions) and ``rest/<action>`` (the share of them whose first frame is a relaxed
+  standing pose, :func:`vmc.motion.checks.starts_at_rest`); ``generated_rest_share`` overall.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import torch.nn.functional as F
 
 from vmc.geometry.rotations import axis_angle_to_matrix
 from vmc.motion.action_judge import ActionJudge
+from vmc.motion.checks import Geometry, starts_at_rest
 from vmc.motion.convert import motion_to_smpl, smpl_to_motion
 from vmc.motion.metrics import r_precision
 from vmc.motion.procedural import forward_kinematics, list_actions, sample_motions
@@ -41,6 +44,7 @@ __all__ = [
     "joint_activity",
     "judge_generated",
     "judge_windows",
+    "window_geometries",
 ]
 
 
@@ -75,6 +79,13 @@ def judge_generated(
     return judge_windows(t2m, generated_windows(t2m, texts, batch_size), judge)
 
 
+def window_geometries(t2m: Any, x: torch.Tensor) -> list[Geometry]:
+    """Skeletons of decoded windows ``x [N, 25, 6, T]`` (the model's Y-up world)."""
+    rotations, trans = motion_to_smpl(x.double(), translation=t2m.translation)
+    joints, _ = forward_kinematics(rotations.numpy(), trans.numpy())
+    return [Geometry(joints=j, fps=t2m.fps) for j in joints]
+
+
 def joint_activity(t2m: Any, x: torch.Tensor) -> float:
     """How much the body moves: mean over clips and joints of the temporal standard deviation
     of root-relative joint positions, in metres (``x``: ``[N, 25, 6, T]``).
@@ -107,7 +118,8 @@ def evaluate_procedural(
     Returns:
         ``{"r_top1", "r_top3", "action_acc_heldout", "action_acc_train",
         "generated_acc_heldout", "generated_activity_ratio", "chance_action", "num_pairs"}``
-        (+ ``generated_acc_judge``, ``autoencode_acc_judge`` with a judge).
+        + ``generated_rest_share`` and ``rest/<action>`` (+ ``generated_acc_judge``,
+        ``autoencode_acc_judge``, ``judge/<action>`` with a judge).
     """
     if t2m.up_axis != "y":
         raise ValueError("the procedural library is Y-up; evaluate a model with up_axis='y'")
@@ -149,13 +161,20 @@ def evaluate_procedural(
     decoded = _encode_batches(model.encode, generated, batch_size)
     precision = r_precision(mu, text_heldout, group_size=32, top_k=(1, 3))
     real_activity = joint_activity(t2m, x)
-    extra = {}
+    asked = [m.action for m in motions]
+    rest = np.array([starts_at_rest(g) for g in window_geometries(t2m, generated)])
+    extra = {"generated_rest_share": float(rest.mean())}
+    for action in actions:
+        extra[f"rest/{action}"] = float(rest[[a == action for a in asked]].mean())
     if judge is not None:
-        asked = [m.action for m in motions]
         rebuilt = _encode_batches(lambda z: model.decode(z, num_frames=window), mu, batch_size)
         for key, windows in (("generated_acc_judge", generated), ("autoencode_acc_judge", rebuilt)):
             seen = judge_windows(t2m, windows, judge)
-            extra[key] = float(np.mean([a == b for a, b in zip(seen, asked, strict=True)]))
+            hits = np.array([a == b for a, b in zip(seen, asked, strict=True)])
+            extra[key] = float(hits.mean())
+            if key == "generated_acc_judge":
+                for action in actions:
+                    extra[f"judge/{action}"] = float(hits[[a == action for a in asked]].mean())
     return {
         "r_top1": precision[1],
         "r_top3": precision[3],

@@ -50,7 +50,7 @@ from vmc.geometry.rotations import (
 )
 from vmc.motion.convert import check_translation_mode, motion_to_smpl
 from vmc.motion.model import MotionCLIP, overwrite_root_orientation
-from vmc.motion.prior import nearest_latents
+from vmc.motion.prior import nearest_latents, pick_latents
 from vmc.motion.types import Motion
 from vmc.motion.writing import write_motion_files
 from vmc.text.base import TextEncoder
@@ -164,9 +164,12 @@ class TextToMotion:
         text_center: ``[D]`` subtracted from every text feature first (models trained with
             ``text_center`` record it in their export); ``None`` = no centering.
         latent_bank: ``[N, D]`` motion latents of the training clips (``vmc.motion.prior``):
-            generation then decodes the mean of the ``prior_k`` bank latents nearest to each
-            text latent instead of the text latent itself. ``None`` = the reference behaviour.
-        prior_k: bank latents averaged per text (with ``latent_bank``).
+            generation then decodes one of the ``prior_k`` bank latents nearest to each text
+            latent (the nearest; with a call's ``generator``, one drawn by similarity) instead
+            of the text latent itself. ``None`` = the reference behaviour.
+        prior_k: candidate bank latents per text (with ``latent_bank``).
+        prior_mean: decode the *mean* of the ``prior_k`` nearest bank latents instead (the
+            first embedded model's rule; kept to compare: it averages different performances).
         latent_noise: std of Gaussian noise added to each window's latent, relative to the
             latent's RMS (0 = deterministic MotionCLIP, as the reference); drawn from the
             ``generator`` given to the call.
@@ -192,6 +195,7 @@ class TextToMotion:
         text_center: Sequence[float] | torch.Tensor | None = None,
         latent_bank: torch.Tensor | None = None,
         prior_k: int = 4,
+        prior_mean: bool = False,
         latent_noise: float = 0.0,
         match_phase: bool = True,
         root_rest: Sequence[float] | None = None,
@@ -247,6 +251,7 @@ class TextToMotion:
             raise ValueError(f"prior_k must be a positive int, got {prior_k!r}")
         self.latent_bank = None if latent_bank is None else latent_bank.float()
         self.prior_k = prior_k
+        self.prior_mean = bool(prior_mean)
         self.latent_noise = float(latent_noise)
         self.match_phase = match_phase
         self.root_rest = None if root_rest is None else [float(v) for v in root_rest]
@@ -274,14 +279,19 @@ class TextToMotion:
             z = torch.nn.functional.normalize(z, dim=-1)
         return z
 
-    def generation_latents(self, texts: Sequence[str]) -> torch.Tensor:
+    def generation_latents(
+        self, texts: Sequence[str], generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         """Latents ``[B, D]`` that generation decodes for ``texts``: the text latents, or with a
-        latent bank the mean of the ``prior_k`` nearest bank latents (``vmc.motion.prior``)."""
+        latent bank one of the ``prior_k`` nearest bank latents (the nearest without a
+        ``generator``, else drawn by similarity; ``vmc.motion.prior``)."""
         z = self.encode_texts(texts)
         if self.latent_bank is None:
             return z
-
-        return nearest_latents(z, self.latent_bank.to(z.device), self.prior_k)
+        bank = self.latent_bank.to(z.device)
+        if self.prior_mean:
+            return nearest_latents(z, bank, self.prior_k)
+        return pick_latents(z, bank, self.prior_k, generator)
 
     def latent_of(self, item: LatentSource) -> torch.Tensor:
         """Latent ``[D]`` of a text, a motion (``[25,6,T]`` or ``[1,25,6,T]``, encoded with
@@ -368,13 +378,14 @@ class TextToMotion:
             texts: ``B`` descriptions.
             num_frames: frames per motion (default: ``window``). Up to ``window`` this is one
                 plain decode; longer motions chain windows (module docstring).
-            generator: random source for ``latent_noise`` (unused when it is 0).
+            generator: random source for the prior's pick among the nearest bank latents and for
+                ``latent_noise`` (``None``: the nearest latent, no noise).
 
         Returns:
             :class:`MotionResult` with ``B`` samples of ``num_frames`` frames.
         """
         total = self._check_frames(self.window if num_frames is None else num_frames)
-        z = self.generation_latents(texts)
+        z = self.generation_latents(texts, generator)
         return self._finish(self._generate(z, total, generator), list(texts), z)
 
     def _generate(
@@ -509,7 +520,7 @@ class TextToMotion:
         transition = self.overlap if transition is None else transition
         if isinstance(transition, bool) or not isinstance(transition, int) or transition < 0:
             raise ValueError(f"transition must be an int >= 0, got {transition!r}")
-        z = self.generation_latents(prompts)
+        z = self.generation_latents(prompts, generator)
         bounds = [sum(frames[: i + 1]) for i in range(count)]
         total = bounds[-1]
 

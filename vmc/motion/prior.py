@@ -5,10 +5,17 @@ latents coincide; a small model trained briefly aligns them by *direction* (R-pr
 chance) long before the text latents lie where the decoder was trained (the motion latents), and
 decoding a text latent then gives a motion the decoder never learned. The retrieval prior closes
 that gap without another network: the model's encoder embeds the training clips once (the *latent
-bank*, saved beside an export as ``latent_bank.safetensors``), and generation decodes the mean of
-the ``k`` bank latents most similar (cosine) to the text latent. The choice is made in the joint
-space the model learned, so paraphrases work as well as the alignment does; decoded latents are
-ones the decoder knows.
+bank*, saved beside an export as ``latent_bank.safetensors``), and generation decodes one of the
+``k`` bank latents most similar (cosine) to the text latent (:func:`pick_latents`: the nearest,
+or with a seeded ``torch.Generator`` one drawn with probability ``softmax(cos / temperature)``).
+The choice is made in the joint space the model learned, so paraphrases work as well as the
+alignment does; decoded latents are ones the decoder knows.
+
+Why one latent and not the mean of several (:func:`nearest_latents`, the first version): the
+``k`` nearest clips of a caption are different performances of the action (another side, phase,
+speed); the mean of their latents lies between them, where the decoder gives an average motion,
+and averages of opposite phases cancel out. One clip's latent decodes crisply, and the seed gives
+the variation a user expects from re-running a prompt.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ __all__ = [
     "compute_latent_bank",
     "load_latent_bank",
     "nearest_latents",
+    "pick_latents",
     "save_latent_bank",
 ]
 
@@ -88,3 +96,38 @@ def nearest_latents(z: torch.Tensor, bank: torch.Tensor, k: int) -> torch.Tensor
     sims = F.normalize(z, dim=1) @ F.normalize(bank, dim=1).T  # [B, N]
     index = sims.topk(min(k, bank.shape[0]), dim=1).indices  # [B, k]
     return bank[index].mean(1)
+
+
+def pick_latents(
+    z: torch.Tensor,
+    bank: torch.Tensor,
+    k: int,
+    generator: torch.Generator | None = None,
+    temperature: float = 0.05,
+) -> torch.Tensor:
+    """One bank row per row of ``z [B, D]``: ``[B, D]``, chosen among the ``k`` most
+    cosine-similar rows (module docstring).
+
+    Args:
+        z: query latents ``[B, D]``.
+        bank: ``[N, D]``.
+        k: candidates per query (``>= 1``; more than ``N`` means all rows).
+        generator: ``None`` picks the nearest row (deterministic); a generator draws one
+            candidate with probability ``softmax(cos / temperature)`` (on the CPU, so a seed
+            gives the same choice on every device).
+        temperature: sharpness of the draw (``> 0``; lower favours the nearest).
+    """
+    if z.ndim != 2 or bank.ndim != 2 or z.shape[1] != bank.shape[1]:
+        raise ValueError(f"z {tuple(z.shape)} and bank {tuple(bank.shape)} must be [*, D]")
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be a positive int, got {k!r}")
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0, got {temperature!r}")
+    bank = bank.to(z)
+    sims = F.normalize(z, dim=1) @ F.normalize(bank, dim=1).T  # [B, N]
+    top = sims.topk(min(k, bank.shape[0]), dim=1)  # values/indices [B, k], best first
+    if generator is None:
+        return bank[top.indices[:, 0]]
+    probs = torch.softmax(top.values.float().cpu() / temperature, dim=1)  # [B, k]
+    choice = torch.multinomial(probs, 1, generator=generator)[:, 0]  # [B]
+    return bank[top.indices[torch.arange(z.shape[0]), choice.to(top.indices.device)]]

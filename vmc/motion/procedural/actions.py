@@ -25,7 +25,7 @@ from vmc.motion.procedural.kinematics import (
     ramp,
 )
 
-__all__ = ["ACTIONS", "ActionFn", "LOCOMOTION_FREE", "keys"]
+__all__ = ["ACTIONS", "ActionFn", "LOCOMOTION_FREE", "STARTS_POSED", "keys"]
 
 ActionFn = Callable[[MotionBuilder, np.random.Generator], dict]
 ACTIONS: dict[str, ActionFn] = {}
@@ -33,6 +33,10 @@ ACTIONS: dict[str, ActionFn] = {}
 
 LOCOMOTION_FREE: set[str] = set()
 """Actions whose root does not follow the feet horizontally (feet may pivot in place)."""
+
+STARTS_POSED = {"stand_up"}
+"""Actions whose first frame is not the standing pose (standing up begins seated); every other
+clip eases in from standing (``MotionBuilder.ease_in``)."""
 
 D = np.deg2rad
 PI = np.pi

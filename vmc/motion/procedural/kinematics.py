@@ -229,6 +229,32 @@ class MotionBuilder:
             self.add("hip", side, z=np.deg2rad(rng.uniform(1.0, 4.0)))
             self.knee[:, self._slot(side)] = np.deg2rad(rng.uniform(2.0, 5.0))
 
+    _CHANNELS = ("euler", "foot_pitch", "knee", "elbow", "arm_dir", "arm_bend", "yaw", "pitch",
+                 "roll", "airborne", "push")  # fmt: skip
+
+    def snapshot(self) -> dict[str, np.ndarray]:
+        """Copies of every per-frame channel (e.g. the standing pose, before an action)."""
+        return {name: getattr(self, name).copy() for name in self._CHANNELS}
+
+    def ease_in(self, rest: dict[str, np.ndarray], seconds: float) -> None:
+        """Start the motion from ``rest`` (a :meth:`snapshot`) and reach the action after
+        ``seconds``: every channel becomes ``rest + w(t) (action - rest)`` with ``w`` a
+        minimum-jerk ramp from 0 at frame 0 to 1 (arm directions blend on the sphere).
+
+        Why: a cyclic action (walk, wave) runs at a random phase from frame 0, so a clip would
+        begin mid-stride; people start from standing, and a model trained on such clips starts
+        its motions where their action begins.
+        """
+        w = ramp(self.t, 0.0, float(seconds))
+        for name in self._CHANNELS:
+            now, before = getattr(self, name), rest[name]
+            if name in ("arm_dir", "arm_bend"):
+                for k in range(now.shape[1]):
+                    now[:, k] = blend_dirs(before[:, k], now[:, k], w)
+            else:
+                shape = (-1,) + (1,) * (now.ndim - 1)
+                now[...] = before + w.reshape(shape) * (now - before)
+
     # -- solve -------------------------------------------------------------------------------
 
     def local_rotations(self) -> np.ndarray:

@@ -23,12 +23,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from vmc.motion.procedural.actions import ACTIONS, LOCOMOTION_FREE
+from vmc.motion.procedural.actions import ACTIONS, LOCOMOTION_FREE, STARTS_POSED
 from vmc.motion.procedural.captions import render_captions
 from vmc.motion.procedural.kinematics import MotionBuilder
 from vmc.motion.types import Motion
 
-__all__ = ["ProceduralMotion", "generate_motion", "list_actions", "sample_motions"]
+__all__ = ["ONSET_SECONDS", "ProceduralMotion", "generate_motion", "list_actions", "sample_motions"]
+
+#: Every clip starts from the standing pose and eases into its action over this time (s), so a
+#: motion begins where its action begins (``MotionBuilder.ease_in``).
+ONSET_SECONDS = 0.4
 
 
 @dataclass
@@ -79,7 +83,10 @@ def generate_motion(
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     builder = MotionBuilder(int(num_frames), float(fps))
     builder.stand(rng)
+    rest = builder.snapshot()
     params = dict(ACTIONS[action](builder, rng))
+    if action not in STARTS_POSED:
+        builder.ease_in(rest, ONSET_SECONDS)
     poses, trans = builder.build(locomotion=action not in LOCOMOTION_FREE)
     train, held = render_captions(action, params)
     if isinstance(seed, int | np.integer):
