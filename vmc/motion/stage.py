@@ -61,8 +61,8 @@ class MotionOptions:
         overlap: frames shared by consecutive decoder windows (``None``: the generator's
             default); see :class:`~vmc.motion.generate.TextToMotion`.
         latent_noise: standard deviation of the noise added to the text latent (0: none).
-        prior_k: with a latent bank, decode the mean of the ``prior_k`` nearest bank latents
-            (``vmc.motion.prior``); 0 decodes the text latent itself.
+        prior_k: with a latent bank, decode one of the ``prior_k`` nearest bank latents (the
+            seed picks; ``vmc.motion.prior``); 0 decodes the text latent itself.
     """
 
     overlap: int | None = None
@@ -134,8 +134,8 @@ class MotionCLIPStage:
         upright_root: replace the root orientation by "upright, facing the camera" on every
             frame and drop the translation (the reference's generate-time overwrite).
         overlap, latent_noise: :class:`~vmc.motion.generate.TextToMotion` options.
-        prior_k: with a latent bank in ``info``, decode the mean of the ``prior_k`` nearest
-            bank latents (``vmc.motion.prior``); 0 decodes the text latent itself.
+        prior_k: with a latent bank in ``info``, decode one of the ``prior_k`` nearest bank
+            latents (the seed picks; ``vmc.motion.prior``); 0 decodes the text latent itself.
 
     ``info["root_rest"]`` (the rest pelvis the training ``trans`` referred to) is recorded on the
     motions; a Y-up model without it was trained on this project's data (the procedural
