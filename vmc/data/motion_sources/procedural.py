@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from vmc.data.motion_sources.record import MotionRecord
 from vmc.data.motion_sources.report import LoadReport, publish
-from vmc.motion.procedural import sample_motions
+from vmc.motion.procedural import ONSET_SECONDS, sample_motions
 
 __all__ = ["load_procedural"]
 
@@ -24,19 +24,21 @@ def load_procedural(
     fps: float = 30,
     seed: int = 0,
     actions: Sequence[str] | None = None,
+    onset: float = ONSET_SECONDS,
 ) -> list[MotionRecord]:
     """``num`` procedural motions of ``num_frames`` frames at ``fps``, balanced over
     ``actions`` (all by default); deterministic in ``seed``.
 
     Named ``"s{seed}_{i:05d}_{action}"``: the seed is part of the name, so clips drawn with
     different seeds (e.g. the training and validation sources) never share a name (nor a
-    rendered frame file, nor a split hash).
+    rendered frame file, nor a split hash). ``onset``: seconds each clip eases in from
+    standing (:func:`vmc.motion.procedural.generate_motion`).
     """
     if num < 1:
         raise ValueError(f"num must be >= 1, got {num}")
     motions = sample_motions(
         num, num_frames=num_frames, fps=float(fps), seed=seed,
-        actions=None if actions is None else list(actions),
+        actions=None if actions is None else list(actions), onset=onset,
     )  # fmt: skip
     records = [
         MotionRecord(

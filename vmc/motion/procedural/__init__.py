@@ -5,6 +5,7 @@ Public API: :class:`ProceduralMotion`, :func:`generate_motion`, :func:`sample_mo
 """
 
 from vmc.motion.procedural.library import (
+    ONSET_SECONDS,
     ProceduralMotion,
     generate_motion,
     list_actions,
@@ -13,6 +14,7 @@ from vmc.motion.procedural.library import (
 from vmc.motion.procedural.skeleton import REST_JOINTS, SMPL_PARENTS, forward_kinematics
 
 __all__ = [
+    "ONSET_SECONDS",
     "REST_JOINTS",
     "SMPL_PARENTS",
     "ProceduralMotion",

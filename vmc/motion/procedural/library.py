@@ -64,6 +64,7 @@ def generate_motion(
     num_frames: int = 60,
     fps: float = 30.0,
     seed: int | np.random.Generator | None = 0,
+    onset: float = ONSET_SECONDS,
 ) -> ProceduralMotion:
     """Generate one motion of ``action`` with variations drawn from ``seed``.
 
@@ -72,6 +73,9 @@ def generate_motion(
         num_frames: ``T >= 2``.
         fps: frame rate (> 0). Motion speeds are physical (Hz, m/s), independent of fps.
         seed: int seed or a ``numpy.random.Generator`` (same seed → identical motion).
+        onset: seconds over which the clip eases in from the standing pose (0: the action
+            from frame 0, cyclic ones at a random phase: the library the shipped embedded
+            MotionCLIP was trained on).
 
     Raises:
         ValueError: unknown action or bad sizes.
@@ -85,8 +89,8 @@ def generate_motion(
     builder.stand(rng)
     rest = builder.snapshot()
     params = dict(ACTIONS[action](builder, rng))
-    if action not in STARTS_POSED:
-        builder.ease_in(rest, ONSET_SECONDS)
+    if onset > 0 and action not in STARTS_POSED:
+        builder.ease_in(rest, onset)
     poses, trans = builder.build(locomotion=action not in LOCOMOTION_FREE)
     train, held = render_captions(action, params)
     if isinstance(seed, int | np.integer):
@@ -115,12 +119,14 @@ def sample_motions(
     fps: float = 30.0,
     seed: int = 0,
     actions: list[str] | tuple[str, ...] | None = None,
+    onset: float = ONSET_SECONDS,
 ) -> list[ProceduralMotion]:
     """A dataset of ``num`` motions, balanced over ``actions`` (all by default).
 
     Actions are dealt in shuffled rounds so every action appears ``num // len(actions)`` or one
     more times. Sample ``i`` is generated from its own child seed of ``seed``, so the result is
-    deterministic and independent of anything but the arguments.
+    deterministic and independent of anything but the arguments. ``onset``: as in
+    :func:`generate_motion`.
     """
     if num < 0:
         raise ValueError(f"num must be >= 0, got {num}")
@@ -133,4 +139,4 @@ def sample_motions(
     while len(order) < num:
         order += [names[i] for i in rng.permutation(len(names))]
     child = rng.integers(0, 2**31 - 1, size=num)
-    return [generate_motion(order[i], num_frames, fps, int(child[i])) for i in range(num)]
+    return [generate_motion(order[i], num_frames, fps, int(child[i]), onset) for i in range(num)]
