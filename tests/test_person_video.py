@@ -280,3 +280,9 @@ def test_subject_parts_are_built_once_per_subject(body, subjects, monkeypatch):
     assert len(calls) == 1
     pipe(subjects["astronaut"], motion=motion, num_frames=6, fps=30.0, image_size=64)
     assert len(calls) == 2
+    # A long-lived pipeline keeps a bounded number of subjects (least recently used dropped).
+    monkeypatch.setattr(video_module, "SUBJECTS_KEPT", 1)
+    pipe = VideoMotionCLIP(None, body)
+    for name in ("person", "astronaut", "person"):
+        pipe(subjects[name], motion=motion, num_frames=6, fps=30.0, image_size=64)
+    assert len(calls) == 5 and len(pipe._per_subject) == 1  # the person's parts were dropped

@@ -22,6 +22,7 @@ turns its Hydra config into these typed arguments and writes the files.
 from __future__ import annotations
 
 import copy
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -56,6 +57,8 @@ CROP_MARGIN = 0.06
 Renderer = SubjectRenderer | LWGRenderer
 #: Frames rendered together (memory grows with batch x size^2 x supersample^2).
 RENDER_BATCH = 8
+#: Subjects whose renderer and residual layer a pipeline keeps (least recently used dropped).
+SUBJECTS_KEPT = 8
 
 
 @dataclass
@@ -229,7 +232,9 @@ class VideoMotionCLIP:
         # or the generator's source encodings, the background plate) is built once per subject
         # and reused by every call, e.g. one video per prompt. A Subject is treated as fixed
         # once animated.
-        self._per_subject: dict[tuple[int, int], _SubjectParts] = {}
+        # Least recently used first; bounded so that a long-lived pipeline (the demo, a prompt
+        # file over many subjects) does not keep every subject it has ever seen.
+        self._per_subject: OrderedDict[tuple[int, int], _SubjectParts] = OrderedDict()
         # Rasterizing runs on ``device`` with a copy of the body; the small per-frame posing
         # (retargeting, the residual) stays with ``body`` on the CPU.
         self._render_body = (
@@ -284,6 +289,7 @@ class VideoMotionCLIP:
         key = (id(subject), image_size if self.generator is not None else 0)
         cached = self._per_subject.get(key)
         if cached is not None and cached.subject is subject:  # the id of a live object
+            self._per_subject.move_to_end(key)
             return cached
         residual = residual_of(subject, self.body) if self.keep_residual else None
         renderer: Renderer
@@ -298,6 +304,8 @@ class VideoMotionCLIP:
             )
         parts = _SubjectParts(subject, residual, renderer, plate)
         self._per_subject[key] = parts
+        while len(self._per_subject) > SUBJECTS_KEPT:
+            self._per_subject.popitem(last=False)
         return parts
 
     def _motion(
