@@ -281,3 +281,20 @@ def test_resuming_twice_at_epoch_boundaries_matches_uninterrupted_run(tmp_path) 
         assert torch.allclose(full[key], resumed[key], atol=1e-6), key
     # The third epoch really ran after the resume (the weights moved on from epoch 2).
     assert any(not torch.allclose(after_two[k], resumed[k]) for k in resumed)
+
+
+def test_init_from_loads_an_export_strictly(tmp_path) -> None:
+    from safetensors.torch import save_file
+
+    source = MotionCLIP(latent_dim=32, ff_size=64, num_layers=1, dropout=0.0, max_positions=100)
+    weights = tmp_path / "model.safetensors"
+    save_file({k: v.half().contiguous() for k, v in source.state_dict().items()}, str(weights))
+    system = _tiny_system(init_from=str(weights))
+    for key, value in source.state_dict().items():
+        torch.testing.assert_close(system.net.state_dict()[key], value.half().float())
+    other = MotionCLIP(latent_dim=48, ff_size=64, num_layers=1, dropout=0.0, max_positions=100)
+    save_file({k: v.contiguous() for k, v in other.state_dict().items()}, str(weights))
+    with pytest.raises(ValueError, match="does not fit this model"):
+        _tiny_system(init_from=str(weights))
+    with pytest.raises(FileNotFoundError, match="model.init_from"):
+        _tiny_system(init_from=str(tmp_path / "missing.safetensors"))

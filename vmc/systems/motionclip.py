@@ -45,6 +45,7 @@ from typing import Any
 import lightning.pytorch as pl
 import torch
 import torch.nn.functional as F
+from safetensors.torch import load_file
 
 from vmc.body.embedded import load_embedded_body
 from vmc.body.model import BodyModel
@@ -159,6 +160,9 @@ class MotionCLIPSystem(pl.LightningModule):
             every latent towards that common direction, which tells the captions apart poorly.
         warmup_steps, lr_schedule: linear warm-up, then ``constant`` (the reference, with 0
             warm-up steps) or ``cosine`` decay to 0 over the run's optimizer steps.
+        init_from: start from these weights: an exported ``model.safetensors`` (fp16 or fp32)
+            of a model with the same sizes, loaded strictly (e.g. to continue the embedded model
+            on other data); ``None`` = random initialisation.
         latent_bank: the export also holds the motion latents of the training clips
             (``latent_bank.safetensors``; generation's retrieval prior, ``vmc.motion.prior``).
     """
@@ -188,6 +192,7 @@ class MotionCLIPSystem(pl.LightningModule):
         warmup_steps: int = 0,
         lr_schedule: str = "constant",
         latent_bank: bool = False,
+        init_from: str | None = None,
     ) -> None:
         super().__init__()
         if lr_schedule not in ("constant", "cosine"):
@@ -213,6 +218,8 @@ class MotionCLIPSystem(pl.LightningModule):
         self.hparams["betas"] = [float(b) for b in to_plain(betas)]
         self.hparams["losses"] = self.weights.to_dict()
         self.net = net
+        if init_from:
+            _init_weights(net, init_from)
         # The reference's decoder keeps `actionBiases` for key compatibility but never uses it:
         # freezing it keeps AdamW's behaviour (it got no gradient there either) and lets DDP run
         # without find_unused_parameters.
@@ -582,3 +589,19 @@ class MotionCLIPSystem(pl.LightningModule):
         path = save_latent_bank(Path(out_dir) / BANK_FILENAME, bank)
         log.info("latent bank: %d training latents -> %s", bank.shape[0], path)
         return path
+
+
+def _init_weights(net: MotionCLIP, path: str | os.PathLike[str]) -> None:
+    """Load an exported ``model.safetensors`` into ``net`` (strict, cast to its dtype)."""
+    weights = Path(path).expanduser()
+    if not weights.is_file():
+        raise FileNotFoundError(
+            f"model.init_from: {weights} is not a file (an exported model.safetensors, e.g. "
+            "vmc/assets/motion/embedded/model.safetensors)"
+        )
+    state = load_file(str(weights))
+    own = net.state_dict()
+    try:
+        net.load_state_dict({k: v.to(own[k].dtype) if k in own else v for k, v in state.items()})
+    except RuntimeError as err:
+        raise ValueError(f"model.init_from: {weights} does not fit this model: {err}") from None
