@@ -1,9 +1,8 @@
 """The shipped embedded MotionCLIP, through the same stage as ``infer.py``, measured on its body.
 
-What the shipped model does today (``bench/eval_motionclip_heldout.py`` has the full figures):
-it loads, a walk covers ground, and the seed picks among the nearest training performances
-(repeatable, and another seed gives another one). Its known shortfalls (jumps barely leave the
-ground, raised arms are already up at frame 0) are figures of the evaluation, not tests here.
+``bench/eval_motionclip_heldout.py`` has the full figures. Here: the model loads, a walk covers
+ground, a jump leaves it, raised arms start down, and the seed picks among the nearest training
+performances (repeatable, and another seed gives another one).
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ import numpy as np
 import pytest
 
 from vmc.io.stages import StageRequest
-from vmc.motion.checks import Geometry
+from vmc.motion.checks import L_SHOULDER, L_WRIST, R_SHOULDER, R_WRIST, Geometry, starts_at_rest
 from vmc.motion.stage import MotionCLIPStage, select_motion_stage
 
 
@@ -37,3 +36,18 @@ def test_the_seed_picks_a_performance_repeatably(stage):
     np.testing.assert_array_equal(a.poses, b.poses)
     others = [stage.generate(["a person waves"], 60, 30.0, s).poses for s in range(4, 12)]
     assert any(np.abs(o - a.poses).max() > 1e-3 for o in others)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_jumps_leave_the_ground(stage, seed):
+    jump = Geometry.of(stage.generate(["a person jumps up and down"], 60, 30.0, seed))
+    assert jump.pelvis_rise() >= 0.20
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_raised_arms_start_down(stage, seed):
+    arms = Geometry.of(stage.generate(["a person raises both arms"], 60, 30.0, seed))
+    left, right = arms.wrist_rise(L_WRIST, L_SHOULDER), arms.wrist_rise(R_WRIST, R_SHOULDER)
+    assert left[0] < 0 and right[0] < 0  # wrists below the shoulders at the start ...
+    assert max(left.max(), right.max()) > 0  # ... and a wrist above its shoulder later
+    assert starts_at_rest(arms)
