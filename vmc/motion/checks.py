@@ -14,6 +14,7 @@ seams between chained prompts).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -311,16 +312,12 @@ def foot_skating(g: Geometry, contact_height: float = 0.02) -> float:
     return float(100.0 * slide[both].mean()) if both.any() else 0.0
 
 
-_REST_CACHE: dict[str, np.ndarray] = {}
-
-
+@functools.cache
 def _rest_pose() -> np.ndarray:
     """Root-relative joints ``[24, 3]`` of the library's standing pose (frame 0 of a clip)."""
-    if "rest" not in _REST_CACHE:
-        m = generate_motion("stand_still", num_frames=2, seed=0).motion
-        joints, _ = forward_kinematics(m.poses[:1], m.trans[:1])
-        _REST_CACHE["rest"] = joints[0] - joints[0, :1]
-    return _REST_CACHE["rest"]
+    m = generate_motion("stand_still", num_frames=2, seed=0).motion
+    joints, _ = forward_kinematics(m.poses[:1], m.trans[:1])
+    return joints[0] - joints[0, :1]
 
 
 def starts_at_rest(g: Geometry, tolerance: float = 0.08) -> bool:

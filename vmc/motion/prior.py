@@ -88,14 +88,19 @@ def load_latent_bank(path: str | os.PathLike[str]) -> torch.Tensor:
 
 def nearest_latents(z: torch.Tensor, bank: torch.Tensor, k: int) -> torch.Tensor:
     """Mean of the ``k`` bank rows most cosine-similar to each row of ``z [B, D]``: ``[B, D]``."""
+    bank, top = _most_similar(z, bank, k)
+    return bank[top.indices].mean(1)
+
+
+def _most_similar(z: torch.Tensor, bank: torch.Tensor, k: int):
+    """``(bank on z's device, topk of cosine similarity [B, k])`` after checking the shapes."""
     if z.ndim != 2 or bank.ndim != 2 or z.shape[1] != bank.shape[1]:
         raise ValueError(f"z {tuple(z.shape)} and bank {tuple(bank.shape)} must be [*, D]")
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ValueError(f"k must be a positive int, got {k!r}")
     bank = bank.to(z)
     sims = F.normalize(z, dim=1) @ F.normalize(bank, dim=1).T  # [B, N]
-    index = sims.topk(min(k, bank.shape[0]), dim=1).indices  # [B, k]
-    return bank[index].mean(1)
+    return bank, sims.topk(min(k, bank.shape[0]), dim=1)
 
 
 def pick_latents(
@@ -117,15 +122,9 @@ def pick_latents(
             gives the same choice on every device).
         temperature: sharpness of the draw (``> 0``; lower favours the nearest).
     """
-    if z.ndim != 2 or bank.ndim != 2 or z.shape[1] != bank.shape[1]:
-        raise ValueError(f"z {tuple(z.shape)} and bank {tuple(bank.shape)} must be [*, D]")
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"k must be a positive int, got {k!r}")
     if not temperature > 0:
         raise ValueError(f"temperature must be > 0, got {temperature!r}")
-    bank = bank.to(z)
-    sims = F.normalize(z, dim=1) @ F.normalize(bank, dim=1).T  # [B, N]
-    top = sims.topk(min(k, bank.shape[0]), dim=1)  # values/indices [B, k], best first
+    bank, top = _most_similar(z, bank, k)  # values/indices [B, k], best first
     if generator is None:
         return bank[top.indices[:, 0]]
     probs = torch.softmax(top.values.float().cpu() / temperature, dim=1)  # [B, k]
