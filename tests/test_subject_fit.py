@@ -283,6 +283,30 @@ def test_upper_body_photo_keeps_the_legs_standing(body, kmap):
     assert any("upper body" in w for w in fit.reports[0].warnings)
 
 
+def test_silhouette_term_is_lowest_on_the_true_body(body, kmap):
+    """The true body on its exact mask is the silhouette energy's minimum: scaling it about
+    its centre by +-1-2 % costs more, and shrinking it costs the cover term. (The former
+    term, distances at 128 px pixel centres and a chamfer from every mask pixel, was lower
+    for a body shrunk by 1-2 %: fits came out ~2 px too thin all round.)"""
+    from vmc.subject.silhouette import silhouette_loss, silhouette_targets
+
+    betas = torch.zeros(1, body.num_betas)
+    crop, truth = _synthetic_crop(body, kmap, betas, _standing_pose())
+    points, _ = render_smpl_params(body, betas, truth["pose"], truth["cam"], S)
+    xy = points[..., :2][:, ::4]  # the fit's vertex subset
+    target = silhouette_targets([crop.mask], resolution=S)
+    centre = xy.mean(1, keepdim=True)
+
+    def energy(f):
+        inside, cover = silhouette_loss(centre + f * (xy - centre), target)
+        return float(inside + cover), float(cover)
+
+    e1, c1 = energy(1.0)
+    for f in (0.98, 0.99, 1.01, 1.02):
+        assert energy(f)[0] > e1, f
+    assert energy(0.98)[1] > c1 and energy(0.99)[1] > c1
+
+
 # ------------------------------------------------------------------------------------------
 # mediapipe
 

@@ -112,8 +112,13 @@ class FitConfig:
             mediapipe does on legs it cannot tell apart, stops pulling; the silhouette wins).
         w_pose_prior, w_joint_limits, w_shape, w_silhouette, w_hold: term weights.
         yaw_hypotheses: initial body yaws (radians; 0 = facing the camera) tried in stage 1.
-        silhouette_resolution: side of the silhouette distance maps.
-        silhouette_vertex_stride: every k-th vertex enters the cover term's chamfer.
+        silhouette_resolution: side of the silhouette distance maps (the crop's size: the
+            term's precision is one pixel of it).
+        silhouette_vertex_stride: every k-th vertex enters the silhouette terms.
+        silhouette_sigma: Geman-McClure scale (NDC) of the silhouette's cover term in the
+            hypothesis search, then in the refinement: wide while the body is far from the
+            mask, then narrow, so that outline no body reaches (hair, loose clothes) stops
+            pulling the body off the landmarks.
         fit_shape: optimise betas (else they stay 0).
         num_threads: torch CPU threads during the fit (None = leave as is). One: the tensors
             are small (a few thousand vertices), so a second thread mostly adds
@@ -136,8 +141,9 @@ class FitConfig:
     w_silhouette: float = 1.0
     w_hold: float = 100.0
     yaw_hypotheses: tuple[float, ...] = (0.0, math.pi / 2, math.pi, -math.pi / 2)
-    silhouette_resolution: int = 128
+    silhouette_resolution: int = 512
     silhouette_vertex_stride: int = 4
+    silhouette_sigma: tuple[float, float] = (0.1, 0.05)
     fit_shape: bool = True
     num_threads: int | None = 1
 
@@ -241,6 +247,7 @@ class _Problem:
     ) -> None:
         self.body, self.kmap, self.prior, self.cfg = body, kmap, prior, cfg
         self.sigma = cfg.kp_sigma[0]  # the current phase's Geman-McClure scale
+        self.sil_sigma = cfg.silhouette_sigma[0]
         n = len(crops)
         # Landmark sets: set k*N + i is photo i's k-th detection pass (0 = as detected; then
         # the mirrored photo, the re-detection on the crop). Photos with fewer passes repeat
@@ -388,6 +395,7 @@ class _State:
     def __init__(self, prob: _Problem, idx: torch.Tensor, root0: torch.Tensor, cam0: torch.Tensor):
         b = len(idx)
         self.prob, self.idx, self.root0 = prob, idx, root0
+        self.sil = prob.sil.index(prob.photo[idx])  # the rows' silhouette maps, gathered once
         self.root_aa = torch.zeros(b, 3, requires_grad=True)
         self.log_s = cam0[:, 0].clamp(min=1e-4).log().clone().requires_grad_()
         self.t = cam0[:, 1:].clone().requires_grad_()
@@ -417,6 +425,7 @@ class _State:
         """A new state holding copies of ``rows`` (betas carried over)."""
         new = _State.__new__(_State)
         new.prob, new.idx = self.prob, self.idx[rows]
+        new.sil = self.prob.sil.index(self.prob.photo[new.idx])
         with torch.no_grad():
             new.root0 = axis_angle_to_matrix(self.root_aa[rows]) @ self.root0[rows]
             new.root_aa = torch.zeros(len(rows), 3, requires_grad=True)
@@ -444,7 +453,7 @@ class _State:
             "hold": cfg.w_hold * (prob.hold[idx, :, None] * (p - mean).pow(2)).sum((1, 2)),
         }
         if silhouette:
-            inside, cover = silhouette_loss(v[..., :2], prob.sil.index(prob.photo[idx]))
+            inside, cover = silhouette_loss(v[..., :2], self.sil, prob.sil_sigma)
             scale = cfg.w_silhouette / cfg.kp_scale**2
             terms["sil_inside"] = scale * inside
             terms["sil_cover"] = scale * cover
@@ -588,6 +597,7 @@ def _fit(
         e = e + cfg.outlier_margin * _outlier_sets(prob, n)[state.idx]
         best = e.reshape(-1, n).argmin(0)
     prob.sigma = cfg.kp_sigma[2]
+    prob.sil_sigma = cfg.silhouette_sigma[1]
     state = state.select(best * n + torch.arange(n))
     _run(state, state.pose_params(), cfg.iters_pose, True, cfg.lr)
     # Stage 3: the shared betas join.
