@@ -19,7 +19,12 @@ Energy per photo (all residuals in crop NDC):
   vertices, on the same ``kp_scale^2`` footing;
 * pose prior (:mod:`vmc.subject.priors`, a mixture fitted on the procedural motion library),
   knee/elbow hyper-extension penalty, L2 on the shared betas;
-* legs that no landmark shows (upper-body photos) are held at the prior's standing pose.
+* legs that no landmark shows (upper-body photos) are held at the prior's standing pose;
+* facing: when mediapipe's face detector found a face on the head
+  (:attr:`SubjectCrop.face_score`), a hinge on a head or torso turned away from the camera.
+  Whole-body left/right label swaps by mediapipe are depth mirrors: a person facing the
+  camera with exchanged labels is explained exactly as well, landmarks and silhouette, by
+  the body turned around; the face decides.
 
 Stages (Adam): (1) camera + global orientation on the torso and face landmarks, from several
 yaw hypotheses (front, both sides, back) run as one batch; the best per photo survives. (2) body
@@ -82,6 +87,9 @@ _RIGID = [_LM[n] for n in ("left_shoulder", "right_shoulder", "left_hip", "right
 _AGREE = 0.04
 # Joints the fit never moves: SMPL's hand and toe joints (no landmark constrains them).
 _FROZEN = [joint_index(n) for n in ("left_hand", "right_hand", "left_foot", "right_foot")]
+_NOSE, _EARS = _LM["nose"], [_LM["left_ear"], _LM["right_ear"]]
+# A face counts as seen (the head faces the camera) from this face-detector score on.
+_FACE_SEEN = 0.5
 _LEG_JOINTS = {
     side: [joint_index(f"{side}_{j}") for j in ("hip", "knee", "ankle")]
     for side in ("left", "right")
@@ -110,7 +118,7 @@ class FitConfig:
             the hypothesis search, the rest. Annealed from wide (the first alignment must
             reach far) to narrow (a landmark that the detector put 10% of the crop off, which
             mediapipe does on legs it cannot tell apart, stops pulling; the silhouette wins).
-        w_pose_prior, w_joint_limits, w_shape, w_silhouette, w_hold: term weights.
+        w_pose_prior, w_joint_limits, w_shape, w_silhouette, w_hold, w_facing: term weights.
         yaw_hypotheses: initial body yaws (radians; 0 = facing the camera) tried in stage 1.
         silhouette_resolution: side of the silhouette distance maps (the crop's size: the
             term's precision is one pixel of it).
@@ -140,6 +148,7 @@ class FitConfig:
     w_shape: float = 0.5
     w_silhouette: float = 1.0
     w_hold: float = 100.0
+    w_facing: float = 1.0
     yaw_hypotheses: tuple[float, ...] = (0.0, math.pi / 2, math.pi, -math.pi / 2)
     silhouette_resolution: int = 512
     silhouette_vertex_stride: int = 4
@@ -262,6 +271,8 @@ class _Problem:
         self.target = kp[..., :2] * (2.0 / sizes[:, None, None]) - 1.0  # [kN,33,2]
         vis = kp[..., 2] * (kp[..., 2] >= VISIBLE)
         self.weights = vis * kmap.weights[None]  # [kN,33]
+        face = [c.face_score is not None and c.face_score >= _FACE_SEEN for c in crops]
+        self.face_seen = torch.tensor(face, dtype=torch.float32)  # [n]
         self.sil = silhouette_targets(
             [c.mask for c in crops],
             [c.valid if c.valid is not None else np.ones_like(c.mask) for c in crops],
@@ -451,6 +462,7 @@ class _State:
             "pose_prior": cfg.w_pose_prior * prob.prior(p[:, 1:].reshape(b, 69)),
             "joint_limits": cfg.w_joint_limits * joint_limit_penalty(p.reshape(b, 72)),
             "hold": cfg.w_hold * (prob.hold[idx, :, None] * (p - mean).pow(2)).sum((1, 2)),
+            "facing": cfg.w_facing * prob.face_seen[prob.photo[idx]] * _facing_away(lm, root),
         }
         if silhouette:
             inside, cover = silhouette_loss(v[..., :2], self.sil, prob.sil_sigma)
@@ -460,6 +472,24 @@ class _State:
         # Shared betas: the prior counts once per person, spread over the rows.
         terms["shape"] = cfg.w_shape * shape_prior(self.betas).expand(b) / b
         return sum(terms.values()), terms, (lm, root, p)
+
+
+def _facing_away(lm: torch.Tensor, root: torch.Tensor) -> torch.Tensor:
+    """``[B]``: how far the fitted body turns its back to the camera (for photos where a face
+    was seen, so the person faces the camera or shows a profile).
+
+    Two hinges, each ~12 for a body turned fully away (the depth mirror of a person whose
+    landmarks mediapipe labelled as seen from behind) and 0 up to ~17 degrees past a profile
+    (the face detector's own tolerance): the head, ``relu((dz - 3 cm) / 2 cm)^2`` with ``dz``
+    the nose's depth behind the ears' midpoint (projected landmarks ``[B, 33, 3]``, depth in
+    metres; the nose is ~10 cm in front of the ears), and the torso,
+    ``relu((f_z - 0.3) / 0.2)^2`` with ``f_z`` the depth component of the body's forward
+    direction (``root [B, 3, 3]``; -1 facing the camera, +1 away). Both, because a body
+    turned away could otherwise show the camera a profile by twisting its neck.
+    """
+    dz = lm[:, _NOSE, 2] - lm[:, _EARS, 2].mean(1)
+    fz = root[:, 2, 2]
+    return torch.relu((dz - 0.03) / 0.02).pow(2) + torch.relu((fz - 0.3) / 0.2).pow(2)
 
 
 def _outlier_sets(prob: _Problem, n: int) -> torch.Tensor:
