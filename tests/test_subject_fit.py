@@ -309,9 +309,10 @@ def test_silhouette_term_is_lowest_on_the_true_body(body, kmap):
 
 def test_a_seen_face_overrules_landmarks_labelled_from_behind(body, kmap):
     """mediapipe sometimes labels a person who faces the camera as seen from behind (left and
-    right exchanged everywhere), on two of its three passes. The body turned around explains
-    those landmarks and the silhouette exactly (a depth mirror), and the majority of passes
-    wins, unless a face was seen on the head: then the pass that faces the camera wins."""
+    right exchanged everywhere), on two of its three passes or on all. The body turned around
+    explains those landmarks and the silhouette exactly (a depth mirror), and the majority of
+    passes wins, unless a face was seen on the head: then the pass that faces the camera
+    wins, or, when none does, a copy of a pass with the sides exchanged back."""
     from vmc.subject.fit import fit_body
 
     betas = torch.zeros(1, body.num_betas)
@@ -329,6 +330,13 @@ def test_a_seen_face_overrules_landmarks_labelled_from_behind(body, kmap):
     height = float(truth["joints"][:, 1].max() - truth["joints"][:, 1].min()) * S / 2
     assert float((joints - truth["joints"]).norm(dim=-1).mean()) * S / 2 / height < 0.02
     assert _iou(mask, truth["mask"]) > 0.85
+    # Every pass mislabelled: with the face seen, the fit relabels a pass itself.
+    crop.candidates = np.stack([swapped, swapped])
+    fit = fit_body(body, [crop])
+    rep = fit.reports[0]
+    assert rep.facing == "front" and rep.landmark_set == 2  # the appended, relabelled copy
+    mask, joints = _fitted(body, fit, 0)
+    assert float((joints - truth["joints"]).norm(dim=-1).mean()) * S / 2 / height < 0.02
 
 
 # ------------------------------------------------------------------------------------------

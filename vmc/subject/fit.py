@@ -61,6 +61,7 @@ from vmc.render.rasterizer import rasterize
 from vmc.subject.crop import SubjectCrop
 from vmc.subject.detect import VISIBLE
 from vmc.subject.keypoint_map import (
+    LANDMARK_FLIP,
     MEDIAPIPE_LANDMARK_NAMES,
     KeypointMap,
     body_keypoints,
@@ -169,7 +170,8 @@ class PhotoReport:
         facing: ``"front"``, ``"back"``, ``"left"`` or ``"right"`` (the side turned to the
             camera is the person's own).
         landmark_set: which detection pass the fit used (0 = the photo as detected, then
-            ``PersonDetection.candidates``' order: mirrored photo, person crop).
+            ``PersonDetection.candidates``' order: mirrored photo, person crop; beyond the
+            passes, a pass's copy with left and right exchanged, see ``_relabelled``).
         losses: final value of every energy term.
         warnings: detection and fit warnings.
     """
@@ -262,6 +264,10 @@ class _Problem:
         # the mirrored photo, the re-detection on the crop). Photos with fewer passes repeat
         # their first set.
         sets = [c.candidates if c.candidates is not None else c.keypoints[None] for c in crops]
+        face = [c.face_score is not None and c.face_score >= _FACE_SEEN for c in crops]
+        sets = [
+            _relabelled(x, c.size) if f else x for x, c, f in zip(sets, crops, face, strict=True)
+        ]
         k = max(len(x) for x in sets)
         kp = np.stack([[x[j] if j < len(x) else x[0] for x in sets] for j in range(k)])
         kp = torch.from_numpy(kp).float().reshape(k * n, 33, 3)
@@ -271,7 +277,6 @@ class _Problem:
         self.target = kp[..., :2] * (2.0 / sizes[:, None, None]) - 1.0  # [kN,33,2]
         vis = kp[..., 2] * (kp[..., 2] >= VISIBLE)
         self.weights = vis * kmap.weights[None]  # [kN,33]
-        face = [c.face_score is not None and c.face_score >= _FACE_SEEN for c in crops]
         self.face_seen = torch.tensor(face, dtype=torch.float32)  # [n]
         self.sil = silhouette_targets(
             [c.mask for c in crops],
@@ -472,6 +477,45 @@ class _State:
         # Shared betas: the prior counts once per person, spread over the rows.
         terms["shape"] = cfg.w_shape * shape_prior(self.betas).expand(b) / b
         return sum(terms.values()), terms, (lm, root, p)
+
+
+def _labelled_from_behind(kp: np.ndarray) -> bool:
+    """Whether a landmark set ``[33, 3]`` names the sides as seen from behind: the person's
+    left shoulder and hip clearly on the image's left (by a quarter of the torso's length
+    together; a side view, where they overlap, does not count)."""
+    ids = [_LM[n] for n in ("left_shoulder", "right_shoulder", "left_hip", "right_hip")]
+    if (kp[ids, 2] < VISIBLE).any():
+        return False
+    x = kp[ids, 0]
+    torso = np.linalg.norm(kp[ids[:2], :2].mean(0) - kp[ids[2:], :2].mean(0))
+    return bool((x[0] - x[1]) + (x[2] - x[3]) < -0.25 * torso)
+
+
+def _relabelled(sets: np.ndarray, size: int) -> np.ndarray:
+    """A photo's landmark sets ``[K, 33, 3]`` (crop pixels) plus, for a photo where a face was
+    seen, a copy with left and right exchanged of every set labelled as seen from behind
+    (unless another set already agrees with that copy).
+
+    When mediapipe mislabels a person who faces the camera on every pass, no pass fits the
+    body facing the camera: the facing term alone could only pick the least bad of the
+    mirrored ones. The copies are appended, so indices below ``K`` keep naming the
+    detection's passes.
+    """
+    body = list(range(11, 29))
+    out = list(sets)
+    for kp in sets:
+        if not _labelled_from_behind(kp):
+            continue
+        flip = kp[list(LANDMARK_FLIP)]
+        agree = False
+        for other in out:
+            both = (flip[body, 2] >= VISIBLE) & (other[body, 2] >= VISIBLE)
+            if both.sum() >= 4:
+                d = np.linalg.norm(flip[body, :2] - other[body, :2], axis=1)[both]
+                agree = agree or float(np.median(d)) * 2.0 / size < _AGREE
+        if not agree:
+            out.append(flip)
+    return np.stack(out)
 
 
 def _facing_away(lm: torch.Tensor, root: torch.Tensor) -> torch.Tensor:
