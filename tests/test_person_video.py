@@ -220,7 +220,10 @@ def test_a_generator_renders_the_person(body, subjects):
     out = pipe(subjects["person"], motion=motion, num_frames=10, fps=30.0, image_size=96)
     assert out.frames.shape == (10, 96, 96, 3)
     corners = out.frames[:, [0, 0, -1, -1], [0, -1, 0, -1]].astype(int)
-    assert (corners == corners[0]).all()  # the background plate is still composited under
+    # The background plate is still composited under. The random generator's receptive field
+    # spans the 96 px frame and its attention is ~0.5 everywhere, so the body's motion moves
+    # a corner by up to a rounding step: one level, not the person.
+    assert np.abs(corners - corners[0]).max() <= 2
     with pytest.raises(ValueError, match="multiples of"):
         pipe(subjects["person"], motion=motion, num_frames=10, fps=30.0, image_size=90)
 

@@ -83,6 +83,8 @@ class SubjectCrop:
             the person may continue unseen); None = all valid.
         candidates: ``float32 [K, 33, 3]`` the detection's landmark sets in crop pixels (row 0
             = ``keypoints``); None = only ``keypoints``.
+        face_score: the detection's ``face_score`` (a face seen on the head: it faces the
+            camera); None = not looked for.
     """
 
     image: np.ndarray
@@ -93,6 +95,7 @@ class SubjectCrop:
     flags: set[str] = field(default_factory=set)
     valid: np.ndarray | None = None
     candidates: np.ndarray | None = None
+    face_score: float | None = None
 
     @property
     def size(self) -> int:
@@ -209,4 +212,5 @@ def crop_person(
         flags=set(detection.flags),
         valid=valid,
         candidates=cands,
+        face_score=detection.face_score,
     )

@@ -29,6 +29,8 @@ __all__ = [
     "SubjectWarning",
     "detect_person",
     "detection_warnings",
+    "face_score",
+    "head_box",
 ]
 
 VISIBLE = 0.5
@@ -73,6 +75,13 @@ class PersonDetection:
             person's square crop), same frame and order. mediapipe sometimes collapses or
             mislabels limbs on one view of a person and not on another; the fit tries every
             set and keeps the one the body explains best.
+        face_score: mediapipe's face detector (BlazeFace) on a square around the head: the
+            best score of a face found there, 0 when none (a view from behind, a covered face;
+            a profile may or may not be found); None when not run. A face seen means the head
+            faces the camera or shows its profile, whatever the landmarks' left/right labels
+            say: mediapipe sometimes labels a person who faces the camera as seen from behind
+            (all sides exchanged), a depth mirror that landmarks and silhouette cannot tell
+            apart (:mod:`vmc.subject.fit`).
     """
 
     keypoints: np.ndarray
@@ -81,6 +90,7 @@ class PersonDetection:
     warnings: list[str] = field(default_factory=list)
     flags: set[str] = field(default_factory=set)
     candidates: np.ndarray | None = None
+    face_score: float | None = None
 
     @property
     def visible(self) -> np.ndarray:
@@ -91,7 +101,8 @@ class PersonDetection:
 
 
 class PoseDetector:
-    """A reusable mediapipe Pose (static images, model complexity 1, with segmentation).
+    """A reusable mediapipe Pose (static images, model complexity 1, with segmentation) and,
+    created on first use, mediapipe's short-range face detector (also inside the wheel).
 
     Creating the graph takes ~0.1 s; reuse one detector for many photos. Not thread-safe.
     """
@@ -110,13 +121,31 @@ class PoseDetector:
             enable_segmentation=True,
             min_detection_confidence=float(min_detection_confidence),
         )
+        self._mp = mp
+        self._face: Any = None
 
     def __call__(self, image: np.ndarray) -> Any:
         """mediapipe's raw result for an RGB ``uint8 [H, W, 3]`` image."""
         return self._pose.process(np.ascontiguousarray(image))
 
+    def face_scores(self, image: np.ndarray) -> list[tuple[float, float, float]]:
+        """Faces found by the short-range face detector in an RGB ``uint8`` image:
+        ``(score, x, y)`` per face, ``(x, y)`` the box centre in [0, 1] of the image."""
+        if self._face is None:
+            self._face = self._mp.solutions.face_detection.FaceDetection(
+                model_selection=0, min_detection_confidence=0.3
+            )
+        res = self._face.process(np.ascontiguousarray(image))
+        out = []
+        for d in res.detections or []:
+            b = d.location_data.relative_bounding_box
+            out.append((float(d.score[0]), b.xmin + 0.5 * b.width, b.ymin + 0.5 * b.height))
+        return out
+
     def close(self) -> None:
         self._pose.close()
+        if self._face is not None:
+            self._face.close()
 
     def __enter__(self) -> PoseDetector:
         return self
@@ -204,12 +233,49 @@ def _extra_passes(img: np.ndarray, kp: np.ndarray, mask: np.ndarray, det: PoseDe
     return [kp if c is None else c for c in out]
 
 
+def head_box(keypoints: np.ndarray) -> tuple[float, float, float]:
+    """``(x0, y0, side)``: a square around the head from the landmarks (photo pixels), about
+    2.5 head widths wide, for the face detector (trained on faces filling much of a frame).
+
+    The head's size comes from the ears' distance, the shoulders' width and the nose's
+    distance to the shoulders' midpoint (the largest: one of them shrinks in a side view).
+    """
+    k = np.asarray(keypoints, np.float64)
+    centre = k[list(_FACE), :2].mean(0)
+    shoulders = k[list(_SHOULDERS), :2]
+    size = max(
+        2.5 * float(np.linalg.norm(k[7, :2] - k[8, :2])),
+        1.2 * float(np.linalg.norm(shoulders[0] - shoulders[1])),
+        2.0 * float(np.linalg.norm(k[0, :2] - shoulders.mean(0))),
+        32.0,
+    )
+    return float(centre[0] - size / 2), float(centre[1] - size / 2), size
+
+
+def face_score(image: np.ndarray, keypoints: np.ndarray, detector: PoseDetector) -> float:
+    """The best score of a face found around the landmarks' head (0: none).
+
+    The head square (:func:`head_box`) is resampled to 192 px; a face counts only when its box
+    centre lies in the square's middle half (the head, not a face printed on a shirt).
+    """
+    x0, y0, side = head_box(keypoints)
+    n = 192
+    k = n / side
+    m = np.array([[k, 0.0, -x0 * k], [0.0, k, -y0 * k]])
+    head = cv2.warpAffine(image, m, (n, n), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
+    scores = [
+        s for s, x, y in detector.face_scores(head) if abs(x - 0.5) < 0.25 and abs(y - 0.5) < 0.25
+    ]
+    return max(scores, default=0.0)
+
+
 def detect_person(
     image: np.ndarray,
     detector: PoseDetector | None = None,
     *,
     warn: bool = True,
     extra_passes: bool = True,
+    face: bool = True,
 ) -> PersonDetection:
     """Find the person in a photo: 33 landmarks and a soft person mask.
 
@@ -219,6 +285,7 @@ def detect_person(
         warn: also emit the detection's warnings as :class:`SubjectWarning`.
         extra_passes: also detect on the mirrored photo and on the person's crop
             (``candidates``; ~0.1 s each).
+        face: also look for a face around the head (``face_score``; a few ms).
 
     Returns:
         :class:`PersonDetection` (keypoints in photo pixels).
@@ -243,6 +310,7 @@ def detect_person(
         if float((mask > 0.5).sum()) < 16:
             raise NoPersonError(f"no person found in the {w}x{h} image (empty person mask)")
         extra = _extra_passes(img, kp, mask, det) if extra_passes else []
+        seen_face = face_score(img, kp, det) if face else None
     finally:
         if own:
             det.close()
@@ -257,4 +325,5 @@ def detect_person(
         warnings=messages,
         flags=flags,
         candidates=np.stack([kp, *extra]).astype(np.float32),
+        face_score=seen_face,
     )

@@ -19,7 +19,12 @@ Energy per photo (all residuals in crop NDC):
   vertices, on the same ``kp_scale^2`` footing;
 * pose prior (:mod:`vmc.subject.priors`, a mixture fitted on the procedural motion library),
   knee/elbow hyper-extension penalty, L2 on the shared betas;
-* legs that no landmark shows (upper-body photos) are held at the prior's standing pose.
+* legs that no landmark shows (upper-body photos) are held at the prior's standing pose;
+* facing: when mediapipe's face detector found a face on the head
+  (:attr:`SubjectCrop.face_score`), a hinge on a head or torso turned away from the camera.
+  Whole-body left/right label swaps by mediapipe are depth mirrors: a person facing the
+  camera with exchanged labels is explained exactly as well, landmarks and silhouette, by
+  the body turned around; the face decides.
 
 Stages (Adam): (1) camera + global orientation on the torso and face landmarks, from several
 yaw hypotheses (front, both sides, back) run as one batch; the best per photo survives. (2) body
@@ -56,6 +61,7 @@ from vmc.render.rasterizer import rasterize
 from vmc.subject.crop import SubjectCrop
 from vmc.subject.detect import VISIBLE
 from vmc.subject.keypoint_map import (
+    LANDMARK_FLIP,
     MEDIAPIPE_LANDMARK_NAMES,
     KeypointMap,
     body_keypoints,
@@ -82,6 +88,9 @@ _RIGID = [_LM[n] for n in ("left_shoulder", "right_shoulder", "left_hip", "right
 _AGREE = 0.04
 # Joints the fit never moves: SMPL's hand and toe joints (no landmark constrains them).
 _FROZEN = [joint_index(n) for n in ("left_hand", "right_hand", "left_foot", "right_foot")]
+_NOSE, _EARS = _LM["nose"], [_LM["left_ear"], _LM["right_ear"]]
+# A face counts as seen (the head faces the camera) from this face-detector score on.
+_FACE_SEEN = 0.5
 _LEG_JOINTS = {
     side: [joint_index(f"{side}_{j}") for j in ("hip", "knee", "ankle")]
     for side in ("left", "right")
@@ -110,10 +119,15 @@ class FitConfig:
             the hypothesis search, the rest. Annealed from wide (the first alignment must
             reach far) to narrow (a landmark that the detector put 10% of the crop off, which
             mediapipe does on legs it cannot tell apart, stops pulling; the silhouette wins).
-        w_pose_prior, w_joint_limits, w_shape, w_silhouette, w_hold: term weights.
+        w_pose_prior, w_joint_limits, w_shape, w_silhouette, w_hold, w_facing: term weights.
         yaw_hypotheses: initial body yaws (radians; 0 = facing the camera) tried in stage 1.
-        silhouette_resolution: side of the silhouette distance maps.
-        silhouette_vertex_stride: every k-th vertex enters the cover term's chamfer.
+        silhouette_resolution: side of the silhouette distance maps (the crop's size: the
+            term's precision is one pixel of it).
+        silhouette_vertex_stride: every k-th vertex enters the silhouette terms.
+        silhouette_sigma: Geman-McClure scale (NDC) of the silhouette's cover term in the
+            hypothesis search, then in the refinement: wide while the body is far from the
+            mask, then narrow, so that outline no body reaches (hair, loose clothes) stops
+            pulling the body off the landmarks.
         fit_shape: optimise betas (else they stay 0).
         num_threads: torch CPU threads during the fit (None = leave as is). One: the tensors
             are small (a few thousand vertices), so a second thread mostly adds
@@ -135,9 +149,11 @@ class FitConfig:
     w_shape: float = 0.5
     w_silhouette: float = 1.0
     w_hold: float = 100.0
+    w_facing: float = 1.0
     yaw_hypotheses: tuple[float, ...] = (0.0, math.pi / 2, math.pi, -math.pi / 2)
-    silhouette_resolution: int = 128
+    silhouette_resolution: int = 512
     silhouette_vertex_stride: int = 4
+    silhouette_sigma: tuple[float, float] = (0.1, 0.05)
     fit_shape: bool = True
     num_threads: int | None = 1
 
@@ -154,7 +170,8 @@ class PhotoReport:
         facing: ``"front"``, ``"back"``, ``"left"`` or ``"right"`` (the side turned to the
             camera is the person's own).
         landmark_set: which detection pass the fit used (0 = the photo as detected, then
-            ``PersonDetection.candidates``' order: mirrored photo, person crop).
+            ``PersonDetection.candidates``' order: mirrored photo, person crop; beyond the
+            passes, a pass's copy with left and right exchanged, see ``_relabelled``).
         losses: final value of every energy term.
         warnings: detection and fit warnings.
     """
@@ -241,11 +258,16 @@ class _Problem:
     ) -> None:
         self.body, self.kmap, self.prior, self.cfg = body, kmap, prior, cfg
         self.sigma = cfg.kp_sigma[0]  # the current phase's Geman-McClure scale
+        self.sil_sigma = cfg.silhouette_sigma[0]
         n = len(crops)
         # Landmark sets: set k*N + i is photo i's k-th detection pass (0 = as detected; then
         # the mirrored photo, the re-detection on the crop). Photos with fewer passes repeat
         # their first set.
         sets = [c.candidates if c.candidates is not None else c.keypoints[None] for c in crops]
+        face = [c.face_score is not None and c.face_score >= _FACE_SEEN for c in crops]
+        sets = [
+            _relabelled(x, c.size) if f else x for x, c, f in zip(sets, crops, face, strict=True)
+        ]
         k = max(len(x) for x in sets)
         kp = np.stack([[x[j] if j < len(x) else x[0] for x in sets] for j in range(k)])
         kp = torch.from_numpy(kp).float().reshape(k * n, 33, 3)
@@ -255,6 +277,7 @@ class _Problem:
         self.target = kp[..., :2] * (2.0 / sizes[:, None, None]) - 1.0  # [kN,33,2]
         vis = kp[..., 2] * (kp[..., 2] >= VISIBLE)
         self.weights = vis * kmap.weights[None]  # [kN,33]
+        self.face_seen = torch.tensor(face, dtype=torch.float32)  # [n]
         self.sil = silhouette_targets(
             [c.mask for c in crops],
             [c.valid if c.valid is not None else np.ones_like(c.mask) for c in crops],
@@ -388,6 +411,7 @@ class _State:
     def __init__(self, prob: _Problem, idx: torch.Tensor, root0: torch.Tensor, cam0: torch.Tensor):
         b = len(idx)
         self.prob, self.idx, self.root0 = prob, idx, root0
+        self.sil = prob.sil.index(prob.photo[idx])  # the rows' silhouette maps, gathered once
         self.root_aa = torch.zeros(b, 3, requires_grad=True)
         self.log_s = cam0[:, 0].clamp(min=1e-4).log().clone().requires_grad_()
         self.t = cam0[:, 1:].clone().requires_grad_()
@@ -417,6 +441,7 @@ class _State:
         """A new state holding copies of ``rows`` (betas carried over)."""
         new = _State.__new__(_State)
         new.prob, new.idx = self.prob, self.idx[rows]
+        new.sil = self.prob.sil.index(self.prob.photo[new.idx])
         with torch.no_grad():
             new.root0 = axis_angle_to_matrix(self.root_aa[rows]) @ self.root0[rows]
             new.root_aa = torch.zeros(len(rows), 3, requires_grad=True)
@@ -442,15 +467,73 @@ class _State:
             "pose_prior": cfg.w_pose_prior * prob.prior(p[:, 1:].reshape(b, 69)),
             "joint_limits": cfg.w_joint_limits * joint_limit_penalty(p.reshape(b, 72)),
             "hold": cfg.w_hold * (prob.hold[idx, :, None] * (p - mean).pow(2)).sum((1, 2)),
+            "facing": cfg.w_facing * prob.face_seen[prob.photo[idx]] * _facing_away(lm, root),
         }
         if silhouette:
-            inside, cover = silhouette_loss(v[..., :2], prob.sil.index(prob.photo[idx]))
+            inside, cover = silhouette_loss(v[..., :2], self.sil, prob.sil_sigma)
             scale = cfg.w_silhouette / cfg.kp_scale**2
             terms["sil_inside"] = scale * inside
             terms["sil_cover"] = scale * cover
         # Shared betas: the prior counts once per person, spread over the rows.
         terms["shape"] = cfg.w_shape * shape_prior(self.betas).expand(b) / b
         return sum(terms.values()), terms, (lm, root, p)
+
+
+def _labelled_from_behind(kp: np.ndarray) -> bool:
+    """Whether a landmark set ``[33, 3]`` names the sides as seen from behind: the person's
+    left shoulder and hip clearly on the image's left (by a quarter of the torso's length
+    together; a side view, where they overlap, does not count)."""
+    ids = [_LM[n] for n in ("left_shoulder", "right_shoulder", "left_hip", "right_hip")]
+    if (kp[ids, 2] < VISIBLE).any():
+        return False
+    x = kp[ids, 0]
+    torso = np.linalg.norm(kp[ids[:2], :2].mean(0) - kp[ids[2:], :2].mean(0))
+    return bool((x[0] - x[1]) + (x[2] - x[3]) < -0.25 * torso)
+
+
+def _relabelled(sets: np.ndarray, size: int) -> np.ndarray:
+    """A photo's landmark sets ``[K, 33, 3]`` (crop pixels) plus, for a photo where a face was
+    seen, a copy with left and right exchanged of every set labelled as seen from behind
+    (unless another set already agrees with that copy).
+
+    When mediapipe mislabels a person who faces the camera on every pass, no pass fits the
+    body facing the camera: the facing term alone could only pick the least bad of the
+    mirrored ones. The copies are appended, so indices below ``K`` keep naming the
+    detection's passes.
+    """
+    body = list(range(11, 29))
+    out = list(sets)
+    for kp in sets:
+        if not _labelled_from_behind(kp):
+            continue
+        flip = kp[list(LANDMARK_FLIP)]
+        agree = False
+        for other in out:
+            both = (flip[body, 2] >= VISIBLE) & (other[body, 2] >= VISIBLE)
+            if both.sum() >= 4:
+                d = np.linalg.norm(flip[body, :2] - other[body, :2], axis=1)[both]
+                agree = agree or float(np.median(d)) * 2.0 / size < _AGREE
+        if not agree:
+            out.append(flip)
+    return np.stack(out)
+
+
+def _facing_away(lm: torch.Tensor, root: torch.Tensor) -> torch.Tensor:
+    """``[B]``: how far the fitted body turns its back to the camera (for photos where a face
+    was seen, so the person faces the camera or shows a profile).
+
+    Two hinges, each ~12 for a body turned fully away (the depth mirror of a person whose
+    landmarks mediapipe labelled as seen from behind) and 0 up to ~17 degrees past a profile
+    (the face detector's own tolerance): the head, ``relu((dz - 3 cm) / 2 cm)^2`` with ``dz``
+    the nose's depth behind the ears' midpoint (projected landmarks ``[B, 33, 3]``, depth in
+    metres; the nose is ~10 cm in front of the ears), and the torso,
+    ``relu((f_z - 0.3) / 0.2)^2`` with ``f_z`` the depth component of the body's forward
+    direction (``root [B, 3, 3]``; -1 facing the camera, +1 away). Both, because a body
+    turned away could otherwise show the camera a profile by twisting its neck.
+    """
+    dz = lm[:, _NOSE, 2] - lm[:, _EARS, 2].mean(1)
+    fz = root[:, 2, 2]
+    return torch.relu((dz - 0.03) / 0.02).pow(2) + torch.relu((fz - 0.3) / 0.2).pow(2)
 
 
 def _outlier_sets(prob: _Problem, n: int) -> torch.Tensor:
@@ -588,6 +671,7 @@ def _fit(
         e = e + cfg.outlier_margin * _outlier_sets(prob, n)[state.idx]
         best = e.reshape(-1, n).argmin(0)
     prob.sigma = cfg.kp_sigma[2]
+    prob.sil_sigma = cfg.silhouette_sigma[1]
     state = state.select(best * n + torch.arange(n))
     _run(state, state.pose_params(), cfg.iters_pose, True, cfg.lr)
     # Stage 3: the shared betas join.
