@@ -350,3 +350,27 @@ def test_rest_skeleton_fk():
     except ImportError:  # pragma: no cover
         return
     assert tuple(body_parents) == tuple(SMPL_PARENTS)
+
+
+@pytest.mark.parametrize("action", ["walk_forward", "jumping_jacks", "run_in_place"])
+def test_cycles_start_aligned_in_clips_that_ease_in(action):
+    """With an onset, the clips of a cyclic action agree frame by frame (their cycle starts at
+    its start), so their average still moves; at random phases it moves far less (what remains
+    is the ease-in, common to every clip, and the noise of a mean over 8 clips)."""
+
+    def average_over_clip_activity(aligned: bool) -> float:
+        joints = []
+        for seed in range(8):
+            m = generate_motion(action, T, FPS, 100 + seed, onset=0.4, aligned_cycles=aligned)
+            j, _ = forward_kinematics(m.motion.poses, m.motion.trans)
+            joints.append(j - j[:, :1])
+        joints = np.stack(joints)  # [clips, T, 24, 3]
+        return float(joints.mean(0).std(0).mean() / joints.std(1).mean())
+
+    aligned, random = average_over_clip_activity(True), average_over_clip_activity(False)
+    assert aligned > 0.6 and aligned > random + 0.25, (aligned, random)
+    # The phase is drawn either way, so the other variations of a seed stay the same.
+    default = generate_motion(action, T, FPS, 5, onset=0.4)
+    assert (
+        default.params == generate_motion(action, T, FPS, 5, onset=0.4, aligned_cycles=False).params
+    )

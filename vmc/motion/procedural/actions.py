@@ -4,8 +4,10 @@ Each action function ``fn(b, rng) -> params`` starts from the relaxed standing p
 variations (speed, amplitude, side, body part, timing) from the ``numpy.random.Generator`` and
 returns them as a JSON-friendly ``params`` dict; ``params["variant"]`` selects caption
 templates (``captions.py``). Cyclic actions (walks, waves, claps ...) start at a random phase
-and keep going for the whole clip; one-shot actions (bow, sit down, kick ...) are laid out on
-a timeline of a nominal 2 s clip, scaled to the clip length, with minimum-jerk ease in/out.
+(in clips that ease in from standing: at the start of their cycle, see
+:meth:`MotionBuilder.cycle_start`) and keep going for the whole clip; one-shot actions (bow, sit
+down, kick ...) are laid out on a timeline of a nominal 2 s clip, scaled to the clip length,
+with minimum-jerk ease in/out.
 Angle conventions are those of ``kinematics.py``.
 """
 
@@ -128,7 +130,7 @@ def _gait(b, phase, hip_amp, knee_swing, knee_stance, arm_amp, elbow, lean) -> N
 def _walk(b, rng, direction: float, circle: int = 0) -> dict:
     freq = _u(rng, 0.75, 1.0) if direction > 0 else _u(rng, 0.6, 0.8)
     amp = _u(rng, 16, 24) if direction > 0 else _u(rng, 12, 17)
-    phase = rng.uniform(0, 2 * PI) + direction * 2 * PI * freq * b.t
+    phase = b.cycle_start(rng) + direction * 2 * PI * freq * b.t
     _gait(b, phase, D(amp), D(_u(rng, 55, 65)), D(_u(rng, 8, 14)), D(_u(rng, 12, 25)), D(15),
           D(_u(rng, 1, 4)) if direction > 0 else D(-1))  # fmt: skip
     params = {"freq_hz": freq, "hip_amp_deg": amp, "speed": _tempo(freq, 0.75, 1.0)}
@@ -157,7 +159,7 @@ def walk_circle(b, rng):
 @_register("jog_forward")
 def jog_forward(b, rng):
     freq = _u(rng, 1.25, 1.5)
-    phase = rng.uniform(0, 2 * PI) + 2 * PI * freq * b.t
+    phase = b.cycle_start(rng) + 2 * PI * freq * b.t
     _gait(b, phase, D(_u(rng, 24, 32)), D(_u(rng, 85, 100)), D(_u(rng, 18, 26)),
           D(_u(rng, 25, 35)), D(_u(rng, 80, 95)), D(_u(rng, 6, 10)))  # fmt: skip
     b.airborne += _u(rng, 0.02, 0.05) * bump(2 * phase, 0.0, 0.45 * PI)
@@ -166,7 +168,7 @@ def jog_forward(b, rng):
 
 
 def _high_knees(b, rng, freq, thigh, knee, arm_amp, elbow, hop) -> np.ndarray:
-    phase = rng.uniform(0, 2 * PI) + 2 * PI * freq * b.t
+    phase = b.cycle_start(rng) + 2 * PI * freq * b.t
     for side, ph in ((1, phase), (-1, phase + PI)):
         k = b._slot(side)
         lift = bump(ph, 0.5 * PI, 0.5 * PI)
@@ -201,7 +203,7 @@ def sidestep(b, rng):
     side = _side(rng)
     freq = _u(rng, 0.6, 0.9)
     amp = D(_u(rng, 8, 13))
-    ph = rng.uniform(0, 1) + freq * b.t  # cycles
+    ph = b.cycle_start(rng, 1.0) + freq * b.t  # cycles
     theta = amp * (0.5 - 0.5 * np.cos(2 * PI * ph))
     lead, trail = side, -side
     b.add("hip", lead, z=theta)
@@ -299,7 +301,7 @@ def hop_on_one_foot(b, rng):
 @_register("jumping_jacks")
 def jumping_jacks(b, rng):
     freq = _u(rng, 0.8, 1.2)
-    ph = rng.uniform(0, 2 * PI) + 2 * PI * freq * b.t
+    ph = b.cycle_start(rng) + 2 * PI * freq * b.t
     s = 0.5 - 0.5 * np.cos(ph)  # 0 closed, 1 open
     top = D(_u(rng, 65, 80))
     for side in (1, -1):
@@ -333,7 +335,7 @@ def wave(b, rng):
         w = w - ramp(b.t, b.duration - 0.45 * k, b.duration)
     elev, azim = D(_u(rng, 15, 45)), D(_u(rng, 15, 45))
     amp = D(_u(rng, 18, 30))
-    phase0 = rng.uniform(0, 2 * PI)
+    phase0 = b.cycle_start(rng)
     for side in sides:
         d1 = np.broadcast_to(frontal_arm(elev, azim), (b.T, 3))
         up = np.array([0.0, 1.0, 0.0])
@@ -552,7 +554,7 @@ def shake_head(b, rng):
 
 @_register("stand_still")
 def stand_still(b, rng):
-    ph = rng.uniform(0, 2 * PI)
+    ph = b.cycle_start(rng)
     breath = np.sin(ph + 2 * PI * _u(rng, 0.2, 0.3) * b.t)
     b.add_spine(x=D(1.5) * breath)
     b.roll += D(1.0) * np.sin(ph + 2 * PI * 0.15 * b.t)
@@ -690,7 +692,7 @@ def turn_around(b, rng):
 @_register("dance_groove")
 def dance_groove(b, rng):
     freq = _u(rng, 0.45, 0.7)  # one full left-right pattern per cycle
-    ph = rng.uniform(0, 1) + freq * b.t
+    ph = b.cycle_start(rng, 1.0) + freq * b.t
     p2 = 2 * PI * ph
     amp = D(_u(rng, 8, 12))
     theta = amp * (0.5 - 0.5 * np.cos(2 * p2))
@@ -713,7 +715,7 @@ def dance_groove(b, rng):
 @_register("dance_twist", pivot=True)
 def dance_twist(b, rng):
     freq = _u(rng, 1.0, 1.6)
-    ph = rng.uniform(0, 2 * PI) + 2 * PI * freq * b.t
+    ph = b.cycle_start(rng) + 2 * PI * freq * b.t
     amp = D(_u(rng, 20, 32))
     yaw = amp * np.sin(ph)
     b.yaw += yaw

@@ -167,6 +167,8 @@ class MotionBuilder:
             feet (e.g. the forward travel of a jump).
         carry_flight_velocity: in flight, keep the last grounded horizontal velocity (running)
             instead of stopping (jumps, whose travel comes from ``push``).
+        aligned_cycles: cyclic actions begin their cycle at its start (:meth:`cycle_start`)
+            instead of at a random phase.
     """
 
     def __init__(self, num_frames: int, fps: float) -> None:
@@ -190,6 +192,20 @@ class MotionBuilder:
         self.airborne = np.zeros(T)
         self.push = np.zeros((T, 2))
         self.carry_flight_velocity = False
+        self.aligned_cycles = False
+
+    def cycle_start(self, rng: np.random.Generator, period: float = 2 * np.pi) -> float:
+        """Phase at frame 0 of a cyclic action, in ``[0, period)``: 0 (the cycle's start, where
+        each action puts its rest-like pose) with ``aligned_cycles``, else random.
+
+        The random draw is made either way, so the variations drawn after it stay the same.
+        Why aligned: a clip that eases in from standing starts its cycle where people start it
+        (a walk with a step, a jumping jack closed). Random phases make the clips of one
+        caption disagree frame by frame, and a decoder driven by the caption learns their
+        average: legs that barely swing.
+        """
+        drawn = float(rng.uniform(0, period))
+        return 0.0 if self.aligned_cycles else drawn
 
     # -- setters -----------------------------------------------------------------------------
 

@@ -65,6 +65,7 @@ def generate_motion(
     fps: float = 30.0,
     seed: int | np.random.Generator | None = 0,
     onset: float = ONSET_SECONDS,
+    aligned_cycles: bool | None = None,
 ) -> ProceduralMotion:
     """Generate one motion of ``action`` with variations drawn from ``seed``.
 
@@ -73,9 +74,13 @@ def generate_motion(
         num_frames: ``T >= 2``.
         fps: frame rate (> 0). Motion speeds are physical (Hz, m/s), independent of fps.
         seed: int seed or a ``numpy.random.Generator`` (same seed → identical motion).
-        onset: seconds over which the clip eases in from the standing pose (0: the action
-            from frame 0, cyclic ones at a random phase: the library the shipped embedded
-            MotionCLIP was trained on).
+        onset: seconds over which the clip eases in from the standing pose, cyclic actions
+            starting their cycle at its start (0: the action from frame 0, cyclic ones at a
+            random phase: the library that stages 1 and 2 of the embedded MotionCLIP were
+            trained on).
+        aligned_cycles: cyclic actions start at the start of their cycle
+            (:meth:`~vmc.motion.procedural.kinematics.MotionBuilder.cycle_start`) rather than
+            at a random phase; ``None``: when ``onset > 0``.
 
     Raises:
         ValueError: unknown action or bad sizes.
@@ -86,6 +91,7 @@ def generate_motion(
         raise ValueError(f"num_frames must be an int, got {num_frames!r}")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     builder = MotionBuilder(int(num_frames), float(fps))
+    builder.aligned_cycles = onset > 0 if aligned_cycles is None else bool(aligned_cycles)
     builder.stand(rng)
     rest = builder.snapshot()
     params = dict(ACTIONS[action](builder, rng))
@@ -120,13 +126,14 @@ def sample_motions(
     seed: int = 0,
     actions: list[str] | tuple[str, ...] | None = None,
     onset: float = ONSET_SECONDS,
+    aligned_cycles: bool | None = None,
 ) -> list[ProceduralMotion]:
     """A dataset of ``num`` motions, balanced over ``actions`` (all by default).
 
     Actions are dealt in shuffled rounds so every action appears ``num // len(actions)`` or one
     more times. Sample ``i`` is generated from its own child seed of ``seed``, so the result is
-    deterministic and independent of anything but the arguments. ``onset``: as in
-    :func:`generate_motion`.
+    deterministic and independent of anything but the arguments. ``onset``, ``aligned_cycles``:
+    as in :func:`generate_motion`.
     """
     if num < 0:
         raise ValueError(f"num must be >= 0, got {num}")
@@ -139,4 +146,7 @@ def sample_motions(
     while len(order) < num:
         order += [names[i] for i in rng.permutation(len(names))]
     child = rng.integers(0, 2**31 - 1, size=num)
-    return [generate_motion(order[i], num_frames, fps, int(child[i]), onset) for i in range(num)]
+    return [
+        generate_motion(order[i], num_frames, fps, int(child[i]), onset, aligned_cycles)
+        for i in range(num)
+    ]
