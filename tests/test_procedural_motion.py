@@ -374,3 +374,16 @@ def test_cycles_start_aligned_in_clips_that_ease_in(action):
     assert (
         default.params == generate_motion(action, T, FPS, 5, onset=0.4, aligned_cycles=False).params
     )
+
+
+def test_extra_captions_are_training_paraphrases_apart_from_the_held_out_ones():
+    from vmc.motion.procedural.captions import CAPTIONS, MORE_TRAIN
+
+    assert set(MORE_TRAIN) <= set(CAPTIONS)
+    for clip in sample_motions(6 * len(ACTIONS), 2, FPS, 3):
+        base = generate_motion(clip.action, 2, FPS, int(clip.params["seed"]), extra_captions=False)
+        texts, held = clip.motion.texts, clip.captions_heldout
+        assert texts[: len(base.motion.texts)] == base.motion.texts
+        assert len(texts) > len(base.motion.texts), clip.action
+        assert not {t.lower() for t in texts} & {h.lower() for h in held}
+        assert all("{" not in t for t in texts)

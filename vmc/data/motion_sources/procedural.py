@@ -25,6 +25,7 @@ def load_procedural(
     seed: int = 0,
     actions: Sequence[str] | None = None,
     onset: float = ONSET_SECONDS,
+    extra_captions: bool = True,
 ) -> list[MotionRecord]:
     """``num`` procedural motions of ``num_frames`` frames at ``fps``, balanced over
     ``actions`` (all by default); deterministic in ``seed``.
@@ -32,13 +33,15 @@ def load_procedural(
     Named ``"s{seed}_{i:05d}_{action}"``: the seed is part of the name, so clips drawn with
     different seeds (e.g. the training and validation sources) never share a name (nor a
     rendered frame file, nor a split hash). ``onset``: seconds each clip eases in from
-    standing (:func:`vmc.motion.procedural.generate_motion`).
+    standing, cyclic actions starting at the start of their cycle; ``extra_captions``: more
+    training paraphrases (both: :func:`vmc.motion.procedural.generate_motion`).
     """
     if num < 1:
         raise ValueError(f"num must be >= 1, got {num}")
     motions = sample_motions(
         num, num_frames=num_frames, fps=float(fps), seed=seed,
         actions=None if actions is None else list(actions), onset=onset,
+        extra_captions=extra_captions,
     )  # fmt: skip
     records = [
         MotionRecord(

@@ -10,7 +10,7 @@ with a leading space, or empty).
 
 from __future__ import annotations
 
-__all__ = ["CAPTIONS", "render_captions"]
+__all__ = ["CAPTIONS", "MORE_TRAIN", "render_captions"]
 
 # key: action or "action/variant" → (train templates, held-out templates)
 CAPTIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -224,13 +224,127 @@ CAPTIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ),
 }  # fmt: skip
 
+
+#: More training paraphrases per key (``extra_captions``): other verbs, subjects and word orders,
+#: so that an action's motion latents sit where many wordings of it point rather than a few.
+#: Written apart from the held-out templates and the evaluation's everyday prompts
+#: (``vmc.motion.checks.FREE_PROMPTS``; a test checks that none is a caption).
+MORE_TRAIN: dict[str, tuple[str, ...]] = {
+    "walk_forward": ("a person walks ahead{adv}", "a woman is walking forward",
+                     "someone takes steps forward", "a man walks{adv}"),
+    "walk_backward": ("a person walks back{adv}", "someone takes steps backwards",
+                      "a woman is walking backwards", "a man steps backward"),
+    "walk_circle": ("a person walks around in circles", "someone walks in a loop",
+                    "a woman is walking around in a ring", "a man circles while walking"),
+    "jog_forward": ("a person is running{adv}", "someone jogs ahead", "a woman runs forward",
+                    "a runner jogs along"),
+    "run_in_place": ("a person jogs on the spot{adv}", "someone runs in place lifting the knees",
+                     "a woman is running in place", "a man does high knees"),
+    "march_in_place": ("a person marches{adv}", "someone marches lifting each knee",
+                       "a man is marching on the spot", "a person does a march in place"),
+    "sidestep": ("a person moves to the {side} with side steps",
+                 "someone steps sideways to the {side}", "a woman takes side steps",
+                 "a man steps to the side"),
+    "jump_in_place/once": ("a person jumps straight up", "someone jumps once in place",
+                           "a woman does a jump", "a man jumps high"),
+    "jump_in_place/repeat": ("a person jumps several times", "someone keeps jumping in place",
+                             "a woman jumps again and again", "a man does repeated jumps"),
+    "jump_forward": ("a person jumps to the front", "someone does a broad jump",
+                     "a woman makes a jump forward", "a man jumps forwards"),
+    "hop_on_one_foot": ("a person hops on the {side} foot", "someone jumps on the {side} leg",
+                        "a woman hops on one leg", "a man balances and hops on one foot"),
+    "jumping_jacks": ("a person does jumping jack exercises",
+                      "someone jumps opening and closing arms and legs",
+                      "a woman does jumping jacks{adv}",
+                      "a man jumps and swings the arms over the head"),
+    "wave/left": ("a person waves the left hand{adv}", "someone lifts the left hand to wave",
+                  "a woman waves with her left hand", "a man waves goodbye with the left hand"),
+    "wave/right": ("a person waves the right hand{adv}", "someone lifts the right hand to wave",
+                   "a woman waves with her right hand",
+                   "a man waves goodbye with the right hand"),
+    "wave/both": ("a person waves both hands{adv}", "someone waves with two hands",
+                  "a woman waves both arms", "a man waves goodbye with both hands"),
+    "clap": ("a person claps the hands{adv}", "someone claps several times",
+             "a woman is clapping", "a man claps in front of the chest"),
+    "punch/left": ("a person punches with the left hand", "someone hits forward with the left fist",
+                   "a boxer throws a left punch", "a man punches forward with the left arm"),
+    "punch/right": ("a person punches with the right hand",
+                    "someone hits forward with the right fist", "a boxer throws a right punch",
+                    "a man punches forward with the right arm"),
+    "punch/alternate": ("a person punches left and right", "someone throws a series of punches",
+                        "a boxer punches with both hands", "a man does a punching combination"),
+    "throw": ("a person throws a ball with the {side} hand", "someone hurls a ball",
+              "a woman throws a stone", "a man makes a throwing motion"),
+    "raise_arms/both_side": ("a person lifts both arms out to the sides",
+                             "someone raises the arms sideways to shoulder height",
+                             "a woman opens the arms wide", "a man holds both arms out sideways"),
+    "raise_arms/both_front": ("a person lifts both arms to the front",
+                              "someone raises the arms straight forward",
+                              "a woman holds both arms forward",
+                              "a man stretches both arms in front"),
+    "raise_arms/both_overhead": ("a person raises the arms over the head",
+                                 "someone lifts both hands above the head",
+                                 "a woman puts her arms up", "a man raises both hands high"),
+    "raise_arms/one_side": ("a person lifts the {side} arm out to the side",
+                            "someone raises the {side} arm sideways",
+                            "a woman holds her {side} arm out to the side",
+                            "a man raises one arm to the side"),
+    "raise_arms/one_front": ("a person lifts the {side} arm to the front",
+                             "someone raises the {side} arm straight ahead",
+                             "a woman holds her {side} arm forward",
+                             "a man raises one arm forward"),
+    "raise_arms/one_overhead": ("a person raises the {side} arm above the head",
+                                "someone puts the {side} hand up high",
+                                "a woman raises her {side} hand", "a man raises one hand"),
+    "arm_circles": ("a person does arm circles", "someone rotates the arms {variant}",
+                    "a woman makes circles with both arms", "a man circles both arms"),
+    "shrug": ("a person raises the shoulders", "someone shrugs both shoulders",
+              "a woman shrugs", "a man pulls the shoulders up"),
+    "bow": ("a person bows down", "someone bows to the audience", "a woman bows deeply",
+            "a man bows the upper body forward"),
+    "side_bend": ("a person leans to the {side}", "someone bends the body to the {side}",
+                  "a woman bends sideways to the {side}", "a man stretches to the {side} side"),
+    "stretch_up": ("a person stretches up high", "someone reaches the arms upward",
+                   "a woman stretches the arms overhead", "a man stretches the whole body up"),
+    "look_around": ("a person looks left and right", "someone looks around the room",
+                    "a woman turns her head to look around", "a man looks from side to side"),
+    "nod": ("a person nods the head several times", "someone nods in agreement",
+            "a woman nods", "a man tilts the head forward and back"),
+    "shake_head": ("a person shakes the head no", "someone turns the head from side to side",
+                   "a woman shakes her head", "a man shakes his head in disagreement"),
+    "stand_still": ("a person stands in place", "someone stands and does nothing",
+                    "a woman is just standing", "a man stands still"),
+    "squat": ("a person does a squat", "someone squats down low and comes back up",
+              "a woman squats", "a man lowers the hips into a squat"),
+    "crouch": ("a person crouches low", "someone crouches and stays down",
+               "a woman crouches", "a man drops into a crouch"),
+    "sit_down": ("a person sits down on a chair", "someone sits on a seat",
+                 "a woman sits down", "a man lowers himself to sit"),
+    "stand_up": ("a person gets up", "someone stands up from a seat", "a woman stands up",
+                 "a man rises to his feet"),
+    "kick": ("a person kicks the {side} foot forward", "someone kicks with the {side} leg",
+             "a woman does a {side} kick", "a man kicks forward"),
+    "lunge": ("a person lunges with the {side} leg", "someone does lunges",
+              "a woman lunges forward", "a man steps into a deep lunge"),
+    "turn_around": ("a person turns around to the {dir}", "someone turns to face the other way",
+                    "a woman turns around", "a man turns his whole body around"),
+    "dance_groove": ("a person dances side to side", "someone is dancing",
+                     "a woman dances with side steps", "a man does a side step dance"),
+    "dance_twist": ("a person does the twist dance", "someone dances twisting the hips",
+                    "a woman twists while dancing", "a man dances the twist"),
+}  # fmt: skip
+
 _ADVERBS = {"slow": " slowly", "fast": " quickly", "normal": ""}
 
 
-def render_captions(action: str, params: dict) -> tuple[list[str], list[str]]:
+def render_captions(
+    action: str, params: dict, extra_captions: bool = True
+) -> tuple[list[str], list[str]]:
     """Training and held-out captions for one generated motion.
 
-    Looks up ``"action/variant"`` first (``params["variant"]``), then ``action``.
+    Looks up ``"action/variant"`` first (``params["variant"]``), then ``action``. With
+    ``extra_captions`` the training captions include :data:`MORE_TRAIN`'s paraphrases (after the
+    base ones).
 
     Raises:
         KeyError: no templates for the action.
@@ -250,5 +364,7 @@ def render_captions(action: str, params: dict) -> tuple[list[str], list[str]]:
         "variant": params.get("variant", ""),
     }
     train, held = CAPTIONS[key]
+    if extra_captions:
+        train = train + MORE_TRAIN.get(key, ())
     fmt = lambda ts: list(dict.fromkeys(t.format(**fields) for t in ts))
     return fmt(train), fmt(held)

@@ -66,6 +66,7 @@ def generate_motion(
     seed: int | np.random.Generator | None = 0,
     onset: float = ONSET_SECONDS,
     aligned_cycles: bool | None = None,
+    extra_captions: bool = True,
 ) -> ProceduralMotion:
     """Generate one motion of ``action`` with variations drawn from ``seed``.
 
@@ -81,6 +82,9 @@ def generate_motion(
         aligned_cycles: cyclic actions start at the start of their cycle
             (:meth:`~vmc.motion.procedural.kinematics.MotionBuilder.cycle_start`) rather than
             at a random phase; ``None``: when ``onset > 0``.
+        extra_captions: the training captions include the extra paraphrases
+            (:data:`~vmc.motion.procedural.captions.MORE_TRAIN`); ``False`` gives the captions
+            stages 1 and 2 of the embedded MotionCLIP were trained with.
 
     Raises:
         ValueError: unknown action or bad sizes.
@@ -98,7 +102,7 @@ def generate_motion(
     if onset > 0 and action not in STARTS_POSED:
         builder.ease_in(rest, onset)
     poses, trans = builder.build(locomotion=action not in LOCOMOTION_FREE)
-    train, held = render_captions(action, params)
+    train, held = render_captions(action, params, extra_captions)
     if isinstance(seed, int | np.integer):
         params["seed"] = int(seed)
     motion = Motion(
@@ -127,13 +131,14 @@ def sample_motions(
     actions: list[str] | tuple[str, ...] | None = None,
     onset: float = ONSET_SECONDS,
     aligned_cycles: bool | None = None,
+    extra_captions: bool = True,
 ) -> list[ProceduralMotion]:
     """A dataset of ``num`` motions, balanced over ``actions`` (all by default).
 
     Actions are dealt in shuffled rounds so every action appears ``num // len(actions)`` or one
     more times. Sample ``i`` is generated from its own child seed of ``seed``, so the result is
-    deterministic and independent of anything but the arguments. ``onset``, ``aligned_cycles``:
-    as in :func:`generate_motion`.
+    deterministic and independent of anything but the arguments. ``onset``,
+    ``aligned_cycles``, ``extra_captions``: as in :func:`generate_motion`.
     """
     if num < 0:
         raise ValueError(f"num must be >= 0, got {num}")
@@ -147,6 +152,8 @@ def sample_motions(
         order += [names[i] for i in rng.permutation(len(names))]
     child = rng.integers(0, 2**31 - 1, size=num)
     return [
-        generate_motion(order[i], num_frames, fps, int(child[i]), onset, aligned_cycles)
+        generate_motion(
+            order[i], num_frames, fps, int(child[i]), onset, aligned_cycles, extra_captions
+        )
         for i in range(num)
     ]
