@@ -16,12 +16,17 @@
    export>``; its ``generator.safetensors`` renders the same poses. Reference: texture warping
    (the embedded default) from the same photos.
 
+``--perceptual-as-l1`` (a diagnostic, not the paper's loss) computes the perceptual term of the
+fine-tuning as a pixel L1 between the generated and true target frames: what a VGG19 with
+random weights fails to provide (docs/subject_appearance.md, "Fine-tuning: before and after").
+
 Frames are composited over the true background with the method's own person alpha and scored on
 the person's bounding box (+4 px) against the true render, as ``bench_subject_appearance.py``
 does. Pretraining, fine-tuning and evaluation share one image size (``--size``).
 
     python bench/bench_finetune_quality.py [--size 64] [--pretrain-iterations 300]
         [--subjects 4] [--frames 12] [--iterations 100] [--photos 1] [--threads 2]
+        [--set KEY=VALUE ...] [--perceptual-as-l1]
 """
 
 from __future__ import annotations
@@ -36,18 +41,21 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F  # noqa: N812
 from bench_subject_appearance import ACTIONS, SHADING, bbox, photograph, psnr, ssim
 from omegaconf import open_dict
 
 from vmc.body.embedded import load_embedded_body
 from vmc.data.synthetic_clips import render_synthetic_clip
 from vmc.lwg.loading import generator_file, load_generator
+from vmc.lwg.losses.vgg import VGGPerceptualLoss
 from vmc.pipeline.lwg_appearance import LWGRenderer
 from vmc.render.correspondence import UVLayout
 from vmc.render.texture import UVRender, uv_render
@@ -204,33 +212,43 @@ def make_subject(
 
 
 # ------------------------------------------------------------------------------ scoring
-def score(pred: np.ndarray, case: SyntheticSubject) -> dict[str, float]:
+def score(pred: np.ndarray, truth: np.ndarray, masks: np.ndarray) -> dict[str, float]:
     """Mean PSNR / SSIM over frames on the true person's box (+``PAD`` px).
 
     Args:
-        pred: ``float32 [nt, S, S, 3]`` in [0, 1], frames over the true background.
+        pred: ``float32 [N, S, S, 3]`` in [0, 1], frames over the true background.
+        truth: ``float32 [N, S, S, 3]`` in [0, 1], the true frames.
+        masks: ``bool [N, S, S]`` the true person masks (the boxes).
     """
-    size = case.truth.shape[1]
+    size = truth.shape[1]
     p, s = [], []
     for f in range(len(pred)):
-        ys, xs = bbox(case.masks[f], PAD, size)
-        p.append(psnr(pred[f, ys, xs], case.truth[f, ys, xs]))
-        s.append(ssim(pred[f, ys, xs], case.truth[f, ys, xs]))
+        ys, xs = bbox(masks[f], PAD, size)
+        p.append(psnr(pred[f, ys, xs], truth[f, ys, xs]))
+        s.append(ssim(pred[f, ys, xs], truth[f, ys, xs]))
     return {"psnr": float(np.mean(p)), "ssim": float(np.mean(s))}
 
 
-def render_lwg(weights: Path, body: torch.nn.Module, case: SyntheticSubject) -> np.ndarray:
-    """The generator in ``weights`` (a file or a run folder) renders the subject in the novel
-    poses, composited over the true background with its own mask: ``float32 [nt, S, S, 3]``
-    in [0, 1]."""
-    size = case.subject.image_size
-    renderer = LWGRenderer(load_generator(generator_file(weights)), body, case.subject, size)
-    rgb, alpha = renderer.render(case.poses, case.cams, size)
-    return composite(rgb, alpha, case.subject.background).numpy()
+def score_lwg(weights: Path, body: torch.nn.Module, case: SyntheticSubject) -> dict[str, float]:
+    """The generator in ``weights`` (a file or a run folder) renders the subject, composited
+    over the true background with its own mask; scores of the novel poses (``psnr``, ``ssim``)
+    and of the source photos re-rendered in their own poses (``photo_psnr``, ``photo_ssim``:
+    what fine-tuning trains on)."""
+    s = case.subject
+    renderer = LWGRenderer(load_generator(generator_file(weights)), body, s, s.image_size)
+
+    def frames(poses: np.ndarray, cams: np.ndarray) -> np.ndarray:
+        rgb, alpha = renderer.render(poses, cams, s.image_size)
+        return composite(rgb, alpha, s.background).numpy()
+
+    out = score(frames(case.poses, case.cams), case.truth, case.masks)
+    photo = score(frames(s.poses, s.cams), s.crops.astype(np.float32) / 255, s.alphas > 0.5)
+    return out | {f"photo_{k}": v for k, v in photo.items()}
 
 
 def render_warp(body: torch.nn.Module, case: SyntheticSubject) -> np.ndarray:
-    """Texture warping (the embedded default) of the same subject: ``float32 [nt, S, S, 3]``."""
+    """Texture warping (the embedded default) of the same subject in the novel poses:
+    ``float32 [nt, S, S, 3]`` in [0, 1] over the true background."""
     s = case.subject
     r = SubjectRenderer(body, s.betas, s.texture)
     rgb, alpha = r.render(case.poses, case.cams, s.image_size)
@@ -248,6 +266,26 @@ def finetune_overrides(folder: Path, init_from: Path, size: int, iterations: int
         f"data.train_length={max(iterations, 1)}", "data.val_length=0", "logger=csv",
         "callbacks.progress_bar=null",
     ]  # fmt: skip
+
+
+@contextmanager
+def perceptual_as_l1(enabled: bool = True) -> Iterator[None]:
+    """While active, :class:`VGGPerceptualLoss` returns ``L1(pred, target)`` on the pixels
+    (images ``[N, 3, H, W]`` or ``[B, n, 3, H, W]`` in [-1, 1]; same weight): the diagnostic of
+    ``--perceptual-as-l1``."""
+    if not enabled:
+        yield
+        return
+    original = VGGPerceptualLoss.forward
+
+    def pixel_l1(self: VGGPerceptualLoss, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return F.l1_loss(pred, target.detach())
+
+    VGGPerceptualLoss.forward = pixel_l1  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        VGGPerceptualLoss.forward = original  # type: ignore[method-assign]
 
 
 def run_finetune(overrides: Sequence[str], work: Path) -> dict[str, float]:
@@ -273,6 +311,19 @@ def main() -> None:
     ap.add_argument("--photos", type=int, choices=(1, 2), default=1)
     ap.add_argument("--iterations", type=int, default=100, help="fine-tuning iterations")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument(
+        "--set",
+        dest="extra",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an extra finetune.py override (repeatable), e.g. model.lr_g=1e-5",
+    )
+    ap.add_argument(
+        "--perceptual-as-l1",
+        action="store_true",
+        help="diagnostic: fine-tune with the perceptual term as pixel L1 (module docstring)",
+    )
     ap.add_argument("--work", type=Path, default=None, help="subject folders (default: temp)")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = ap.parse_args()
@@ -290,14 +341,15 @@ def main() -> None:
             body, layout, uv, atlas, i, size=args.size, frames=args.frames, photos=args.photos
         )
         folder = write_subject_folder(case.subject, work / f"subject{i}", body, overwrite=True)
-        row = {"subject": f"{i} ({case.action})", "warp": score(render_warp(body, case), case)}
-        row["before"] = score(render_lwg(run, body, case), case)
-        with warnings.catch_warnings():
+        warp = score(render_warp(body, case), case.truth, case.masks)
+        row = {"subject": f"{i} ({case.action})", "warp": warp}
+        row["before"] = score_lwg(run, body, case)
+        with warnings.catch_warnings(), perceptual_as_l1(args.perceptual_as_l1):
             warnings.simplefilter("ignore")
             row["time"] = run_finetune(
-                finetune_overrides(folder, run, args.size, args.iterations), work
+                [*finetune_overrides(folder, run, args.size, args.iterations), *args.extra], work
             )
-        row["after"] = score(render_lwg(folder / GENERATOR_FILE, body, case), case)
+        row["after"] = score_lwg(folder / GENERATOR_FILE, body, case)
         rows.append(row)
         print(
             f"subject {row['subject']}: before {row['before']['psnr']:.2f} dB / "
@@ -307,7 +359,9 @@ def main() -> None:
         )
     print_table(rows, args, pre)
     if args.json:
-        args.json.write_text(json.dumps({"pretraining": pre, "subjects": rows}, indent=1))
+        settings = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
+        figures = {"settings": settings, "pretraining": pre, "subjects": rows}
+        args.json.write_text(json.dumps(figures, indent=1))
 
 
 def print_table(rows: list[dict], args: argparse.Namespace, pre: dict[str, float]) -> None:
@@ -321,24 +375,30 @@ def print_table(rows: list[dict], args: argparse.Namespace, pre: dict[str, float
         f"Pretraining: `{cmd}` ({args.pretrain_iterations} iterations, {took}); VGG19 and "
         "SphereFace losses with RANDOM weights (conf/model/lwg_tiny.yaml)."
     )
-    tune = finetune_overrides(Path("<subject folder>"), args.run, args.size, args.iterations)
+    tune = [
+        *finetune_overrides(Path("<subject folder>"), args.run, args.size, args.iterations),
+        *args.extra,
+    ]
     print(f"Fine-tuning, per subject: `{shlex.join(['python', 'finetune.py', *tune])}`.")
     print(
         f"{len(rows)} synthetic subjects, {args.photos} photo(s) each, {args.frames} novel poses "
         f"at {args.size}²; fine-tuning {args.iterations} iterations (lwg_finetune: Adam 1e-4, "
         "batch 1); PSNR/SSIM on the person's box (+4 px) over the true background."
     )
+    if args.perceptual_as_l1:
+        print("DIAGNOSTIC: the fine-tuning's perceptual term computed as pixel L1 (not VGG19).")
     print()
     print(
         "| subject (motion) | PSNR before (dB) | PSNR after (dB) | SSIM before | SSIM after "
-        "| fine-tuning s (wall / CPU) | warp PSNR / SSIM |"
+        "| source photo PSNR before → after | fine-tuning s (wall / CPU) | warp PSNR / SSIM |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
 
     def line(name: str, r: dict) -> str:
         return (
             f"| {name} | {r['before']['psnr']:.2f} | {r['after']['psnr']:.2f} | "
             f"{r['before']['ssim']:.3f} | {r['after']['ssim']:.3f} | "
+            f"{r['before']['photo_psnr']:.2f} → {r['after']['photo_psnr']:.2f} | "
             f"{r['time']['wall_s']:.0f} / {r['time']['cpu_s']:.0f} | "
             f"{r['warp']['psnr']:.2f} / {r['warp']['ssim']:.3f} |"
         )

@@ -49,13 +49,14 @@ def test_a_ground_truth_subject_fine_tunes_and_renders(tmp_path) -> None:
         spade_hidden=16, bg_res_blocks=1, src_res_blocks=2, tsf_res_blocks=2,
     )  # fmt: skip
     init = save_generator(start, tmp_path / "init.safetensors")
-    before = bench.score(bench.render_lwg(init, body, case), case)
+    before = bench.score_lwg(init, body, case)
     seconds = bench.run_finetune(bench.finetune_overrides(folder, init, 64, 2), tmp_path)
     tuned = folder / bench.GENERATOR_FILE
     assert tuned.is_file() and seconds["cpu_s"] > 0
-    after = bench.score(bench.render_lwg(tuned, body, case), case)
+    after = bench.score_lwg(tuned, body, case)
     assert all(math.isfinite(v) for v in (*before.values(), *after.values()))
     assert before != after  # the weights changed
-    warp = bench.score(bench.render_warp(body, case), case)
+    warp = bench.score(bench.render_warp(body, case), case.truth, case.masks)
     assert warp["psnr"] > 20 and 0 < warp["ssim"] <= 1  # texture warping from the true body
-    assert np.isclose(bench.score(case.truth, case)["ssim"], 1.0)
+    assert np.isclose(bench.score(case.truth, case.truth, case.masks)["ssim"], 1.0)
+    assert set(after) == {"psnr", "ssim", "photo_psnr", "photo_ssim"}
