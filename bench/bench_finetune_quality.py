@@ -12,8 +12,8 @@
 3. BEFORE: the pretrained generator renders the subject in the novel poses
    (:class:`vmc.pipeline.lwg_appearance.LWGRenderer`). AFTER: ``finetune.py``'s task
    (:func:`vmc.tasks.finetune.finetune`, the ``lwg_finetune`` schedule: Adam 1e-4, batch 1, a
-   fresh discriminator) fine-tunes it on the subject's photos from ``init_from=<the run's
-   export>``; its ``generator.safetensors`` renders the same poses. Reference: texture warping
+   fresh discriminator) fine-tunes it on the subject's photos from ``init_from=<the run
+   folder>``; its ``generator.safetensors`` renders the same poses. Reference: texture warping
    (the embedded default) from the same photos.
 
 ``--perceptual-as-l1`` (a diagnostic, not the paper's loss) computes the perceptual term of the
