@@ -9,9 +9,10 @@ from conftest import REPO_ROOT, compose_config
 
 from vmc.io.video import probe_video
 from vmc.lwg.generator import AttentionLWBGenerator
-from vmc.lwg.loading import load_generator, save_generator
-from vmc.tasks.finetune import finetune
+from vmc.lwg.loading import generator_file, load_generator, save_generator
+from vmc.tasks.finetune import check_finetune_inputs, finetune
 from vmc.tasks.infer import infer
+from vmc.utils.config import ConfigError
 
 PERSON = REPO_ROOT / "examples" / "person.jpg"
 TINY = [
@@ -34,10 +35,11 @@ def finetuned(tmp_path_factory):
         bg_filters=(8, 16, 16, 32), src_filters=(8, 16, 32), tsf_filters=(8, 16, 32),
         spade_hidden=16, bg_res_blocks=1, src_res_blocks=2, tsf_res_blocks=2,
     )  # fmt: skip
-    init = save_generator(start, root / "init.safetensors")
+    # init_from names a run folder (the pretraining run's export/ is found in it)
+    init = save_generator(start, root / "pretrain" / "export" / "model.safetensors")
     overrides = [
         "subject=bob", f"images=[{PERSON}]", f"paths.subjects_dir={subjects}",
-        f"init_from={init}", "freeze=[bg_net]", *TINY,
+        f"init_from={root / 'pretrain'}", "freeze=[bg_net]", *TINY,
     ]  # fmt: skip
     cfg = compose_config("finetune", overrides, output_dir=root / "hydra")
     metrics = finetune(cfg)
@@ -84,3 +86,20 @@ def test_infer_uses_the_subjects_generator(finetuned, tmp_path):
     stages = yaml.safe_load((tmp_path / "run" / "stages.yaml").read_text())
     assert stages["appearance"]["kind"] == "lwg"
     assert stages["appearance"]["files"]["generator"] == str(folder / "generator.safetensors")
+
+
+def test_init_from_is_a_weights_file_or_a_folder_holding_one(tmp_path):
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    overrides = ["subject=bob", f"images=[{PERSON}]", f"init_from={run}"]
+    with pytest.raises(ConfigError, match="holds no generator: looked for model.safetensors"):
+        check_finetune_inputs(compose_config("finetune", overrides))
+    last = run / "checkpoints" / "last.ckpt"
+    last.write_bytes(b"")
+    assert generator_file(run) == last  # a run without an export: its last checkpoint
+    weights = run / "export" / "model.safetensors"
+    weights.parent.mkdir()
+    weights.write_bytes(b"")
+    assert generator_file(run) == weights  # the export wins
+    assert generator_file(run / "export") == weights == generator_file(weights)
+    check_finetune_inputs(compose_config("finetune", overrides))

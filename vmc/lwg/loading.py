@@ -52,6 +52,7 @@ __all__ = [
     "GENERATOR_FORMAT",
     "discriminator_kwargs_from_state_dict",
     "generator_config_from_state_dict",
+    "generator_file",
     "load_discriminator",
     "load_generator",
     "save_discriminator",
@@ -66,6 +67,9 @@ _DISCRIMINATOR_ANCHOR = "global_model.model.0.weight"
 # Wrappers that may nest each network: Lightning/vmc "state_dict", GAN trainers' netG / netD.
 _GENERATOR_WRAPPERS = ("state_dict", "model", "net", "netG")
 _DISCRIMINATOR_WRAPPERS = ("state_dict", "model", "net", "netD")
+#: Where a folder keeps its generator, in the order :func:`generator_file` looks: an export
+#: folder, a ``train.py`` run folder (its export, else its last training checkpoint).
+RUN_GENERATOR_FILES = ("model.safetensors", "export/model.safetensors", "checkpoints/last.ckpt")
 
 
 def _read(
@@ -142,6 +146,27 @@ def generator_config_from_state_dict(
         tsf_in_channels=tsf_enc[0].shape[1],
         spade_hidden=spade.shape[0],
     )
+
+
+def generator_file(path: str | os.PathLike[str]) -> Path:
+    """The generator weights that ``path`` names: the file itself, or in a folder (an export
+    folder, a ``train.py experiment=lwg_pretrain...`` run folder) the first of
+    :data:`RUN_GENERATOR_FILES` that exists.
+
+    Raises:
+        FileNotFoundError: no such path, or a folder holding none of those files.
+    """
+    p = Path(path)
+    if p.is_dir():
+        for name in RUN_GENERATOR_FILES:
+            if (p / name).is_file():
+                return p / name
+        raise FileNotFoundError(
+            f"{p} holds no generator: looked for {', '.join(RUN_GENERATOR_FILES)}"
+        )
+    if not p.is_file():
+        raise FileNotFoundError(f"{p} does not exist (a run folder or a weights file)")
+    return p
 
 
 def load_generator(

@@ -53,7 +53,7 @@ from torch import nn
 from vmc.io.checkpoints import export_inference, load_state_dict_strict
 from vmc.lwg.discriminator import GlobalBodyHeadDiscriminator
 from vmc.lwg.generator import AttentionLWBGenerator, GeneratorOutput
-from vmc.lwg.loading import load_generator
+from vmc.lwg.loading import generator_file, load_generator
 from vmc.lwg.losses import LWGLosses
 from vmc.utils.config import to_plain
 
@@ -343,11 +343,12 @@ class LWGPretrainSystem(pl.LightningModule):
         return super().load_state_dict(full, strict=strict, assign=assign)
 
     def init_from_config(self, cfg: Any) -> None:
-        """Before training: load ``init_from`` into the generator (strict) and keep the
+        """Before training: load ``init_from`` (a weights file or a run folder,
+        :func:`~vmc.lwg.loading.generator_file`) into the generator (strict) and keep the
         sub-networks named by ``freeze`` fixed (per-subject fine-tuning's keys)."""
         init_from = cfg.get("init_from") if hasattr(cfg, "get") else None
         if init_from:
-            source = load_generator(Path(str(init_from)).expanduser())
+            source = load_generator(generator_file(Path(str(init_from)).expanduser()))
             load_state_dict_strict(self.generator, source.state_dict(), source=str(init_from))
         for name in list(cfg.get("freeze") or []) if hasattr(cfg, "get") else []:
             part = getattr(self.generator, str(name), None)

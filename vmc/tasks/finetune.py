@@ -29,6 +29,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from vmc.body.select import load_body
 from vmc.io.images import read_image
 from vmc.io.stages import StageRequest, resolve_body
+from vmc.lwg.loading import generator_file
 from vmc.subject.folder import (
     read_subject_folder,
     subject_folder,
@@ -64,8 +65,11 @@ def check_finetune_inputs(cfg: DictConfig) -> tuple[Path, list[str]]:
             f"subject at {folder})"
         )
     init_from = cfg.get("init_from")
-    if init_from and not Path(str(init_from)).expanduser().exists():
-        raise ConfigError(f"init_from={init_from} does not exist (a run folder or weights file)")
+    if init_from:
+        try:
+            generator_file(Path(str(init_from)).expanduser())
+        except FileNotFoundError as err:
+            raise ConfigError(f"init_from={init_from}: {err}") from None
     freeze = cfg.get("freeze")
     if freeze is not None and (
         isinstance(freeze, str) or not all(isinstance(name, str) and name for name in freeze)
