@@ -16,9 +16,11 @@
    folder>``; its ``generator.safetensors`` renders the same poses. Reference: texture warping
    (the embedded default) from the same photos.
 
-``--perceptual-as-l1`` (a diagnostic, not the paper's loss) computes the perceptual term of the
-fine-tuning as a pixel L1 between the generated and true target frames: what a VGG19 with
-random weights fails to provide (docs/subject_appearance.md, "Fine-tuning: before and after").
+The loss networks of the fine-tuning (``--loss-nets``): ``missing`` (default) is what a user
+without the VGG19 / SphereFace files gets from ``finetune.py`` (``lwg_finetune`` sets
+``model.losses.when_missing=pixel``: the perceptual term runs as a pixel L1 on the target frames,
+the face term is off; with the files under the assets they are used and the table says so);
+``random`` keeps the tiny model's random-weight networks (before ``when_missing`` existed).
 
 Frames are composited over the true background with the method's own person alpha and scored on
 the person's bounding box (+4 px) against the true render, as ``bench_subject_appearance.py``
@@ -26,7 +28,7 @@ does. Pretraining, fine-tuning and evaluation share one image size (``--size``).
 
     python bench/bench_finetune_quality.py [--size 64] [--pretrain-iterations 300]
         [--subjects 4] [--frames 12] [--iterations 100] [--photos 1] [--threads 2]
-        [--set KEY=VALUE ...] [--perceptual-as-l1]
+        [--set KEY=VALUE ...] [--loss-nets missing|random]
 """
 
 from __future__ import annotations
@@ -41,21 +43,19 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F  # noqa: N812
 from bench_subject_appearance import ACTIONS, SHADING, bbox, photograph, psnr, ssim
+from hydra.utils import instantiate
 from omegaconf import open_dict
 
 from vmc.body.embedded import load_embedded_body
 from vmc.data.synthetic_clips import render_synthetic_clip
 from vmc.lwg.loading import generator_file, load_generator
-from vmc.lwg.losses.vgg import VGGPerceptualLoss
 from vmc.pipeline.lwg_appearance import LWGRenderer
 from vmc.render.correspondence import UVLayout
 from vmc.render.texture import UVRender, uv_render
@@ -256,36 +256,33 @@ def render_warp(body: torch.nn.Module, case: SyntheticSubject) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------ fine-tuning
-def finetune_overrides(folder: Path, init_from: Path, size: int, iterations: int) -> list[str]:
+def finetune_overrides(
+    folder: Path, init_from: Path, size: int, iterations: int, loss_nets: str = "missing"
+) -> list[str]:
     """``finetune.py`` overrides of one subject, starting from ``init_from`` (the pretraining
     run's folder or a weights file): the tiny model the run was pretrained with, the run's
-    image size, ``iterations`` iterations (a G and a D step each), no validation, CSV logs."""
+    image size, ``iterations`` iterations (a G and a D step each), no validation, CSV logs;
+    ``loss_nets="missing"`` looks the VGG19 / SphereFace files up as a user's run does (module
+    docstring), ``"random"`` keeps the tiny model's random-weight networks."""
+    nets = (
+        ["model.losses.vgg_weights=null", "model.losses.face_weights=null"]
+        if loss_nets == "missing"
+        else []
+    )
     return [
         f"subject={folder}", f"init_from={init_from}", "model=lwg_tiny",
         f"data.image_size={size}", f"trainer.max_steps={2 * iterations}",
         f"data.train_length={max(iterations, 1)}", "data.val_length=0", "logger=csv",
-        "callbacks.progress_bar=null",
+        "callbacks.progress_bar=null", *nets,
     ]  # fmt: skip
 
 
-@contextmanager
-def perceptual_as_l1(enabled: bool = True) -> Iterator[None]:
-    """While active, :class:`VGGPerceptualLoss` returns ``L1(pred, target)`` on the pixels
-    (images ``[N, 3, H, W]`` or ``[B, n, 3, H, W]`` in [-1, 1]; same weight): the diagnostic of
-    ``--perceptual-as-l1``."""
-    if not enabled:
-        yield
-        return
-    original = VGGPerceptualLoss.forward
-
-    def pixel_l1(self: VGGPerceptualLoss, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return F.l1_loss(pred, target.detach())
-
-    VGGPerceptualLoss.forward = pixel_l1  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        VGGPerceptualLoss.forward = original  # type: ignore[method-assign]
+def loss_sources(args: argparse.Namespace) -> str:
+    """What computes the fine-tuning's perceptual and face terms with these settings (the
+    ``LWGLosses.sources`` of the composed ``finetune.py`` config)."""
+    overrides = finetune_overrides(Path("x"), Path("x"), args.size, 1, args.loss_nets)
+    losses = instantiate(compose_config("finetune", overrides).model.losses)
+    return ", ".join(f"{term}: {src}" for term, src in losses.sources.items())
 
 
 def run_finetune(overrides: Sequence[str], work: Path) -> dict[str, float]:
@@ -320,9 +317,10 @@ def main() -> None:
         help="an extra finetune.py override (repeatable), e.g. model.lr_g=1e-5",
     )
     ap.add_argument(
-        "--perceptual-as-l1",
-        action="store_true",
-        help="diagnostic: fine-tune with the perceptual term as pixel L1 (module docstring)",
+        "--loss-nets",
+        choices=("missing", "random"),
+        default="missing",
+        help="the fine-tuning's VGG19/SphereFace: looked up as a user's run (default) or random",
     )
     ap.add_argument("--work", type=Path, default=None, help="subject folders (default: temp)")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
@@ -344,11 +342,10 @@ def main() -> None:
         warp = score(render_warp(body, case), case.truth, case.masks)
         row = {"subject": f"{i} ({case.action})", "warp": warp}
         row["before"] = score_lwg(run, body, case)
-        with warnings.catch_warnings(), perceptual_as_l1(args.perceptual_as_l1):
+        tune = finetune_overrides(folder, run, args.size, args.iterations, args.loss_nets)
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            row["time"] = run_finetune(
-                [*finetune_overrides(folder, run, args.size, args.iterations), *args.extra], work
-            )
+            row["time"] = run_finetune([*tune, *args.extra], work)
         row["after"] = score_lwg(folder / GENERATOR_FILE, body, case)
         rows.append(row)
         print(
@@ -376,7 +373,9 @@ def print_table(rows: list[dict], args: argparse.Namespace, pre: dict[str, float
         "SphereFace losses with RANDOM weights (conf/model/lwg_tiny.yaml)."
     )
     tune = [
-        *finetune_overrides(Path("<subject folder>"), args.run, args.size, args.iterations),
+        *finetune_overrides(
+            Path("<subject folder>"), args.run, args.size, args.iterations, args.loss_nets
+        ),
         *args.extra,
     ]
     print(f"Fine-tuning, per subject: `{shlex.join(['python', 'finetune.py', *tune])}`.")
@@ -385,8 +384,7 @@ def print_table(rows: list[dict], args: argparse.Namespace, pre: dict[str, float
         f"at {args.size}²; fine-tuning {args.iterations} iterations (lwg_finetune: Adam 1e-4, "
         "batch 1); PSNR/SSIM on the person's box (+4 px) over the true background."
     )
-    if args.perceptual_as_l1:
-        print("DIAGNOSTIC: the fine-tuning's perceptual term computed as pixel L1 (not VGG19).")
+    print(f"Fine-tuning loss networks: {loss_sources(args)}.")
     print()
     print(
         "| subject (motion) | PSNR before (dB) | PSNR after (dB) | SSIM before | SSIM after "

@@ -103,3 +103,21 @@ def test_init_from_is_a_weights_file_or_a_folder_holding_one(tmp_path):
     assert generator_file(run) == weights  # the export wins
     assert generator_file(run / "export") == weights == generator_file(weights)
     check_finetune_inputs(compose_config("finetune", overrides))
+
+
+def test_finetune_without_loss_network_files_trains_the_target_on_pixels(tmp_path, monkeypatch):
+    """finetune.py's default (lwg_finetune: when_missing=pixel): with no VGG19 / SphereFace file
+    anywhere, the run starts, the perceptual term becomes a pixel L1 and the face term is off;
+    pretraining's default still stops and says which file is missing."""
+    from hydra.errors import InstantiationException
+    from hydra.utils import instantiate
+
+    monkeypatch.setenv("VMC_ASSETS", str(tmp_path / "no_assets"))
+    nets = ["model.losses.vgg_weights=null", "model.losses.face_weights=null"]
+    overrides = ["subject=s", "model=lwg_tiny", f"paths.assets_dir={tmp_path}", *nets]
+    losses = instantiate(compose_config("finetune", overrides).model.losses)
+    assert losses.sources["perceptual"] == "pixel L1 (VGG19 file missing)"
+    assert losses.sources["face"] == "off (SphereFace file missing)"
+    train = ["experiment=lwg_pretrain_tiny", f"paths.assets_dir={tmp_path}", *nets]
+    with pytest.raises(InstantiationException, match="vgg19-dcbb9e9d.pth is missing"):
+        instantiate(compose_config("train", train).model.losses)

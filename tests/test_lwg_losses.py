@@ -259,6 +259,32 @@ def test_asset_lookup_finds_files_under_vmc_assets(empty_assets, vgg19_file, sph
     assert torch.equal(losses.face.network.conv1_1.weight, saved["conv1_1.weight"])
 
 
+def test_missing_files_fall_back_to_a_pixel_loss_when_asked(empty_assets, caplog):
+    """when_missing='pixel': the target frames keep a pixel signal (perceptual -> weighted L1),
+    the face term is off, and both are logged; the default still stops at start."""
+    with pytest.raises(FileNotFoundError):
+        LWGLosses()
+    with pytest.raises(ValueError, match="when_missing"):
+        LWGLosses(when_missing="ignore")
+    with caplog.at_level(logging.WARNING):
+        losses = LWGLosses(when_missing="pixel")
+    assert losses.perceptual is None and losses.face is None
+    assert losses.sources == {
+        "perceptual": "pixel L1 (VGG19 file missing)",
+        "face": "off (SphereFace file missing)",
+    }
+    assert "VGG19 file missing" in caplog.text and "SphereFace file missing" in caplog.text
+    fake, real = _images(seed=1), _images(seed=2)
+    out = losses.generator_losses(fake_tsf=fake, real_tsf=real)
+    assert set(out) == {"perceptual", "total"}
+    assert torch.allclose(out["perceptual"], 10 * (fake - real).abs().mean())
+
+
+def test_loss_sources_name_random_weights_and_files(empty_assets, vgg19_file):
+    losses = LWGLosses(vgg_weights=vgg19_file, face_weights="random", vgg_resize=32)
+    assert losses.sources == {"perceptual": f"vgg19 ({vgg19_file.name})", "face": "random weights"}
+
+
 def test_random_weights_are_explicit_and_logged(empty_assets, caplog):
     with caplog.at_level(logging.WARNING):
         LWGLosses(vgg_weights="random", face_weights="random")

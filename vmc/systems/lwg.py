@@ -117,6 +117,10 @@ class LWGPretrainSystem(pl.LightningModule):
         self.generator = generator
         self.discriminator = discriminator
         self.losses = LWGLosses() if losses is None else losses
+        # Say which image losses run with real weights (a random or missing network changes
+        # what the generator learns).
+        sources = getattr(self.losses, "sources", {})
+        log.info("LWG losses: %s", ", ".join(f"{term}: {src}" for term, src in sources.items()))
         self.metrics = metrics
         if self.losses.weights.enabled("adv") and discriminator is None:
             raise ValueError(

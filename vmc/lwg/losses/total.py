@@ -12,13 +12,16 @@ Weighted terms (paper weights in :class:`LWGLossWeights`)::
     tv         =  1 * TV_L1(A)
 
 A weight of ``0`` or ``None`` switches its term off; the VGG19 / SphereFace networks are then
-not built and their files are not needed. The discriminator loss is
+not built and their files are not needed. Without their files, ``when_missing="pixel"`` runs the
+perceptual term as a pixel L1 on the target frames and switches the face term off
+(:class:`LWGLosses`). The discriminator loss is
 ``adv * (LSGAN(D(real), 1) + LSGAN(D(fake), -1))``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -27,13 +30,14 @@ from typing import Any
 import torch
 from torch import nn
 
+from vmc.io.assets import find_asset
 from vmc.lwg.losses.adversarial import (
     Logits,
     LSGANTargets,
     lsgan_discriminator_loss,
     lsgan_generator_loss,
 )
-from vmc.lwg.losses.frozen import WeightsArg
+from vmc.lwg.losses.frozen import RANDOM, WeightsArg
 from vmc.lwg.losses.pixel import mask_bce, reconstruction_l1, total_variation
 from vmc.lwg.losses.sphereface import FaceIdentityLoss
 from vmc.lwg.losses.vgg import VGGPerceptualLoss
@@ -91,6 +95,17 @@ class LWGLossWeights:
         return cls(**data)
 
 
+log = logging.getLogger(__name__)
+
+
+def _source(weights: WeightsArg, key: str, root: Any) -> str:
+    """What computes a frozen-network term: ``"random weights"`` or the weight file's name."""
+    if isinstance(weights, str) and weights == RANDOM:
+        return "random weights"
+    path = find_asset(key, root=root) if weights is None else weights
+    return f"{key} ({os.path.basename(str(path))})"
+
+
 class LWGLosses(nn.Module):
     """Computes the weighted LWG loss terms; holds the frozen VGG19 / SphereFace when needed.
 
@@ -101,10 +116,21 @@ class LWGLosses(nn.Module):
         vgg_resize: side images are resized to before VGG19 (224 in the paper).
         gan_targets: LSGAN targets (paper: real 1, fake -1, generator 0).
         assets_root: extra assets root searched first.
+        when_missing: what an enabled perceptual or face term does when its weight file is not
+            found by the asset lookup (``vgg_weights`` / ``face_weights`` = ``None``):
+            ``"error"`` (stop, saying where the file goes) or ``"pixel"`` (the perceptual term
+            becomes a pixel L1 on the target frames, with the same weight; the face term is
+            switched off). Why ``"pixel"``: the paper trains the target frame only through
+            these two terms, so without their networks the person would get no pixel signal
+            at all, and random-weight networks let it drift (fine-tuning then makes novel poses
+            worse: docs/subject_appearance.md).
 
     Raises:
-        FileNotFoundError: an enabled loss's weight file is missing (at construction, so a run
-            stops at start).
+        FileNotFoundError: an enabled loss's weight file is missing and ``when_missing`` is
+            ``"error"`` (at construction, so a run stops at start).
+
+    :attr:`sources` says, per image term, what computes it (a file, ``"random weights"``,
+    ``"pixel L1 (VGG19 file missing)"``, ``"off (SphereFace file missing)"`` or ``"off"``).
 
     The frozen networks are not submodules: ``state_dict()`` of this module is empty.
     """
@@ -118,20 +144,44 @@ class LWGLosses(nn.Module):
         vgg_resize: int | None = 224,
         gan_targets: LSGANTargets | None = None,
         assets_root: str | os.PathLike[str] | None = None,
+        when_missing: str = "error",
     ) -> None:
         super().__init__()
+        if when_missing not in ("error", "pixel"):
+            raise ValueError(f"when_missing must be 'error' or 'pixel', got {when_missing!r}")
         self.weights = LWGLossWeights.from_any(weights)
         self.gan_targets = gan_targets or LSGANTargets()
-        self.perceptual = (
-            VGGPerceptualLoss(vgg_weights, resize=vgg_resize, assets_root=assets_root)
-            if self.weights.enabled("perceptual")
-            else None
-        )
-        self.face = (
-            FaceIdentityLoss(face_weights, assets_root=assets_root)
-            if self.weights.enabled("face")
-            else None
-        )
+        self.sources: dict[str, str] = {}
+        self.perceptual: VGGPerceptualLoss | None = None
+        self.perceptual_as_pixel = False
+        if self.weights.enabled("perceptual"):
+            if self._missing("vgg19", vgg_weights, assets_root, when_missing):
+                self.perceptual_as_pixel = True
+                self.sources["perceptual"] = "pixel L1 (VGG19 file missing)"
+            else:
+                self.perceptual = VGGPerceptualLoss(
+                    vgg_weights, resize=vgg_resize, assets_root=assets_root
+                )
+                self.sources["perceptual"] = _source(vgg_weights, "vgg19", assets_root)
+        else:
+            self.sources["perceptual"] = "off"
+        self.face: FaceIdentityLoss | None = None
+        if not self.weights.enabled("face"):
+            self.sources["face"] = "off"
+        elif self._missing("sphereface", face_weights, assets_root, when_missing):
+            self.sources["face"] = "off (SphereFace file missing)"
+        else:
+            self.face = FaceIdentityLoss(face_weights, assets_root=assets_root)
+            self.sources["face"] = _source(face_weights, "sphereface", assets_root)
+        for term in ("perceptual", "face"):
+            if "missing" in self.sources[term]:
+                log.warning("LWG loss %s: %s", term, self.sources[term])
+
+    @staticmethod
+    def _missing(key: str, weights: WeightsArg, root: Any, when_missing: str) -> bool:
+        """True when the fallback applies: an asset lookup (``weights=None``) that finds
+        nothing, with ``when_missing="pixel"``."""
+        return when_missing == "pixel" and weights is None and find_asset(key, root=root) is None
 
     def generator_losses(
         self,
@@ -184,6 +234,8 @@ class LWGLosses(nn.Module):
         has_tsf = pair("fake_tsf", fake_tsf, "real_tsf", real_tsf)
         if has_tsf and self.perceptual is not None:
             out["perceptual"] = w.weight("perceptual") * self.perceptual(fake_tsf, real_tsf)
+        elif has_tsf and self.perceptual_as_pixel:
+            out["perceptual"] = w.weight("perceptual") * reconstruction_l1(fake_tsf, real_tsf)
         if has_tsf and self.face is not None:
             out["face"] = w.weight("face") * self.face(fake_tsf, real_tsf, head_rects)
         if d_fake is not None and w.enabled("adv"):
