@@ -44,6 +44,8 @@ from vmc.lwg.losses.vgg import VGGPerceptualLoss
 
 __all__ = ["LWGLossWeights", "LWGLosses"]
 
+log = logging.getLogger(__name__)
+
 MaskArg = torch.Tensor | Sequence[torch.Tensor]
 
 
@@ -93,9 +95,6 @@ class LWGLossWeights:
             if v is not None and v < 0:
                 raise ValueError(f"loss weight {k} must be >= 0, got {v}")
         return cls(**data)
-
-
-log = logging.getLogger(__name__)
 
 
 def _source(weights: WeightsArg, key: str, root: Any) -> str:
