@@ -42,7 +42,7 @@ from vmc.motion.checks import (
 )
 from vmc.motion.evaluate import evaluate_procedural, generated_windows, judge_windows
 from vmc.motion.procedural import list_actions, sample_motions
-from vmc.motion.stage import select_motion_stage
+from vmc.motion.stage import MotionOptions, select_motion_stage
 
 EXAMPLES = [
     "somebody hops up and down",
@@ -137,7 +137,10 @@ def main() -> None:
     retrieval = select_motion_stage(StageRequest(motion="retrieval"))
     prompt_checks({"model": stage, "retrieval": retrieval})
     modifier_checks({"model": stage, "retrieval": retrieval})
-    motion_figures(stage)
+    raw = select_motion_stage(
+        StageRequest(motion="run", motion_run=args.run), MotionOptions(plant_feet=False)
+    )
+    motion_figures(stage, raw)
 
 
 def per_action_table(metrics: dict[str, float]) -> None:
@@ -186,8 +189,9 @@ def modifier_checks(stages: dict, seeds: int = 4) -> None:
         print(f"| {pair.name} | {pair.quantity} | " + " | ".join(cells) + " |")
 
 
-def motion_figures(stage) -> None:
-    """Jump height, walk travel, foot skating, the seam of chained prompts, and speed."""
+def motion_figures(stage, raw) -> None:
+    """Jump height, walk travel, foot skating, the seam of chained prompts, and speed (``raw``:
+    the same model without ``plant_feet``, for the skating figure as decoded)."""
     jump, walk = ["a person jumps up and down"], ["a person walks forward"]
     rise = [_geometry(stage, jump, seed=s).pelvis_rise() for s in range(4)]
     walk = [_geometry(stage, walk, seed=s).travel() for s in range(4)]
@@ -196,12 +200,14 @@ def motion_figures(stage) -> None:
     locomotion = ["a person walks forward", "a person jogs forward", "a person walks backwards",
                   "someone side steps to the left", "a person marches in place"]  # fmt: skip
     model_skate = np.mean([foot_skating(_geometry(stage, [p])) for p in locomotion])
+    raw_skate = np.mean([foot_skating(_geometry(raw, [p])) for p in locomotion])
     moving = ("walk_forward", "jog_forward", "walk_backward", "sidestep", "march_in_place")
     library = [m for m in sample_motions(200, 60, 30.0, 777) if m.action in moving]
     library_skate = np.mean([foot_skating(Geometry.of(m.motion)) for m in library])
     print(
-        f"  foot skating while planted (locomotion prompts): {model_skate:.2f} cm/frame "
-        f"(library clips of those actions: {library_skate:.2f})"
+        f"  foot skating while planted (locomotion prompts): {model_skate:.2f} cm/frame with "
+        f"plant_feet, {raw_skate:.2f} as decoded (library clips of those actions: "
+        f"{library_skate:.2f})"
     )
     # A pop at the seam is a step larger than either prompt makes alone: the jump's own
     # take-off (its largest step) may fall near the seam, so the clips alone are the reference.

@@ -166,3 +166,7 @@ def test_motion_options_reach_the_generator(tiny_run):
     options = MotionOptions(overlap=6, latent_noise=0.25, prior_k=0)
     stage = select_motion_stage(StageRequest(motion="run", motion_run=str(tiny_run)), options)
     assert stage.generator.overlap == 6 and stage.generator.latent_noise == 0.25
+    assert stage.plant_feet  # on by default
+    options = MotionOptions(plant_feet=False)
+    stage = select_motion_stage(StageRequest(motion="run", motion_run=str(tiny_run)), options)
+    assert not stage.plant_feet

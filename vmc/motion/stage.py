@@ -40,6 +40,7 @@ import numpy as np
 import torch
 
 from vmc.io.stages import EMBEDDED_MOTIONCLIP_DIR, GroupChoice, StageRequest, resolve_motion
+from vmc.motion.contact import remove_foot_sliding
 from vmc.motion.generate import TextToMotion
 from vmc.motion.model import MotionCLIP
 from vmc.motion.procedural import generate_motion, list_actions
@@ -63,11 +64,14 @@ class MotionOptions:
         latent_noise: standard deviation of the noise added to the text latent (0: none).
         prior_k: with a latent bank, decode one of the ``prior_k`` nearest bank latents (the
             seed picks; ``vmc.motion.prior``); 0 decodes the text latent itself.
+        plant_feet: move the decoded root horizontally so that planted feet do not slide
+            (:func:`vmc.motion.contact.remove_foot_sliding`; joint rotations are kept).
     """
 
     overlap: int | None = None
     latent_noise: float = 0.0
     prior_k: int = 4
+    plant_feet: bool = True
 
 
 class MotionStage(Protocol):
@@ -136,6 +140,9 @@ class MotionCLIPStage:
         overlap, latent_noise: :class:`~vmc.motion.generate.TextToMotion` options.
         prior_k: with a latent bank in ``info``, decode one of the ``prior_k`` nearest bank
             latents (the seed picks; ``vmc.motion.prior``); 0 decodes the text latent itself.
+        plant_feet: correct the decoded root path so that planted feet do not slide
+            (:func:`vmc.motion.contact.remove_foot_sliding`); not with ``upright_root``, which
+            keeps the body in place anyway.
 
     ``info["root_rest"]`` (the rest pelvis the training ``trans`` referred to) is recorded on the
     motions; a Y-up model without it was trained on this project's data (the procedural
@@ -154,6 +161,7 @@ class MotionCLIPStage:
         overlap: int | None = None,
         latent_noise: float = 0.0,
         prior_k: int = 4,
+        plant_feet: bool = False,
     ) -> None:
 
         self.model_fps = float(info.get("fps", 30.0))
@@ -175,6 +183,7 @@ class MotionCLIPStage:
             root_rest=root_rest,
         )
         self.upright_root = upright_root
+        self.plant_feet = bool(plant_feet) and not upright_root
         self.encoder_name = str(getattr(encoder, "name", type(encoder).__name__))
         self.description = description
         self.why = why
@@ -200,6 +209,9 @@ class MotionCLIPStage:
                 (p, round(s * scale), round(e * scale)) for p, s, e in result.motions[0].segments
             ]
         motion = self.canonical(result.motions[0])
+        if self.plant_feet:
+            # At the model's rate, where its contacts were learned; before any resampling.
+            motion = remove_foot_sliding(motion)
         if abs(fps - self.model_fps) > 1e-6:
             motion = resample_motion(motion, fps).motion
         motion = fit_length(motion, num_frames)
@@ -310,6 +322,7 @@ def _stage_options(options: MotionOptions) -> dict[str, Any]:
         "overlap": options.overlap,
         "latent_noise": float(options.latent_noise or 0.0),
         "prior_k": int(options.prior_k or 0),
+        "plant_feet": bool(options.plant_feet),
     }
 
 
