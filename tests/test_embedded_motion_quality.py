@@ -49,5 +49,8 @@ def test_raised_arms_start_down(stage, seed):
     arms = Geometry.of(stage.generate(["a person raises both arms"], 60, 30.0, seed))
     left, right = arms.wrist_rise(L_WRIST, L_SHOULDER), arms.wrist_rise(R_WRIST, R_SHOULDER)
     assert left[0] < 0 and right[0] < 0  # wrists below the shoulders at the start ...
-    assert max(left.max(), right.max()) > 0  # ... and a wrist above its shoulder later
+    # ... and later both rise to shoulder height or above ("raises both arms" covers to the
+    # sides and forward, at shoulder height, as well as overhead).
+    assert min(left.max(), right.max()) > -0.10
+    assert min(left.max() - left[0], right.max() - right[0]) > 0.30
     assert starts_at_rest(arms)
