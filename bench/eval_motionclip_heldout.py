@@ -189,13 +189,32 @@ def modifier_checks(stages: dict, seeds: int = 4) -> None:
         print(f"| {pair.name} | {pair.quantity} | " + " | ".join(cells) + " |")
 
 
+def _rise(g: Geometry) -> float:
+    return g.pelvis_rise()
+
+
+def _span(g: Geometry) -> float:
+    pelvis = g.joints[:, 0, 1]
+    return float(pelvis.max() - pelvis.min())
+
+
 def motion_figures(stage, raw) -> None:
     """Jump height, walk travel, foot skating, the seam of chained prompts, and speed (``raw``:
     the same model without ``plant_feet``, for the skating figure as decoded)."""
     jump, walk = ["a person jumps up and down"], ["a person walks forward"]
-    rise = [_geometry(stage, jump, seed=s).pelvis_rise() for s in range(4)]
+    jumps = [_geometry(stage, jump, seed=s) for s in range(4)]
     walk = [_geometry(stage, walk, seed=s).travel() for s in range(4)]
-    print(f"\n  root rise of 'a person jumps up and down': {100 * np.mean(rise):.0f} cm (4 seeds)")
+    library_jumps = [
+        Geometry.of(m.motion) for m in sample_motions(40, 60, 30.0, 4242, ["jump_in_place"])
+    ]
+    # Rise: highest pelvis above frame 0; span: crouch to peak (the take-off crouch included).
+    model_cm = [100 * np.mean([f(g) for g in jumps]) for f in (_rise, _span)]
+    library_cm = [100 * np.mean([f(g) for g in library_jumps]) for f in (_rise, _span)]
+    print(
+        f"\n  root rise of 'a person jumps up and down': {model_cm[0]:.0f} cm, crouch-to-peak "
+        f"span {model_cm[1]:.0f} cm (4 seeds; library jumps in place: {library_cm[0]:.0f} / "
+        f"{library_cm[1]:.0f} cm)"
+    )
     print(f"  travel of 'a person walks forward' in 2 s: {np.mean(walk):.2f} m (4 seeds)")
     locomotion = ["a person walks forward", "a person jogs forward", "a person walks backwards",
                   "someone side steps to the left", "a person marches in place"]  # fmt: skip
