@@ -28,7 +28,12 @@ def stage() -> MotionCLIPStage:
 
 def test_shipped_files_are_small_safetensors_with_their_config() -> None:
     files = {p.name: p.stat().st_size for p in EMBEDDED_MOTIONCLIP_DIR.iterdir()}
-    assert set(files) == {"model.safetensors", "latent_bank.safetensors", "config.yaml"}
+    assert set(files) == {
+        "model.safetensors",
+        "latent_bank.safetensors",
+        "text_head.safetensors",
+        "config.yaml",
+    }
     assert sum(files.values()) < 25e6
     cfg = yaml.safe_load((EMBEDDED_MOTIONCLIP_DIR / "config.yaml").read_text())
     assert (cfg["translation"], cfg["up_axis"]) == ("root", "y")

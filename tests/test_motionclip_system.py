@@ -203,6 +203,9 @@ def test_checkpoint_cache_and_export_round_trip(tmp_path) -> None:
     assert info["text_scale"] == pytest.approx(ckpt_info["text_scale"]) and info["text_scale"] > 0
     # ... and the latent bank of the 16 training clips (generation's retrieval prior).
     assert tuple(info["latent_bank"].shape) == (16, 32) and ckpt_info["latent_bank"] is None
+    # ... and the text head fit on their captions (vmc.motion.text_head), which the stage uses.
+    assert tuple(info["text_head"].shape) == (32, 32) and info["text_head"].abs().sum() > 0
+    assert ckpt_info["text_head"] is None
     z = torch.randn(3, 32)
     with torch.no_grad():
         a, b = model.decode(z, num_frames=60), from_ckpt.decode(z, num_frames=60)

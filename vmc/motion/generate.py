@@ -51,6 +51,7 @@ from vmc.geometry.rotations import (
 from vmc.motion.convert import check_translation_mode, motion_to_smpl
 from vmc.motion.model import MotionCLIP, overwrite_root_orientation
 from vmc.motion.prior import nearest_latents, pick_latents
+from vmc.motion.text_head import apply_text_head
 from vmc.motion.types import Motion
 from vmc.motion.writing import write_motion_files
 from vmc.text.base import TextEncoder
@@ -177,6 +178,8 @@ class TextToMotion:
         root_rest: ``[3]`` rest pelvis of the skeleton the model's training ``trans`` referred to
             (zero for the procedural library: ``trans`` is the pelvis position), recorded on the
             output motions; ``None`` = not known (AMASS-trained models).
+        text_head: ``[D, D]`` learnt text head applied to every text latent after centring
+            (:mod:`vmc.motion.text_head`); ``None`` = the text latent as encoded.
     """
 
     def __init__(
@@ -199,6 +202,7 @@ class TextToMotion:
         latent_noise: float = 0.0,
         match_phase: bool = True,
         root_rest: Sequence[float] | None = None,
+        text_head: torch.Tensor | None = None,
     ) -> None:
         self.translation = check_translation_mode(translation)
         if not isinstance(model, MotionCLIP):
@@ -250,6 +254,14 @@ class TextToMotion:
         if isinstance(prior_k, bool) or not isinstance(prior_k, int) or prior_k < 1:
             raise ValueError(f"prior_k must be a positive int, got {prior_k!r}")
         self.latent_bank = None if latent_bank is None else latent_bank.float()
+        d = model.latent_dim
+        if text_head is not None and (
+            text_head.shape != (d, d) or not torch.isfinite(text_head).all()
+        ):
+            raise ValueError(
+                f"text_head must be a finite [{d}, {d}] tensor, got {tuple(text_head.shape)}"
+            )
+        self.text_head = None if text_head is None else text_head.float()
         self.prior_k = prior_k
         self.prior_mean = bool(prior_mean)
         self.latent_noise = float(latent_noise)
@@ -273,6 +285,8 @@ class TextToMotion:
         z = self.text_encoder.encode(texts).to(self.device, torch.float32)
         if self.text_center is not None:
             z = z - self.text_center.to(z)
+        if self.text_head is not None:
+            z = apply_text_head(z, self.text_head)
         if self.text_scale is not None:
             z = torch.nn.functional.normalize(z, dim=-1) * self.text_scale
         elif self.normalize_text:

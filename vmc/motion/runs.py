@@ -15,7 +15,8 @@ back to float32. The model is returned in eval mode on the CPU with an ``info`` 
 ``model`` (sizes), ``text_encoder`` (``kind``, ``name``, ``dim``, ``cache_id``),
 ``translation`` (row 24's meaning), ``up_axis``, ``num_frames``, ``fps``, ``text_scale``,
 ``text_center``, ``latent_bank`` (``[N, D]`` from ``latent_bank.safetensors`` beside an export,
-else ``None``; ``vmc.motion.prior``), ``source`` (the file read).
+else ``None``; ``vmc.motion.prior``), ``text_head`` (``[D, D]`` from ``text_head.safetensors``
+beside an export, else ``None``; ``vmc.motion.text_head``), ``source`` (the file read).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from vmc.io.checkpoints import (
 )
 from vmc.motion.model import MotionCLIP, MotionCLIPConfig
 from vmc.motion.prior import BANK_FILENAME, load_latent_bank
+from vmc.motion.text_head import HEAD_FILENAME, load_text_head
 
 __all__ = ["EXPORT_FORMAT", "load_motionclip_run"]
 
@@ -48,6 +50,7 @@ _DEFAULT_INFO: dict[str, Any] = {
     "text_scale": None,
     "text_center": None,
     "latent_bank": None,
+    "text_head": None,
 }
 
 
@@ -97,6 +100,9 @@ def _load_export(weights: Path) -> tuple[MotionCLIP, dict[str, Any]]:
     bank = weights.parent / BANK_FILENAME
     if bank.is_file():
         info["latent_bank"] = load_latent_bank(bank)
+    head = weights.parent / HEAD_FILENAME
+    if head.is_file():
+        info["text_head"] = load_text_head(head)
     return model, info
 
 

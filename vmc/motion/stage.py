@@ -66,12 +66,15 @@ class MotionOptions:
             seed picks; ``vmc.motion.prior``); 0 decodes the text latent itself.
         plant_feet: move the decoded root horizontally so that planted feet do not slide
             (:func:`vmc.motion.contact.remove_foot_sliding`; joint rotations are kept).
+        text_head: map text latents through the export's learnt text head when it has one
+            (:mod:`vmc.motion.text_head`); ``False`` uses the encoder's latent as it is.
     """
 
     overlap: int | None = None
     latent_noise: float = 0.0
     prior_k: int = 4
     plant_feet: bool = True
+    text_head: bool = True
 
 
 class MotionStage(Protocol):
@@ -143,6 +146,7 @@ class MotionCLIPStage:
         plant_feet: correct the decoded root path so that planted feet do not slide
             (:func:`vmc.motion.contact.remove_foot_sliding`); not with ``upright_root``, which
             keeps the body in place anyway.
+        text_head: use the export's text head (``info["text_head"]``) when there is one.
 
     ``info["root_rest"]`` (the rest pelvis the training ``trans`` referred to) is recorded on the
     motions; a Y-up model without it was trained on this project's data (the procedural
@@ -162,6 +166,7 @@ class MotionCLIPStage:
         latent_noise: float = 0.0,
         prior_k: int = 4,
         plant_feet: bool = False,
+        text_head: bool = True,
     ) -> None:
 
         self.model_fps = float(info.get("fps", 30.0))
@@ -181,6 +186,7 @@ class MotionCLIPStage:
             latent_bank=info.get("latent_bank") if prior_k else None,
             prior_k=int(prior_k or 1),
             root_rest=root_rest,
+            text_head=info.get("text_head") if text_head else None,
         )
         self.upright_root = upright_root
         self.plant_feet = bool(plant_feet) and not upright_root
@@ -323,6 +329,7 @@ def _stage_options(options: MotionOptions) -> dict[str, Any]:
         "latent_noise": float(options.latent_noise or 0.0),
         "prior_k": int(options.prior_k or 0),
         "plant_feet": bool(options.plant_feet),
+        "text_head": bool(options.text_head),
     }
 
 

@@ -58,6 +58,12 @@ from vmc.motion.metrics import MaskedMSE, MeanPositionError, RetrievalRPrecision
 from vmc.motion.model import MotionCLIP
 from vmc.motion.prior import BANK_FILENAME, compute_latent_bank, save_latent_bank
 from vmc.motion.runs import EXPORT_FORMAT, rescales_text
+from vmc.motion.text_head import (
+    HEAD_FILENAME,
+    TEXT_HEAD_SETTINGS,
+    build_text_head,
+    save_text_head,
+)
 from vmc.text.feature_cache import FeatureCache
 from vmc.utils.config import to_plain
 
@@ -165,6 +171,8 @@ class MotionCLIPSystem(pl.LightningModule):
             on other data); ``None`` = random initialisation.
         latent_bank: the export also holds the motion latents of the training clips
             (``latent_bank.safetensors``; generation's retrieval prior, ``vmc.motion.prior``).
+        text_head: with ``latent_bank``, the export also holds a text head fit on the training
+            captions (``text_head.safetensors``; ``vmc.motion.text_head``).
     """
 
     def __init__(
@@ -193,6 +201,7 @@ class MotionCLIPSystem(pl.LightningModule):
         lr_schedule: str = "constant",
         latent_bank: bool = False,
         init_from: str | None = None,
+        text_head: bool = False,
     ) -> None:
         super().__init__()
         if lr_schedule not in ("constant", "cosine"):
@@ -588,6 +597,27 @@ class MotionCLIPSystem(pl.LightningModule):
         self.net.train(was_training)
         path = save_latent_bank(Path(out_dir) / BANK_FILENAME, bank)
         log.info("latent bank: %d training latents -> %s", bank.shape[0], path)
+        if self.hparams.get("text_head"):
+            self.export_text_head(out_dir, dataset, bank)
+        return path
+
+    def export_text_head(
+        self, out_dir: str | os.PathLike[str], dataset: Any, bank: torch.Tensor
+    ) -> Path:
+        """Fit the text head on the captions of ``dataset``'s clips and their latents ``bank
+        [N, D]`` (same order) and write ``text_head.safetensors`` (``vmc.motion.text_head``)."""
+        if self.features is None:
+            raise ValueError("a text head needs the text encoder the model was trained with")
+        clip_texts = [list(record.motion.texts) for record in dataset.records]
+        device = self.text_mean.device
+
+        def text_latents(captions: list[str]) -> torch.Tensor:
+            feats = self.features.text_features(captions, device).float()
+            return feats - self.text_mean.to(feats) if self.hparams.get("text_center") else feats
+
+        head, num_captions = build_text_head(clip_texts, bank, text_latents)
+        path = save_text_head(Path(out_dir) / HEAD_FILENAME, head, TEXT_HEAD_SETTINGS)
+        log.info("text head: fit on %d training captions -> %s", num_captions, path)
         return path
 
 

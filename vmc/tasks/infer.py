@@ -289,9 +289,10 @@ def _check_motion_options(cfg: DictConfig) -> None:
         isinstance(overlap, bool) or not isinstance(overlap, int) or overlap < 0
     ):
         raise ConfigError(f"motion.overlap must be null or an integer >= 0, got {overlap!r}")
-    plant_feet = OmegaConf.select(cfg, "motion.plant_feet", default=True)
-    if not isinstance(plant_feet, bool):
-        raise ConfigError(f"motion.plant_feet must be true or false, got {plant_feet!r}")
+    for key in ("plant_feet", "text_head"):
+        value = OmegaConf.select(cfg, f"motion.{key}", default=True)
+        if not isinstance(value, bool):
+            raise ConfigError(f"motion.{key} must be true or false, got {value!r}")
 
 
 def _check_disk_space(request: InferRequest) -> None:
