@@ -108,3 +108,25 @@ def test_file_round_trip_and_generation_applies_it(tmp_path):
     )
     with pytest.raises(ValueError, match="text_head must be"):
         TextToMotion(model, Encoder(), translation="root", fps=30.0, text_head=head[:4])
+
+
+def test_an_export_without_captions_skips_the_head(tmp_path, caplog):
+    from types import SimpleNamespace
+
+    from motionclip_stubs import HashTextEncoder
+
+    from vmc.systems.motionclip import MotionCLIPSystem
+
+    net = MotionCLIP(latent_dim=32, ff_size=64, num_layers=1, max_positions=100)
+    system = MotionCLIPSystem(
+        net, text_encoder=HashTextEncoder(dim=32), translation="root", up_axis="y", text_head=True
+    )
+    uncaptioned = SimpleNamespace(records=[SimpleNamespace(motion=SimpleNamespace(texts=[]))] * 3)
+    with caplog.at_level("WARNING"):
+        assert system.export_text_head(tmp_path, uncaptioned, torch.randn(3, 32)) is None
+    assert "no captions" in caplog.text and not list(tmp_path.iterdir())
+    captioned = SimpleNamespace(
+        records=[SimpleNamespace(motion=SimpleNamespace(texts=[t])) for t in ("a", "b", "a")]
+    )
+    path = system.export_text_head(tmp_path, captioned, torch.randn(3, 32))
+    assert load_text_head(path).shape == (32, 32)

@@ -603,12 +603,19 @@ class MotionCLIPSystem(pl.LightningModule):
 
     def export_text_head(
         self, out_dir: str | os.PathLike[str], dataset: Any, bank: torch.Tensor
-    ) -> Path:
+    ) -> Path | None:
         """Fit the text head on the captions of ``dataset``'s clips and their latents ``bank
-        [N, D]`` (same order) and write ``text_head.safetensors`` (``vmc.motion.text_head``)."""
+        [N, D]`` (same order) and write ``text_head.safetensors`` (``vmc.motion.text_head``).
+
+        Clips without whole-clip captions (e.g. only per-frame labels) give no head: a warning,
+        ``None``, and the rest of the export stands (generation then uses the text latent as
+        encoded)."""
         if self.features is None:
             raise ValueError("a text head needs the text encoder the model was trained with")
         clip_texts = [list(record.motion.texts) for record in dataset.records]
+        if not any(t for texts in clip_texts for t in texts):
+            log.warning("text head: the training clips have no captions; exporting without one")
+            return None
         device = self.text_mean.device
 
         def text_latents(captions: list[str]) -> torch.Tensor:
