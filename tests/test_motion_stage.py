@@ -170,3 +170,16 @@ def test_motion_options_reach_the_generator(tiny_run):
     options = MotionOptions(plant_feet=False)
     stage = select_motion_stage(StageRequest(motion="run", motion_run=str(tiny_run)), options)
     assert not stage.plant_feet
+
+
+def test_a_text_head_beside_the_export_is_used_unless_turned_off(tmp_path):
+    from vmc.motion.text_head import save_text_head
+
+    run = _export_tiny_run(tmp_path / "export")
+    request = StageRequest(motion="run", motion_run=str(run))
+    assert select_motion_stage(request).generator.text_head is None  # none exported
+    head = 0.1 * torch.randn(384, 384)  # the tiny run's latent size (its text encoder's)
+    save_text_head(run / "text_head.safetensors", head)
+    torch.testing.assert_close(select_motion_stage(request).generator.text_head, head)
+    off = select_motion_stage(request, MotionOptions(text_head=False))
+    assert off.generator.text_head is None
