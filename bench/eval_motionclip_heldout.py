@@ -189,10 +189,6 @@ def modifier_checks(stages: dict, seeds: int = 4) -> None:
         print(f"| {pair.name} | {pair.quantity} | " + " | ".join(cells) + " |")
 
 
-def _rise(g: Geometry) -> float:
-    return g.pelvis_rise()
-
-
 def _span(g: Geometry) -> float:
     pelvis = g.joints[:, 0, 1]
     return float(pelvis.max() - pelvis.min())
@@ -208,8 +204,10 @@ def motion_figures(stage, raw) -> None:
         Geometry.of(m.motion) for m in sample_motions(40, 60, 30.0, 4242, ["jump_in_place"])
     ]
     # Rise: highest pelvis above frame 0; span: crouch to peak (the take-off crouch included).
-    model_cm = [100 * np.mean([f(g) for g in jumps]) for f in (_rise, _span)]
-    library_cm = [100 * np.mean([f(g) for g in library_jumps]) for f in (_rise, _span)]
+    model_cm = [100 * np.mean([f(g) for g in jumps]) for f in (Geometry.pelvis_rise, _span)]
+    library_cm = [
+        100 * np.mean([f(g) for g in library_jumps]) for f in (Geometry.pelvis_rise, _span)
+    ]
     print(
         f"\n  root rise of 'a person jumps up and down': {model_cm[0]:.0f} cm, crouch-to-peak "
         f"span {model_cm[1]:.0f} cm (4 seeds; library jumps in place: {library_cm[0]:.0f} / "

@@ -19,6 +19,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from vmc.body.joints import joint_index
 from vmc.geometry.frames import up_axis_of_frame
 from vmc.motion.procedural import forward_kinematics
 from vmc.motion.types import Motion
@@ -26,7 +27,7 @@ from vmc.motion.types import Motion
 __all__ = ["foot_contacts", "remove_foot_sliding", "root_slide_correction"]
 
 # SMPL foot joints (the ball of each foot).
-FEET = (10, 11)
+FEET = (joint_index("left_foot"), joint_index("right_foot"))
 
 
 def _axes(up: str) -> tuple[int, list[int]]:

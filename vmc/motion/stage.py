@@ -165,7 +165,7 @@ class MotionCLIPStage:
         overlap: int | None = None,
         latent_noise: float = 0.0,
         prior_k: int = 4,
-        plant_feet: bool = False,
+        plant_feet: bool = True,
         text_head: bool = True,
     ) -> None:
 

@@ -44,7 +44,7 @@ HEAD_FILENAME = "text_head.safetensors"
 # How exports fit the head. The weight decay and temperature were chosen by 5-fold
 # cross-validation over the embedded model's training captions (all eight settings tried scored
 # 0.987-1.000 there: the choice matters little).
-TEXT_HEAD_SETTINGS: dict[str, float] = {
+TEXT_HEAD_SETTINGS: dict[str, int | float] = {
     "weight_decay": 0.01,
     "temperature": 0.05,
     "steps": 300,
@@ -138,9 +138,7 @@ def build_text_head(
     """
     captions, targets = caption_targets(clip_texts, bank)
     feats = torch.cat([text_latents(captions[i : i + 256]) for i in range(0, len(captions), 256)])
-    steps = int(TEXT_HEAD_SETTINGS["steps"])
-    settings = {k: float(v) for k, v in TEXT_HEAD_SETTINGS.items() if k != "steps"}
-    return fit_text_head(feats.float().cpu(), targets, steps=steps, **settings), len(captions)
+    return fit_text_head(feats.float().cpu(), targets, **TEXT_HEAD_SETTINGS), len(captions)
 
 
 def apply_text_head(z: torch.Tensor, head: torch.Tensor) -> torch.Tensor:
@@ -151,7 +149,9 @@ def apply_text_head(z: torch.Tensor, head: torch.Tensor) -> torch.Tensor:
 
 
 def save_text_head(
-    path: str | os.PathLike[str], head: torch.Tensor, settings: dict[str, float] | None = None
+    path: str | os.PathLike[str],
+    head: torch.Tensor,
+    settings: dict[str, int | float] | None = None,
 ) -> Path:
     """Write ``head [D, D]`` (fp32) atomically; ``settings`` go into the file's metadata."""
     if head.ndim != 2 or head.shape[0] != head.shape[1] or not torch.isfinite(head).all():
