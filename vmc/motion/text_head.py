@@ -18,6 +18,7 @@ fitting settings in its metadata) and loaded with the run (:mod:`vmc.motion.runs
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -153,10 +154,12 @@ def save_text_head(
     head: torch.Tensor,
     settings: dict[str, int | float] | None = None,
 ) -> Path:
-    """Write ``head [D, D]`` (fp32) atomically; ``settings`` go into the file's metadata."""
+    """Write ``head [D, D]`` (fp32) atomically; ``settings`` go into the file's metadata (one
+    ``settings`` entry, JSON with sorted keys: safetensors writes several entries in a random
+    order, and the same head must give the same bytes)."""
     if head.ndim != 2 or head.shape[0] != head.shape[1] or not torch.isfinite(head).all():
         raise ValueError(f"a text head is a finite square [D, D] tensor, got {tuple(head.shape)}")
-    metadata = {k: str(v) for k, v in (settings or {}).items()}
+    metadata = {"settings": json.dumps(settings or {}, sort_keys=True)}
     target = Path(path)
     with atomic_path(target) as tmp:
         save_file({"head": head.detach().cpu().float().contiguous()}, str(tmp), metadata)

@@ -76,6 +76,9 @@ def save_run_config(cfg: DictConfig, output_dir: str | Path) -> Path:
 #: Set by :func:`vmc.tasks.entry.check_command_line` before Hydra creates the run folder.
 RUN_STARTED_ENV = "VMC_RUN_STARTED"
 
+#: Written into a recipe stage's folder when it finishes (:mod:`vmc.tasks.recipe`).
+RECIPE_STAGE_DONE = "recipe_stage.json"
+
 
 def discard_failed_run_dir(cfg: DictConfig) -> Path | None:
     """Remove the run folder Hydra made for a run that failed on a user error.
@@ -89,6 +92,8 @@ def discard_failed_run_dir(cfg: DictConfig) -> Path | None:
     except Exception:  # an unresolvable interpolation: nothing to clean
         return None
     if not started or not str(out) or not out.is_dir() or out.resolve() == Path.cwd().resolve():
+        return None
+    if any(out.glob(f"*/{RECIPE_STAGE_DONE}")):  # finished recipe stages are results, kept
         return None
     files = [p for p in out.rglob("*") if p.is_file()]
     if any(p.stat().st_mtime < float(started) - 1.0 for p in files):

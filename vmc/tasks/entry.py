@@ -21,7 +21,7 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
-from omegaconf import DictConfig
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from vmc.tasks.common import RUN_STARTED_ENV
 from vmc.utils.console import console
@@ -103,6 +103,30 @@ def command_line_problem(config_name: str, overrides: Sequence[str]) -> str | No
             parser.parse_overrides([item])
         except OverrideParseException:
             return _quoting_hint(item)
+    stages = _recipe_stages(config_name, items)
+    if stages is not None:  # each stage composes the typed keys with its own overrides
+        problems = (_composition_problem(config_name, stage) for stage in stages)
+        return next((p for p in problems if p), None)
+    return _composition_problem(config_name, items)
+
+
+def _recipe_stages(config_name: str, items: Sequence[str]) -> list[list[str]] | None:
+    """For a recipe experiment (:mod:`vmc.tasks.recipe`), each stage's overrides after the
+    typed ones (unresolved); ``None`` for any other config."""
+    chosen = [i for i in items if i.startswith("experiment=")]
+    try:
+        recipe = compose_config(config_name, chosen).get("recipe")
+    except (ConfigCompositionException, MissingConfigException):
+        return None
+    if not isinstance(recipe, ListConfig):
+        return None
+    typed = [i for i in items if not i.startswith(("experiment=", "recipe"))]
+    stages = OmegaConf.to_container(recipe, resolve=False)
+    return [typed + list(s.get("overrides") or []) for s in stages if isinstance(s, dict)]
+
+
+def _composition_problem(config_name: str, items: Sequence[str]) -> str | None:
+    """The one-line problem composing ``items`` onto ``conf/<config_name>.yaml``, or None."""
     try:
         compose_config(config_name, items)
     except ConfigCompositionException as err:
@@ -113,7 +137,12 @@ def command_line_problem(config_name: str, overrides: Sequence[str]) -> str | No
             ambiguous = re.search(r"Ambiguous value for argument '([^']+)'", str(err))
             return _quoting_hint(ambiguous.group(1)) if ambiguous else str(err).splitlines()[0]
         key = match.group(1)
-        keys = list(config_keys(compose_config(config_name)))
+        # The keys of the config as the typed group choices (experiment=...) make it.
+        groups = [i for i in items if "." not in i.partition("=")[0].lstrip("+~")]
+        try:
+            keys = list(config_keys(compose_config(config_name, groups)))
+        except (ConfigCompositionException, MissingConfigException):
+            keys = list(config_keys(compose_config(config_name)))
         close = _closest(key, keys)
         hint = f"did you mean {' or '.join(close)}?" if close else "no key of that name exists"
         return (

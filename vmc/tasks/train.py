@@ -153,7 +153,14 @@ def training_stages(cfg: DictConfig) -> list[GroupChoice]:
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
-    """Train the system the config describes; returns the final logged metrics as floats."""
+    """Train the system the config describes; returns the final logged metrics as floats.
+
+    A config with a ``recipe`` (a list of stages) runs them in order (:mod:`vmc.tasks.recipe`).
+    """
+    if cfg.get("recipe") is not None:
+        from vmc.tasks.recipe import run_recipe
+
+        return run_recipe(cfg)
     check_train_config(cfg)
     stages = training_stages(cfg)
     if stages:
