@@ -10,7 +10,8 @@ the model's generated motion is nearest to, and the figures that need no library
 * per action: the judge's verdict on generated motions and the share that start at rest;
 * everyday prompts of our own (``vmc.motion.checks.FREE_PROMPTS``, none a training caption),
   judged by plain geometry, for this model and for ``motion=retrieval``;
-* modifiers (left/right, forward/backward, slowly/quickly, walk/run) judged by geometry;
+* modifiers (left/right, forward/backward, slowly/quickly, small/big, walk/run) judged by
+  geometry;
 * the root rise of "a person jumps up and down", the travel of "a person walks forward";
 * foot skating while a foot is planted (cm per frame), next to the library's;
 * the seam of chained prompts (``["a person walks forward", "a person jumps in place"]``): the

@@ -76,6 +76,22 @@ def test_modifier_measures_order_library_motions():
     assert speed(_clip("walk_forward", speed="fast")) > speed(_clip("walk_forward", speed="slow"))
 
 
+def test_size_modifiers_order_library_motions_by_their_drawn_size():
+    pairs = {p.name: p for p in MODIFIER_PAIRS}
+    for action, param, pair, margin in (
+        ("jump_in_place", "height_m", "small vs big jump", 0.08),
+        ("squat", "depth", "shallow vs deep squat", 0.05),
+    ):
+        clips = sorted(
+            (generate_motion(action, 60, 30.0, seed) for seed in range(12)),
+            key=lambda c: c.params[param],
+        )
+        measure = pairs[pair].measure
+        assert (
+            measure(Geometry.of(clips[-1].motion)) > measure(Geometry.of(clips[0].motion)) + margin
+        )
+
+
 def test_rest_start_skating_and_steps():
     wave = _clip("wave")
     assert starts_at_rest(wave)  # the library eases every action in from standing

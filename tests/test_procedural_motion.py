@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
@@ -387,3 +389,44 @@ def test_extra_captions_are_training_paraphrases_apart_from_the_held_out_ones():
         assert len(texts) > len(base.motion.texts), clip.action
         assert not {t.lower() for t in texts} & {h.lower() for h in held}
         assert all("{" not in t for t in texts)
+
+
+def _content_words(text: str) -> set[str]:
+    """Words of a caption that carry meaning (not articles, pronouns or the subject)."""
+    filler = "a an the to of and with in on at his her their its is someone somebody person human"
+    return set(re.findall(r"[a-z]+", text.lower())) - set(filler.split())
+
+
+def test_freer_paraphrases_keep_the_held_out_vocabulary_out():
+    from vmc.motion.checks import FREE_PROMPTS, MODIFIER_PAIRS
+    from vmc.motion.procedural.captions import CAPTIONS, FREER_TRAIN, MORE_TRAIN, SIZE_TRAIN
+
+    assert set(FREER_TRAIN) == set(CAPTIONS)
+    for key, extra in FREER_TRAIN.items():
+        action = key.split("/")[0]
+        sizes = SIZE_TRAIN[action][3] + SIZE_TRAIN[action][4] if action in SIZE_TRAIN else ()
+        train, held = CAPTIONS[key]
+        known = set().union(*map(_content_words, train + MORE_TRAIN.get(key, ())))
+        held_words = set().union(*map(_content_words, held))
+        for text in extra + sizes:
+            # A freer wording may reuse the earlier training words, never add a held-out one.
+            assert not (_content_words(text) & held_words) - known, (key, text)
+    prompts = {p.prompt for p in FREE_PROMPTS}
+    prompts |= {q for p in MODIFIER_PAIRS for q in (p.low, p.high)}
+    every = [t for v in FREER_TRAIN.values() for t in v]
+    every += [t for v in SIZE_TRAIN.values() for t in v[3] + v[4]]
+    assert not {t.format(side="left", dir="left", adv="", variant="") for t in every} & prompts
+
+
+def test_size_wordings_follow_the_drawn_size():
+    for action, param, small, big in (
+        ("jump_in_place", "height_m", "a person does a small jump", "a person jumps high"),
+        ("squat", "depth", "a person does a shallow squat", "a person does a deep squat"),
+    ):
+        clips = [generate_motion(action, 2, FPS, seed) for seed in range(40)]
+        values = {c.params[param] for c in clips if small in c.motion.texts}
+        others = {c.params[param] for c in clips if big in c.motion.texts}
+        assert values and others and max(values) < min(others), action
+        assert any(small not in c.motion.texts and big not in c.motion.texts for c in clips)
+        plain = generate_motion(action, 2, FPS, 0, extra_captions=False).motion.texts
+        assert small not in plain and big not in plain

@@ -85,7 +85,7 @@ def test_the_shipped_recipe_is_the_three_documented_commands(tmp_path) -> None:
 
 def test_a_recipe_trains_exactly_what_its_stages_train_one_by_one(tmp_path) -> None:
     root = tmp_path / "recipe"
-    run_recipe(_recipe_cfg(root, TINY_RECIPE), command_line=TYPED)
+    run_recipe(_recipe_cfg(root, TINY_RECIPE), train, command_line=TYPED)
     # The same stages as three separate commands.
     alone = tmp_path / "alone"
     for stage in TINY_RECIPE:

@@ -285,6 +285,20 @@ MODIFIER_PAIRS: tuple[ModifierPair, ...] = (
         lambda g: g.speed(),
     ),
     ModifierPair(
+        "small vs big jump",
+        "a person does a tiny jump",
+        "a person does a huge jump",
+        "pelvis rise (m)",
+        lambda g: g.pelvis_rise(),
+    ),
+    ModifierPair(
+        "shallow vs deep squat",
+        "a person squats a little",
+        "a person squats very deep",
+        "pelvis drop (m)",
+        lambda g: g.pelvis_drop(),
+    ),
+    ModifierPair(
         "walk vs run",
         "a person walks forward",
         "a person runs forward",

@@ -32,10 +32,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from vmc.io.atomic import atomic_folder, atomic_path
 from vmc.tasks.common import RECIPE_STAGE_DONE
+from vmc.tasks.entry import compose_config
 from vmc.utils.config import ConfigError
 from vmc.utils.console import console
 
@@ -80,23 +82,9 @@ def recipe_stages(cfg: DictConfig) -> list[RecipeStage]:
     return stages
 
 
-def _stage_config(overrides: list[str]) -> DictConfig:
-    """``conf/train.yaml`` composed with ``overrides``, inside the running Hydra app or not."""
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-
-    if GlobalHydra.instance().is_initialized():
-        return compose("train", overrides=overrides)
-    conf_dir = Path(__file__).resolve().parents[2] / "conf"
-    with initialize_config_dir(version_base="1.3", config_dir=str(conf_dir)):
-        return compose("train", overrides=overrides)
-
-
 def _command_line_overrides() -> list[str]:
     """The overrides typed after ``train.py`` that apply to every stage (``logger=csv``,
     ``trainer=gpu``...): all but the recipe's own (``experiment=``, ``hydra.*``)."""
-    from hydra.core.hydra_config import HydraConfig
-
     if not HydraConfig.initialized():
         return []
     typed = list(HydraConfig.get().overrides.task)
@@ -105,22 +93,20 @@ def _command_line_overrides() -> list[str]:
 
 def run_recipe(
     cfg: DictConfig,
+    train_fn: Callable[[DictConfig], dict[str, float]],
     command_line: Sequence[str] | None = None,
-    train_fn: Callable[[DictConfig], dict[str, float]] | None = None,
 ) -> dict[str, float]:
     """Train ``cfg.recipe``'s stages in order under ``cfg.paths.output_dir`` (module docstring).
 
     Args:
         cfg: the recipe experiment's config (``recipe`` and ``paths.output_dir``).
+        train_fn: trains one stage's config (:func:`vmc.tasks.train.train`).
         command_line: overrides applied to every stage before its own; ``None`` takes the ones
             typed on the command line of the running Hydra app.
-        train_fn: trains one stage's config (default :func:`vmc.tasks.train.train`).
 
     Returns:
         The last stage's final metrics.
     """
-    if train_fn is None:
-        from vmc.tasks.train import train as train_fn
     stages = recipe_stages(cfg)
     root = Path(str(cfg.paths.output_dir))
     typed = list(_command_line_overrides() if command_line is None else command_line)
@@ -139,7 +125,7 @@ def run_recipe(
         overrides = [*typed, *stage.overrides, f"paths.output_dir='{folder}'"]
         console.print(f"[bold]{title}[/bold]: train.py {' '.join(stage.overrides)}")
         try:
-            metrics = train_fn(_stage_config(overrides))
+            metrics = train_fn(compose_config("train", overrides))
         except BaseException:
             # Finished stages stay (rerunning the command continues after them); this one goes.
             shutil.rmtree(folder, ignore_errors=True)

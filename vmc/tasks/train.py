@@ -21,6 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from vmc.io.checkpoints import check_lightning_checkpoint
 from vmc.io.stages import BODY_KINDS, GroupChoice, StageRequest, resolve_body
 from vmc.tasks.common import available_choices, instantiate_group, record_stages, save_run_config
+from vmc.tasks.recipe import run_recipe
 from vmc.text import resolve_text_encoder
 from vmc.utils.config import ConfigError
 from vmc.utils.console import print_stage_table
@@ -158,9 +159,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     A config with a ``recipe`` (a list of stages) runs them in order (:mod:`vmc.tasks.recipe`).
     """
     if cfg.get("recipe") is not None:
-        from vmc.tasks.recipe import run_recipe
-
-        return run_recipe(cfg)
+        return run_recipe(cfg, train)
     check_train_config(cfg)
     stages = training_stages(cfg)
     if stages:

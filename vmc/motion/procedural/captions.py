@@ -10,7 +10,7 @@ with a leading space, or empty).
 
 from __future__ import annotations
 
-__all__ = ["CAPTIONS", "MORE_TRAIN", "render_captions"]
+__all__ = ["CAPTIONS", "FREER_TRAIN", "MORE_TRAIN", "SIZE_TRAIN", "render_captions"]
 
 # key: action or "action/variant" → (train templates, held-out templates)
 CAPTIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -246,7 +246,7 @@ MORE_TRAIN: dict[str, tuple[str, ...]] = {
                  "someone steps sideways to the {side}", "a woman takes side steps",
                  "a man steps to the side"),
     "jump_in_place/once": ("a person jumps straight up", "someone jumps once in place",
-                           "a woman does a jump", "a man jumps high"),
+                           "a woman does a jump", "a man jumps on the spot"),
     "jump_in_place/repeat": ("a person jumps several times", "someone keeps jumping in place",
                              "a woman jumps again and again", "a man does repeated jumps"),
     "jump_forward": ("a person jumps to the front", "someone does a broad jump",
@@ -334,7 +334,152 @@ MORE_TRAIN: dict[str, tuple[str, ...]] = {
                     "a woman twists while dancing", "a man dances the twist"),
 }  # fmt: skip
 
+#: Freer training paraphrases (``extra_captions``, after :data:`MORE_TRAIN`): other sentence
+#: shapes (gerunds, "the figure", "an athlete"), and what the body does rather than the action's
+#: name, so that the text head and the latent space generalise from how an action is described,
+#: not from a few verbs. They add no word of an action's held-out templates that its earlier
+#: training captions lack, and none is an evaluation prompt (both checked by the tests).
+FREER_TRAIN: dict[str, tuple[str, ...]] = {
+    "walk_forward": ("a person walking forward at an easy pace",
+                     "the figure walks a few steps forward", "a child walks forward{adv}",
+                     "step after step, a person walks forward"),
+    "walk_backward": ("a person walking backwards", "the figure steps backwards a few times",
+                      "a child walks backward{adv}", "walking backwards without turning around"),
+    "walk_circle": ("a person walking around in a circle", "the figure walks a full loop",
+                    "a child walks in a circle to the {dir}", "walking in a circle"),
+    "jog_forward": ("a person jogging forward", "an athlete runs forward{adv}",
+                    "the figure runs a few strides forward", "running forward at a jog"),
+    "run_in_place": ("a person running in place", "an athlete jogs on the spot with high knees",
+                     "the figure runs but stays on the spot", "running on the spot{adv}"),
+    "march_in_place": ("a person marching on the spot", "the figure marches with high knees",
+                       "a child marches in place{adv}", "marching in place"),
+    "sidestep": ("a person stepping to the {side}", "the figure moves sideways to the {side}",
+                 "an athlete side steps to the {side}", "side stepping to the {side}"),
+    "jump_in_place/once": ("a person jumping in place", "the figure jumps up from both feet",
+                           "an athlete does a vertical jump", "jumping straight up"),
+    "jump_in_place/repeat": ("a person jumping in place several times",
+                             "the figure jumps again and again", "an athlete does repeated jumps",
+                             "jumping in place over and over"),
+    "jump_forward": ("a person jumping forward", "the figure jumps forward from a standing start",
+                     "an athlete does a standing long jump", "jumping forward"),
+    "hop_on_one_foot": ("a person hopping on the {side} foot", "the figure hops on one leg",
+                        "a child hops on the {side} foot", "hopping on one foot"),
+    "jumping_jacks": ("a person doing jumping jacks", "the figure does jumping jacks{adv}",
+                      "an athlete warms up with jumping jacks",
+                      "jumping with the feet apart and the hands together over the head"),
+    "wave/left": ("a person who waves the left hand", "the figure waves with the left hand",
+                  "a child waves the left hand{adv}", "a wave of the left hand"),
+    "wave/right": ("a person who waves the right hand", "the figure waves with the right hand",
+                   "a child waves the right hand{adv}", "a wave of the right hand"),
+    "wave/both": ("a person who waves both hands", "the figure waves with both hands",
+                  "a child waves both hands{adv}", "a wave of both hands"),
+    "clap": ("a person clapping", "the figure claps the hands together",
+             "a child claps{adv}", "clapping the hands in front of the chest"),
+    "punch/left": ("a person punching with the left fist", "the figure punches with the left hand",
+                   "a boxer punches with the left arm", "punching forward with the left fist"),
+    "punch/right": ("a person punching with the right fist",
+                    "the figure punches with the right hand", "a boxer punches with the right arm",
+                    "punching forward with the right fist"),
+    "punch/alternate": ("a person punching with both fists in turn",
+                        "the figure punches left right left", "a boxer throws punches",
+                        "punching with one fist then the other"),
+    "throw": ("a person throwing a ball", "the figure throws with the {side} arm",
+              "a child throws a ball overhand", "throwing a ball with the {side} hand"),
+    "raise_arms/both_side": ("a person raising both arms to the sides",
+                             "the figure lifts both arms out to shoulder height",
+                             "a child spreads both arms", "raising the arms out sideways"),
+    "raise_arms/both_front": ("a person raising both arms in front",
+                              "the figure lifts both arms to the front",
+                              "a child holds both arms forward", "raising both arms forward"),
+    "raise_arms/both_overhead": ("a person raising both arms up",
+                                 "the figure lifts both arms over the head",
+                                 "a child puts both hands up high", "raising both hands up high"),
+    "raise_arms/one_side": ("a person raising the {side} arm to the side",
+                            "the figure lifts the {side} arm out sideways",
+                            "a child holds the {side} arm out", "raising the {side} arm sideways"),
+    "raise_arms/one_front": ("a person raising the {side} arm forward",
+                             "the figure lifts the {side} arm to the front",
+                             "a child points the {side} arm forward",
+                             "raising the {side} arm to the front"),
+    "raise_arms/one_overhead": ("a person raising the {side} hand up",
+                                "the figure lifts the {side} arm above the head",
+                                "a child puts the {side} hand up", "raising the {side} hand high"),
+    "arm_circles": ("a person doing arm circles", "the figure circles both arms {variant}",
+                    "an athlete rotates the straight arms", "circling both arms"),
+    "shrug": ("a person shrugging", "the figure pulls both shoulders up and lets them drop",
+              "a child shrugs", "shrugging the shoulders"),
+    "bow": ("a person bowing", "the figure bows forward and comes back up",
+            "a performer bows", "bowing forward"),
+    "side_bend": ("a person bending to the {side}", "the figure curves the body to the {side}",
+                  "an athlete stretches to the {side} side", "bending sideways to the {side}"),
+    "stretch_up": ("a person stretching upward", "the figure stretches both arms up high",
+                   "an athlete stretches up tall", "stretching the arms upward"),
+    "look_around": ("a person looking around", "the figure turns the head to both sides",
+                    "a child looks left and right", "looking around to both sides"),
+    "nod": ("a person nodding", "the figure nods the head yes",
+            "a child nods", "nodding the head"),
+    "shake_head": ("a person shaking the head", "the figure shakes the head no",
+                   "a child shakes the head", "shaking the head no"),
+    "stand_still": ("a person standing still", "the figure stands in place",
+                    "a child stands still", "standing still"),
+    "squat": ("a person squatting", "the figure squats down and back up",
+              "an athlete does squats", "squatting down and standing back up"),
+    "crouch": ("a person crouching", "the figure crouches down deep",
+               "a child crouches down", "crouching down"),
+    "sit_down": ("a person sitting down", "the figure sits down on a chair",
+                 "a child sits down", "sitting down on a chair"),
+    "stand_up": ("a person getting up", "the figure stands up from a chair",
+                 "a child stands up", "getting up from a chair"),
+    "kick": ("a person kicking with the {side} leg", "the figure kicks with the {side} foot",
+             "an athlete kicks forward with the {side} leg", "kicking with the {side} foot"),
+    "lunge": ("a person lunging forward", "the figure lunges with the {side} leg",
+              "an athlete does a forward lunge", "lunging forward with the {side} leg"),
+    "turn_around": ("a person turning around", "the figure turns around to the {dir}",
+                    "a child turns around", "turning around to face the other way"),
+    "dance_groove": ("a person dancing side to side", "the figure dances with side steps",
+                     "a child dances", "dancing side to side with small steps"),
+    "dance_twist": ("a person dancing the twist", "the figure dances twisting the hips",
+                    "a child does the twist", "dancing the twist"),
+}  # fmt: skip
+
+#: Training paraphrases for how big a motion is (``extra_captions``), rendered from the drawn
+#: parameter: ``action -> (param, below, above, small wordings, big wordings)``; a clip whose
+#: ``param`` is below ``below`` gets the small wordings, above ``above`` the big ones, between
+#: neither. The thresholds cut each parameter's range into thirds.
+SIZE_TRAIN: dict[str, tuple[str, float, float, tuple[str, ...], tuple[str, ...]]] = {
+    "jump_in_place": ("height_m", 0.2167, 0.2833,
+                      ("a person does a small jump", "someone jumps just a little",
+                       "a low jump in place"),
+                      ("a person jumps high", "someone does a big jump as high as possible",
+                       "a high jump in place")),
+    "jump_forward": ("distance_m", 0.5667, 0.7333,
+                     ("a person does a short jump forward", "someone jumps a little way forward",
+                      "a short jump ahead"),
+                     ("a person does a long jump forward", "someone jumps far forward",
+                      "a far jump ahead")),
+    "squat": ("depth", 0.7667, 0.8833,
+              ("a person does a shallow squat", "someone squats only halfway down",
+               "a half squat"),
+              ("a person does a deep squat", "someone squats all the way down",
+               "a full deep squat")),
+    "kick": ("height_deg", 61.67, 73.33,
+             ("a person does a low kick", "someone kicks low with the {side} leg",
+              "a low front kick"),
+             ("a person does a high kick", "someone kicks high with the {side} leg",
+              "a high front kick")),
+}  # fmt: skip
+
+
 _ADVERBS = {"slow": " slowly", "fast": " quickly", "normal": ""}
+
+
+def _size_wordings(action: str, params: dict) -> tuple[str, ...]:
+    """The :data:`SIZE_TRAIN` wordings that fit this clip's drawn size (often none)."""
+    if action not in SIZE_TRAIN or SIZE_TRAIN[action][0] not in params:
+        return ()
+    name, below, above, small, big = SIZE_TRAIN[action]
+    value = float(params[name])
+    return small if value < below else big if value > above else ()
 
 
 def render_captions(
@@ -343,8 +488,9 @@ def render_captions(
     """Training and held-out captions for one generated motion.
 
     Looks up ``"action/variant"`` first (``params["variant"]``), then ``action``. With
-    ``extra_captions`` the training captions include :data:`MORE_TRAIN`'s paraphrases (after the
-    base ones).
+    ``extra_captions`` the training captions include :data:`MORE_TRAIN`'s and
+    :data:`FREER_TRAIN`'s paraphrases and the :data:`SIZE_TRAIN` wordings that fit the clip
+    (after the base ones).
 
     Raises:
         KeyError: no templates for the action.
@@ -365,6 +511,11 @@ def render_captions(
     }
     train, held = CAPTIONS[key]
     if extra_captions:
-        train = train + MORE_TRAIN.get(key, ())
+        train = (
+            train
+            + MORE_TRAIN.get(key, ())
+            + FREER_TRAIN.get(key, ())
+            + _size_wordings(action, params)
+        )
     fmt = lambda ts: list(dict.fromkeys(t.format(**fields) for t in ts))
     return fmt(train), fmt(held)
