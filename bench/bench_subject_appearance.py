@@ -9,7 +9,9 @@ clothes over procedural backgrounds, known betas/poses/cameras and clean backgro
    front + back), the UV texture is built from the photo(s) with the ground-truth body parameters,
    and re-rendered in 20 frames of a procedural motion; PSNR/SSIM on the person's bounding box
    against the true renders (composited over the true background, so only the person differs), and
-   the person pixels whose texel was never filled. Baselines: LWG's parity texture path
+   the person pixels whose texel was never filled. "+ photo colours" is the pipeline's renderer:
+   what photo 0 saw is read from the photo itself (``vmc.subject.warp.source_view``). Baselines:
+   LWG's parity texture path
    (``make_uv_texture`` + ``synthesize_target`` = ``I_syn``, hard mask, no fill) and the LWG
    generator with random weights (tiny widths) fed through ``vmc.lwg.inputs``.
 3. Speed: texture build and ms per rendered frame at 256x256.
@@ -41,7 +43,7 @@ from vmc.render.correspondence import UVLayout
 from vmc.render.texture import uv_render
 from vmc.subject.background import hole_mask, inpaint_background
 from vmc.subject.texture import TextureAtlas, texture_from_photos
-from vmc.subject.warp import SubjectRenderer, composite
+from vmc.subject.warp import SubjectRenderer, composite, source_view
 
 ACTIONS = ("turn_around", "walk_circle", "jumping_jacks", "dance_twist", "kick", "punch", "squat")
 SHADING = 0.3  # the synthetic clips' Lambert shading (baked into the photos, as light is)
@@ -211,7 +213,7 @@ def lwg_baselines(body, layout, uv, photos, frags_src, tgt_frags, bg, size, gen=
 
 def bench_texture(body, layout, uv, atlas, n: int, size: int, nt: int, out: Path):
     results: dict[str, dict[str, list[float]]] = {}
-    times = {"build": [], "render_ms": []}
+    times = {"build": [], "render_ms": [], "render_photo_ms": []}
     gen = None
     for i in range(n):
         action = ACTIONS[i % len(ACTIONS)]
@@ -252,6 +254,15 @@ def bench_texture(body, layout, uv, atlas, n: int, size: int, nt: int, out: Path
             r.supersample = 1
             rgb1, alpha1 = r.render(tposes, tcams, size)
             preds[name + ", hard edges"] = composite(rgb1, alpha1, clip.background).numpy()
+            # The pipeline's renderer: colours photo 0 saw read from it, the rest from the texture.
+            view = source_view(
+                body, betas, sposes[0], scams[0], photos[0], masks[0].astype(np.float32)
+            )
+            direct = SubjectRenderer(body, betas, tex, layout=layout, source=view)
+            t = time.perf_counter()
+            rgb2, alpha2 = direct.render(tposes, tcams, size)
+            times["render_photo_ms"].append(1000 * (time.perf_counter() - t) / nt)
+            preds[name + " + photo colours"] = composite(rgb2, alpha2, clip.background).numpy()
             unf = unfilled_pixels(tex, r, tposes, tcams, size, atlas.covered.numpy())
             results.setdefault(name, {}).setdefault("unfilled", []).append(unf)
             if i == 0:
@@ -283,7 +294,7 @@ def bench_texture(body, layout, uv, atlas, n: int, size: int, nt: int, out: Path
             pick = [0, nt // 3, 2 * nt // 3, nt - 1]
             rows = [np.concatenate(list(photos), 1)]
             rows[0] = np.concatenate([rows[0], np.zeros((size, size * 2, 3), np.uint8)], 1)
-            for name in ("warp, 1 photo", "warp, 2 photos"):
+            for name in ("warp, 1 photo", "warp, 1 photo + photo colours", "warp, 2 photos"):
                 rows.append((np.concatenate(list(preds[name][pick]), 1) * 255).astype(np.uint8))
             rows.append((np.concatenate(list(gt[pick]), 1) * 255).round().astype(np.uint8))
             write_image(out / f"appearance_novel_pose_{i}.png", np.concatenate(rows, 0))
@@ -303,7 +314,9 @@ def bench_texture(body, layout, uv, atlas, n: int, size: int, nt: int, out: Path
         "",
         f"Texture build (UV {atlas.size}x{atlas.size}, per call, 1-2 photos): "
         f"{np.mean(times['build']):.2f} s; render: {np.mean(times['render_ms']):.1f} ms/frame "
-        f"at {size}x{size} (supersample 2, batch 8).",
+        f"at {size}x{size} (supersample 2, batch 8); with photo colours: "
+        f"{np.mean(times['render_photo_ms']):.1f} ms/frame (ratio "
+        f"{np.mean(times['render_photo_ms']) / np.mean(times['render_ms']):.2f}).",
     ]
     return lines
 

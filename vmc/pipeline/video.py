@@ -43,7 +43,7 @@ from vmc.render.body_render import render_smpl_params
 from vmc.render.shading import face_normals
 from vmc.subject.crop import CropBox
 from vmc.subject.prepare import Subject
-from vmc.subject.warp import SubjectRenderer, composite
+from vmc.subject.warp import SubjectRenderer, composite, source_view
 from vmc.utils.timing import StepTimer
 
 __all__ = ["BACKGROUNDS", "FRAMINGS", "VideoMotionCLIP", "VideoOutput", "frame_box"]
@@ -299,9 +299,15 @@ class VideoMotionCLIP:
             if self.background == "bgnet":
                 plate = renderer.background_photo(subject)
         else:
+            # Colours seen in photo 0 come from it, the rest from the texture (vmc.subject.warp).
+            source = source_view(
+                self._render_body, subject.betas, subject.poses[0], subject.cams[0],
+                subject.crops[0], subject.alphas[0],
+            )  # fmt: skip
             renderer = SubjectRenderer(
-                self._render_body, subject.betas, subject.texture, supersample=self.supersample
-            )
+                self._render_body, subject.betas, subject.texture, supersample=self.supersample,
+                source=source,
+            )  # fmt: skip
         parts = _SubjectParts(subject, residual, renderer, plate)
         self._per_subject[key] = parts
         while len(self._per_subject) > SUBJECTS_KEPT:
