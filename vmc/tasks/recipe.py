@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
+from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from vmc.io.atomic import atomic_folder, atomic_path
@@ -137,9 +138,13 @@ def run_recipe(
                     f"hydra.run.dir={root} continues from stage {stage.name}"
                 )
             raise
-        with atomic_path(done) as tmp:
-            Path(tmp).write_text(json.dumps({"stage": stage.name, "metrics": metrics}, indent=1))
-    _publish_export(root / stages[-1].name / "export", root / "export")
+        if rank_zero_only.rank == 0:  # under DDP every process runs the recipe; one writes
+            with atomic_path(done) as tmp:
+                Path(tmp).write_text(
+                    json.dumps({"stage": stage.name, "metrics": metrics}, indent=1)
+                )
+    if rank_zero_only.rank == 0:
+        _publish_export(root / stages[-1].name / "export", root / "export")
     return metrics
 
 
