@@ -13,35 +13,32 @@ the time to render 24 frames of a library motion with either renderer (ratio in 
 from __future__ import annotations
 
 import argparse
-import math
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from bench_subject_appearance import psnr  # bench/ is on the path when run as a script
 
 from vmc.body.embedded import load_embedded_body
+from vmc.body.joints import joint_index
+from vmc.geometry.camera import project_weak_perspective
 from vmc.subject.prepare import prepare_subject
 from vmc.subject.warp import SubjectRenderer, source_view
 
 ROOT = Path(__file__).resolve().parents[1]
 PHOTOS = ["astronaut.jpg", "person.jpg", "person2.jpg"]
-HEAD = 15  # SMPL joint
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    return -10 * math.log10(max(float(((a - b) ** 2).mean()), 1e-12))
+HEAD = joint_index("head")
 
 
 def head_box(body, subject, size: int, half: float = 0.09) -> tuple[slice, slice]:
     """Square around the head joint in the crop (``half`` of the crop side each way)."""
     betas = torch.as_tensor(subject.betas).float().reshape(1, -1)
     pose = torch.as_tensor(subject.poses[:1]).float()
+    cam = torch.as_tensor(subject.cams[:1]).float()
     with torch.no_grad():
-        joints = body(betas=betas, pose_axis_angle=pose).joints[0, HEAD]
-    s, tx, ty = (float(v) for v in subject.cams[0])
-    x = (s * (float(joints[0]) + tx) + 1) * size / 2
-    y = (s * (float(joints[1]) + ty) + 1) * size / 2
+        joints = body(betas=betas, pose_axis_angle=pose).joints[:, [HEAD]]
+    x, y = ((project_weak_perspective(joints, cam)[0, 0, :2] + 1) * size / 2).tolist()
     r = int(half * size)
     return slice(max(0, int(y) - r), int(y) + r), slice(max(0, int(x) - r), int(x) + r)
 

@@ -3,9 +3,13 @@ would, keeps finished stages when stopped, and continues after them."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import compose_config
 from motionclip_stubs import TINY_MODEL_OVERRIDES
 from omegaconf import OmegaConf, open_dict
@@ -155,3 +159,29 @@ def test_the_command_line_of_a_recipe_is_checked_for_every_stage() -> None:
     problem = command_line_problem("train", [*ok, "model.net.latnt_dim=32"])
     assert problem is not None and "unknown config key 'model.net.latnt_dim'" in problem
     assert "model.net.latent_dim" in problem
+
+
+def test_train_py_runs_a_recipe_as_a_user_types_it(tmp_path) -> None:
+    # The recipe experiment on the command line, every stage on the tiny model and one batch per
+    # epoch; typed keys reach every stage and the model lands in <run>/export.
+    repo = Path(__file__).resolve().parents[1]
+    run = tmp_path / "run"
+    typed = [o for o in TYPED if not o.startswith("logger=")] + [
+        "logger=csv",
+        "trainer.limit_train_batches=1",
+        "trainer.limit_val_batches=1",
+    ]
+    done = subprocess.run(
+        [sys.executable, str(repo / "train.py"), "experiment=motionclip_embedded", *typed,
+         f"hydra.run.dir={run}", f"paths.cache_dir={tmp_path / 'cache'}"],
+        cwd=repo, capture_output=True, text=True, timeout=600,
+        env={**os.environ, "PYTHONPATH": str(repo / "tests"), "WANDB_MODE": "offline"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    for name, epochs in (("stage1", 25), ("stage2", 40), ("stage3", 60)):
+        cfg = yaml.safe_load((run / name / "config.yaml").read_text())
+        assert cfg["trainer"]["max_epochs"] == epochs and cfg["model"]["net"]["latent_dim"] == 32
+        assert "csv" in cfg["logger"] and (run / name / RECIPE_STAGE_DONE).is_file()
+    for file in ("model.safetensors", "latent_bank.safetensors", "text_head.safetensors"):
+        ours = (run / "export" / file).read_bytes()
+        assert ours == (run / "stage3" / "export" / file).read_bytes()
