@@ -180,6 +180,27 @@ def test_a_text_head_beside_the_export_is_used_unless_turned_off(tmp_path):
     assert select_motion_stage(request).generator.text_head is None  # none exported
     head = 0.1 * torch.randn(384, 384)  # the tiny run's latent size (its text encoder's)
     save_text_head(run / "text_head.safetensors", head)
-    torch.testing.assert_close(select_motion_stage(request).generator.text_head, head)
+    stored = head.half().float()  # text heads are stored in fp16
+    torch.testing.assert_close(select_motion_stage(request).generator.text_head, stored)
     off = select_motion_stage(request, MotionOptions(text_head=False))
     assert off.generator.text_head is None
+
+
+def test_a_caption_prior_beside_the_export_is_used_unless_turned_off(tmp_path):
+    import torch.nn.functional as F
+
+    from vmc.motion.caption_prior import CaptionPrior, save_caption_prior
+
+    run = _export_tiny_run(tmp_path / "export")
+    request = StageRequest(motion="run", motion_run=str(run))
+    assert select_motion_stage(request).generator.caption_prior is None  # none exported
+    prior = CaptionPrior(
+        F.normalize(torch.randn(5, 768), dim=1), F.normalize(torch.randn(5, 384), dim=1),
+        torch.zeros(768),
+    )  # fmt: skip
+    save_caption_prior(run / "caption_prior.safetensors", prior)
+    used = select_motion_stage(request).generator
+    assert used.caption_prior is not None and used.prior_encoder.dim == 768
+    assert used.prior_encoder.name == "all-mpnet-base-v2"
+    off = select_motion_stage(request, MotionOptions(caption_prior=False))
+    assert off.generator.caption_prior is None

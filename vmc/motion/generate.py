@@ -48,6 +48,7 @@ from vmc.geometry.rotations import (
     rotation_about_y,
     rotation_about_z,
 )
+from vmc.motion.caption_prior import CaptionPrior, blend_vote
 from vmc.motion.convert import check_translation_mode, motion_to_smpl
 from vmc.motion.model import MotionCLIP, overwrite_root_orientation
 from vmc.motion.prior import nearest_latents, pick_latents
@@ -180,6 +181,9 @@ class TextToMotion:
             output motions; ``None`` = not known (AMASS-trained models).
         text_head: ``[D, D]`` learnt text head applied to every text latent after centring
             (:mod:`vmc.motion.text_head`); ``None`` = the text latent as encoded.
+        caption_prior: a :class:`~vmc.motion.caption_prior.CaptionPrior` whose vote is added to
+            every text latent after the head (``None`` = none); needs ``prior_encoder``.
+        prior_encoder: the sentence encoder the caption prior's features come from.
     """
 
     def __init__(
@@ -203,6 +207,8 @@ class TextToMotion:
         match_phase: bool = True,
         root_rest: Sequence[float] | None = None,
         text_head: torch.Tensor | None = None,
+        caption_prior: CaptionPrior | None = None,
+        prior_encoder: TextEncoder | None = None,
     ) -> None:
         self.translation = check_translation_mode(translation)
         if not isinstance(model, MotionCLIP):
@@ -262,6 +268,19 @@ class TextToMotion:
                 f"text_head must be a finite [{d}, {d}] tensor, got {tuple(text_head.shape)}"
             )
         self.text_head = None if text_head is None else text_head.float()
+        if caption_prior is not None:
+            if caption_prior.latent_dim != d:
+                raise ValueError(
+                    f"caption_prior targets are {caption_prior.latent_dim}-d, the model's latents "
+                    f"{d}-d"
+                )
+            if getattr(prior_encoder, "dim", None) != caption_prior.feature_dim:
+                raise ValueError(
+                    f"caption_prior needs a {caption_prior.feature_dim}-d prior_encoder "
+                    f"({caption_prior.encoder}), got {getattr(prior_encoder, 'dim', None)}"
+                )
+        self.caption_prior = caption_prior
+        self.prior_encoder = prior_encoder if caption_prior is not None else None
         self.prior_k = prior_k
         self.prior_mean = bool(prior_mean)
         self.latent_noise = float(latent_noise)
@@ -287,6 +306,9 @@ class TextToMotion:
             z = z - self.text_center.to(z)
         if self.text_head is not None:
             z = apply_text_head(z, self.text_head)
+        if self.caption_prior is not None:
+            vote = self.caption_prior.vote(self.prior_encoder.encode(texts))
+            z = blend_vote(z, vote)
         if self.text_scale is not None:
             z = torch.nn.functional.normalize(z, dim=-1) * self.text_scale
         elif self.normalize_text:

@@ -16,7 +16,9 @@ back to float32. The model is returned in eval mode on the CPU with an ``info`` 
 ``translation`` (row 24's meaning), ``up_axis``, ``num_frames``, ``fps``, ``text_scale``,
 ``text_center``, ``latent_bank`` (``[N, D]`` from ``latent_bank.safetensors`` beside an export,
 else ``None``; ``vmc.motion.prior``), ``text_head`` (``[D, D]`` from ``text_head.safetensors``
-beside an export, else ``None``; ``vmc.motion.text_head``), ``source`` (the file read).
+beside an export, else ``None``; ``vmc.motion.text_head``), ``caption_prior`` (a
+:class:`~vmc.motion.caption_prior.CaptionPrior` from ``caption_prior.safetensors`` beside an
+export, else ``None``), ``source`` (the file read).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from vmc.io.checkpoints import (
     load_checkpoint_file,
     load_state_dict_strict,
 )
+from vmc.motion.caption_prior import CAPTION_PRIOR_FILENAME, load_caption_prior
 from vmc.motion.model import MotionCLIP, MotionCLIPConfig
 from vmc.motion.prior import BANK_FILENAME, load_latent_bank
 from vmc.motion.text_head import HEAD_FILENAME, load_text_head
@@ -51,6 +54,7 @@ _DEFAULT_INFO: dict[str, Any] = {
     "text_center": None,
     "latent_bank": None,
     "text_head": None,
+    "caption_prior": None,
 }
 
 
@@ -103,6 +107,9 @@ def _load_export(weights: Path) -> tuple[MotionCLIP, dict[str, Any]]:
     head = weights.parent / HEAD_FILENAME
     if head.is_file():
         info["text_head"] = load_text_head(head)
+    captions = weights.parent / CAPTION_PRIOR_FILENAME
+    if captions.is_file():
+        info["caption_prior"] = load_caption_prior(captions)
     return model, info
 
 

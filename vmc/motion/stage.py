@@ -32,6 +32,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -50,6 +51,7 @@ from vmc.motion.runs import load_motionclip_run
 from vmc.motion.types import Motion
 from vmc.text import build_text_encoder
 from vmc.text.clip_encoder import ClipTextEncoder
+from vmc.text.sentence_encoder import mpnet_encoder
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +70,8 @@ class MotionOptions:
             (:func:`vmc.motion.contact.remove_foot_sliding`; joint rotations are kept).
         text_head: map text latents through the export's learnt text head when it has one
             (:mod:`vmc.motion.text_head`); ``False`` uses the encoder's latent as it is.
+        caption_prior: add the vote of the export's caption prior when it has one
+            (:mod:`vmc.motion.caption_prior`, all-mpnet-base-v2); ``False`` leaves it out.
     """
 
     overlap: int | None = None
@@ -75,6 +79,7 @@ class MotionOptions:
     prior_k: int = 4
     plant_feet: bool = True
     text_head: bool = True
+    caption_prior: bool = True
 
 
 class MotionStage(Protocol):
@@ -129,6 +134,23 @@ class RetrievalMotionStage:
         )
 
 
+def _caption_prior(prior: Any) -> dict[str, Any]:
+    """``TextToMotion`` keywords for an export's caption prior (none when there is none or its
+    encoder is not installed: the model still runs, on its own text latent, with a warning)."""
+    if prior is None:
+        return {}
+    try:
+        encoder = mpnet_encoder()
+    except ImportError as err:
+        warnings.warn(
+            f"the model's caption prior is not used: {err} (it helps with wordings unlike the "
+            "training captions)",
+            stacklevel=3,
+        )
+        return {}
+    return {"caption_prior": prior, "prior_encoder": encoder}
+
+
 class MotionCLIPStage:
     """A MotionCLIP decoder driven by its text encoder (:class:`vmc.motion.generate.TextToMotion`).
 
@@ -147,6 +169,8 @@ class MotionCLIPStage:
             (:func:`vmc.motion.contact.remove_foot_sliding`); not with ``upright_root``, which
             keeps the body in place anyway.
         text_head: use the export's text head (``info["text_head"]``) when there is one.
+        caption_prior: use the export's caption prior (``info["caption_prior"]``) when there is
+            one and its sentence encoder is installed (else a warning with the pip command).
 
     ``info["root_rest"]`` (the rest pelvis the training ``trans`` referred to) is recorded on the
     motions; a Y-up model without it was trained on this project's data (the procedural
@@ -167,6 +191,7 @@ class MotionCLIPStage:
         prior_k: int = 4,
         plant_feet: bool = True,
         text_head: bool = True,
+        caption_prior: bool = True,
     ) -> None:
 
         self.model_fps = float(info.get("fps", 30.0))
@@ -187,6 +212,7 @@ class MotionCLIPStage:
             prior_k=int(prior_k or 1),
             root_rest=root_rest,
             text_head=info.get("text_head") if text_head else None,
+            **_caption_prior(info.get("caption_prior") if caption_prior else None),
         )
         self.upright_root = upright_root
         self.plant_feet = bool(plant_feet) and not upright_root
@@ -330,6 +356,7 @@ def _stage_options(options: MotionOptions) -> dict[str, Any]:
         "prior_k": int(options.prior_k or 0),
         "plant_feet": bool(options.plant_feet),
         "text_head": bool(options.text_head),
+        "caption_prior": bool(options.caption_prior),
     }
 
 

@@ -12,8 +12,9 @@ and which (who does it, the article) do not; no action labels are used. Generati
 bank latents near the mapped text latent (:mod:`vmc.motion.prior`), and the text latent keeps
 its norm.
 
-The head is saved beside an export as ``text_head.safetensors`` (``[D, D]`` fp32, with the
-fitting settings in its metadata) and loaded with the run (:mod:`vmc.motion.runs`).
+The head is saved beside an export as ``text_head.safetensors`` (``[D, D]`` fp16: its entries
+are small corrections, |W| < 0.05, which fp16 keeps to about 2e-5; the fitting settings in its
+metadata) and loaded with the run (:mod:`vmc.motion.runs`).
 """
 
 from __future__ import annotations
@@ -154,7 +155,7 @@ def save_text_head(
     head: torch.Tensor,
     settings: dict[str, int | float] | None = None,
 ) -> Path:
-    """Write ``head [D, D]`` (fp32) atomically; ``settings`` go into the file's metadata (one
+    """Write ``head [D, D]`` (as fp16) atomically; ``settings`` go into the file's metadata (one
     ``settings`` entry, JSON with sorted keys: safetensors writes several entries in a random
     order, and the same head must give the same bytes)."""
     if head.ndim != 2 or head.shape[0] != head.shape[1] or not torch.isfinite(head).all():
@@ -162,7 +163,7 @@ def save_text_head(
     metadata = {"settings": json.dumps(settings or {}, sort_keys=True)}
     target = Path(path)
     with atomic_path(target) as tmp:
-        save_file({"head": head.detach().cpu().float().contiguous()}, str(tmp), metadata)
+        save_file({"head": head.detach().cpu().half().contiguous()}, str(tmp), metadata)
     return target
 
 

@@ -52,6 +52,11 @@ from vmc.body.model import BodyModel
 from vmc.body.procedural import make_tiny_body
 from vmc.body.select import select_body
 from vmc.io.checkpoints import export_inference
+from vmc.motion.caption_prior import (
+    CAPTION_PRIOR_FILENAME,
+    build_caption_prior,
+    save_caption_prior,
+)
 from vmc.motion.convert import check_translation_mode
 from vmc.motion.losses import LossWeights, PosedBody, motion_losses
 from vmc.motion.metrics import MaskedMSE, MeanPositionError, RetrievalRPrecision
@@ -65,6 +70,7 @@ from vmc.motion.text_head import (
     save_text_head,
 )
 from vmc.text.feature_cache import FeatureCache
+from vmc.text.sentence_encoder import mpnet_encoder
 from vmc.utils.config import to_plain
 
 __all__ = ["EXPORT_FORMAT", "MotionCLIPSystem", "build_body", "describe_text_encoder"]
@@ -173,6 +179,9 @@ class MotionCLIPSystem(pl.LightningModule):
             (``latent_bank.safetensors``; generation's retrieval prior, ``vmc.motion.prior``).
         text_head: with ``latent_bank``, the export also holds a text head fit on the training
             captions (``text_head.safetensors``; ``vmc.motion.text_head``).
+        caption_prior: with ``latent_bank``, the export also holds the training captions'
+            all-mpnet-base-v2 features and motion targets (``caption_prior.safetensors``;
+            ``vmc.motion.caption_prior``; needs ``requirements/text_prior.txt``).
     """
 
     def __init__(
@@ -202,6 +211,7 @@ class MotionCLIPSystem(pl.LightningModule):
         latent_bank: bool = False,
         init_from: str | None = None,
         text_head: bool = False,
+        caption_prior: bool = False,
     ) -> None:
         super().__init__()
         if lr_schedule not in ("constant", "cosine"):
@@ -599,6 +609,8 @@ class MotionCLIPSystem(pl.LightningModule):
         log.info("latent bank: %d training latents -> %s", bank.shape[0], path)
         if self.hparams.get("text_head"):
             self.export_text_head(out_dir, dataset, bank)
+        if self.hparams.get("caption_prior"):
+            self.export_caption_prior(out_dir, dataset, bank)
         return path
 
     def export_text_head(
@@ -625,6 +637,22 @@ class MotionCLIPSystem(pl.LightningModule):
         head, num_captions = build_text_head(clip_texts, bank, text_latents)
         path = save_text_head(Path(out_dir) / HEAD_FILENAME, head, TEXT_HEAD_SETTINGS)
         log.info("text head: fit on %d training captions -> %s", num_captions, path)
+        return path
+
+    def export_caption_prior(
+        self, out_dir: str | os.PathLike[str], dataset: Any, bank: torch.Tensor
+    ) -> Path | None:
+        """Store the training captions' all-mpnet-base-v2 features and motion targets (from
+        ``bank [N, D]``, in ``dataset``'s order) as ``caption_prior.safetensors``
+        (:mod:`vmc.motion.caption_prior`). Clips without captions give no prior (a warning)."""
+        clip_texts = [list(record.motion.texts) for record in dataset.records]
+        if not any(t for texts in clip_texts for t in texts):
+            log.warning("caption prior: the training clips have no captions; exporting without")
+            return None
+        encoder = mpnet_encoder(device=self.text_mean.device)
+        prior = build_caption_prior(clip_texts, bank, encoder.encode, encoder=encoder.name)
+        path = save_caption_prior(Path(out_dir) / CAPTION_PRIOR_FILENAME, prior)
+        log.info("caption prior: %d training captions -> %s", prior.features.shape[0], path)
         return path
 
 
