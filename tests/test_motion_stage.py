@@ -167,9 +167,10 @@ def test_motion_options_reach_the_generator(tiny_run):
     stage = select_motion_stage(StageRequest(motion="run", motion_run=str(tiny_run)), options)
     assert stage.generator.overlap == 6 and stage.generator.latent_noise == 0.25
     assert stage.plant_feet  # on by default
-    options = MotionOptions(plant_feet=False)
+    assert stage.ballistic_flight  # on by default
+    options = MotionOptions(plant_feet=False, ballistic_flight=False)
     stage = select_motion_stage(StageRequest(motion="run", motion_run=str(tiny_run)), options)
-    assert not stage.plant_feet
+    assert not stage.plant_feet and not stage.ballistic_flight
 
 
 def test_a_text_head_beside_the_export_is_used_unless_turned_off(tmp_path):

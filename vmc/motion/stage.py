@@ -42,6 +42,7 @@ import torch
 
 from vmc.io.stages import EMBEDDED_MOTIONCLIP_DIR, GroupChoice, StageRequest, resolve_motion
 from vmc.motion.contact import remove_foot_sliding
+from vmc.motion.flight import ballistic_flight as follow_gravity
 from vmc.motion.generate import TextToMotion
 from vmc.motion.model import MotionCLIP
 from vmc.motion.procedural import generate_motion, list_actions
@@ -72,6 +73,9 @@ class MotionOptions:
             (:mod:`vmc.motion.text_head`); ``False`` uses the encoder's latent as it is.
         caption_prior: add the vote of the export's caption prior when it has one
             (:mod:`vmc.motion.caption_prior`, all-mpnet-base-v2); ``False`` leaves it out.
+        ballistic_flight: make the root's height a ballistic arc while both feet are off the
+            floor (:func:`vmc.motion.flight.ballistic_flight`; the decoder's flight time, gravity's
+            height).
     """
 
     overlap: int | None = None
@@ -80,6 +84,7 @@ class MotionOptions:
     plant_feet: bool = True
     text_head: bool = True
     caption_prior: bool = True
+    ballistic_flight: bool = True
 
 
 class MotionStage(Protocol):
@@ -171,6 +176,8 @@ class MotionCLIPStage:
         text_head: use the export's text head (``info["text_head"]``) when there is one.
         caption_prior: use the export's caption prior (``info["caption_prior"]``) when there is
             one and its sentence encoder is installed (else a warning with the pip command).
+        ballistic_flight: make every flight of the decoded root a ballistic arc
+            (:func:`vmc.motion.flight.ballistic_flight`); not with ``upright_root``.
 
     ``info["root_rest"]`` (the rest pelvis the training ``trans`` referred to) is recorded on the
     motions; a Y-up model without it was trained on this project's data (the procedural
@@ -192,6 +199,7 @@ class MotionCLIPStage:
         plant_feet: bool = True,
         text_head: bool = True,
         caption_prior: bool = True,
+        ballistic_flight: bool = True,
     ) -> None:
 
         self.model_fps = float(info.get("fps", 30.0))
@@ -216,6 +224,7 @@ class MotionCLIPStage:
         )
         self.upright_root = upright_root
         self.plant_feet = bool(plant_feet) and not upright_root
+        self.ballistic_flight = bool(ballistic_flight) and not upright_root
         self.encoder_name = str(getattr(encoder, "name", type(encoder).__name__))
         self.description = description
         self.why = why
@@ -244,6 +253,8 @@ class MotionCLIPStage:
         if self.plant_feet:
             # At the model's rate, where its contacts were learned; before any resampling.
             motion = remove_foot_sliding(motion)
+        if self.ballistic_flight:
+            motion = follow_gravity(motion)
         if abs(fps - self.model_fps) > 1e-6:
             motion = resample_motion(motion, fps).motion
         motion = fit_length(motion, num_frames)
@@ -357,6 +368,7 @@ def _stage_options(options: MotionOptions) -> dict[str, Any]:
         "plant_feet": bool(options.plant_feet),
         "text_head": bool(options.text_head),
         "caption_prior": bool(options.caption_prior),
+        "ballistic_flight": bool(options.ballistic_flight),
     }
 
 

@@ -152,8 +152,8 @@ def motion_request(motion_cfg: Any, text_cfg: Any = None) -> StageRequest:
 
 def motion_options(motion_cfg: Any) -> MotionOptions:
     """:class:`vmc.motion.stage.MotionOptions` of ``conf/motion`` (``overlap``,
-    ``latent_noise``, ``prior_k``, ``plant_feet``, ``text_head``, ``caption_prior``; a null
-    ``prior_k`` means 0)."""
+    ``latent_noise``, ``prior_k``, ``plant_feet``, ``text_head``, ``caption_prior``,
+    ``ballistic_flight``; a null ``prior_k`` means 0)."""
     return MotionOptions(
         overlap=_get(motion_cfg, "overlap"),
         latent_noise=float(_get(motion_cfg, "latent_noise", 0.0) or 0.0),
@@ -161,6 +161,7 @@ def motion_options(motion_cfg: Any) -> MotionOptions:
         plant_feet=bool(_get(motion_cfg, "plant_feet", True)),
         text_head=bool(_get(motion_cfg, "text_head", True)),
         caption_prior=bool(_get(motion_cfg, "caption_prior", True)),
+        ballistic_flight=bool(_get(motion_cfg, "ballistic_flight", True)),
     )
 
 

@@ -289,7 +289,7 @@ def _check_motion_options(cfg: DictConfig) -> None:
         isinstance(overlap, bool) or not isinstance(overlap, int) or overlap < 0
     ):
         raise ConfigError(f"motion.overlap must be null or an integer >= 0, got {overlap!r}")
-    for key in ("plant_feet", "text_head", "caption_prior"):
+    for key in ("plant_feet", "text_head", "caption_prior", "ballistic_flight"):
         value = OmegaConf.select(cfg, f"motion.{key}", default=True)
         if not isinstance(value, bool):
             raise ConfigError(f"motion.{key} must be true or false, got {value!r}")
