@@ -62,6 +62,7 @@ def test_the_caption_prior_is_used_and_reads_new_wordings_better(stage: MotionCL
     # (bench/eval_motionclip_heldout.py, 272 wordings: 0.805 against 0.654).
     t2m = stage.generator
     assert t2m.caption_prior is not None, "the shipped model's caption prior was not loaded"
+    assert stage.description.endswith("+ caption prior (all-mpnet-base-v2)")  # the stage table
     with_prior = evaluate_procedural(t2m, per_action=2, seed=2024)["action_acc_heldout"]
     own_latent = copy.copy(t2m)
     own_latent.caption_prior = None

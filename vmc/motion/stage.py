@@ -226,7 +226,9 @@ class MotionCLIPStage:
         self.plant_feet = bool(plant_feet) and not upright_root
         self.ballistic_flight = bool(ballistic_flight) and not upright_root
         self.encoder_name = str(getattr(encoder, "name", type(encoder).__name__))
-        self.description = description
+        prior = self.generator.caption_prior
+        # Say so in the run's stage table: it is a second sentence encoder at work.
+        self.description = description + (f" + caption prior ({prior.encoder})" if prior else "")
         self.why = why
 
     def to(self, device: torch.device | str) -> MotionCLIPStage:
