@@ -182,6 +182,36 @@ def test_train_py_runs_a_recipe_as_a_user_types_it(tmp_path) -> None:
         cfg = yaml.safe_load((run / name / "config.yaml").read_text())
         assert cfg["trainer"]["max_epochs"] == epochs and cfg["model"]["net"]["latent_dim"] == 32
         assert "csv" in cfg["logger"] and (run / name / RECIPE_STAGE_DONE).is_file()
-    for file in ("model.safetensors", "latent_bank.safetensors", "text_head.safetensors"):
+    files = ("model.safetensors", "latent_bank.safetensors", "text_head.safetensors")
+    for file in (*files, "caption_prior.safetensors"):  # stage 3 exports the caption prior too
         ours = (run / "export" / file).read_bytes()
         assert ours == (run / "stage3" / "export" / file).read_bytes()
+
+
+@pytest.mark.slow
+def test_the_recipe_runs_under_ddp_on_two_cpu_processes(tmp_path) -> None:
+    # trainer=ddp_cpu (gloo, 2 spawned processes) for every stage: only rank zero writes the
+    # stage markers and the final export, and each stage resumes from the one before (46 s).
+    repo = Path(__file__).resolve().parents[1]
+    run = tmp_path / "run"
+    typed = [o for o in TYPED if not o.startswith("logger=")] + [
+        "logger=csv",
+        "trainer.limit_train_batches=1",
+        "trainer.limit_val_batches=1",
+        "trainer=ddp_cpu",
+        "trainer.strategy=ddp_spawn",
+    ]
+    done = subprocess.run(
+        [sys.executable, str(repo / "train.py"), "experiment=motionclip_embedded", *typed,
+         f"hydra.run.dir={run}", f"paths.cache_dir={tmp_path / 'cache'}"],
+        cwd=repo, capture_output=True, text=True, timeout=900,
+        env={**os.environ, "PYTHONPATH": str(repo / "tests"), "WANDB_MODE": "offline"},
+    )  # fmt: skip
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-3000:]
+    assert "GLOBAL_RANK: 1" in output  # really two processes
+    for name in ("stage1", "stage2", "stage3"):
+        assert (run / name / RECIPE_STAGE_DONE).is_file()
+    exported = sorted(p.name for p in (run / "export").iterdir())
+    assert exported == sorted(p.name for p in (run / "stage3" / "export").iterdir())
+    assert "caption_prior.safetensors" in exported
