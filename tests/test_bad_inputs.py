@@ -90,12 +90,7 @@ CASES = [
     Case("plant_feet not a boolean", INFER, ["motion.plant_feet=3"], r"motion.plant_feet"),
     Case("text_head not a boolean", INFER, ["motion.text_head=yes please"], r"motion.text_head"),
     Case("caption_prior not a boolean", INFER, ["motion.caption_prior=2"], r"motion.caption_prior"),
-    Case(
-        "ballistic_flight not a boolean",
-        INFER,
-        ["motion.ballistic_flight=x"],
-        r"motion.ballistic_flight",
-    ),
+    Case("ballistic_flight", INFER, ["motion.ballistic_flight=x"], r"motion.ballistic_flight"),
     Case("prior_k negative", INFER, ["motion.prior_k=-2"], r"motion.prior_k"),
     Case("fps tiny", INFER, ["fps=0.001"], r"s of motion.*lower num_frames or raise fps"),
     Case("fps zero", INFER, ["fps=0"], r"'fps' must be > 0"),

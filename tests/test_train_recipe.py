@@ -161,23 +161,32 @@ def test_the_command_line_of_a_recipe_is_checked_for_every_stage() -> None:
     assert "model.net.latent_dim" in problem
 
 
-def test_train_py_runs_a_recipe_as_a_user_types_it(tmp_path) -> None:
-    # The recipe experiment on the command line, every stage on the tiny model and one batch per
-    # epoch; typed keys reach every stage and the model lands in <run>/export.
+def _train_py_recipe(tmp_path: Path, extra: list[str], timeout: int) -> tuple[Path, str]:
+    """``python train.py experiment=motionclip_embedded`` as a user types it, every stage on the
+    tiny model and one batch per epoch (+ ``extra``): ``(run folder, its output)``; asserts
+    that it succeeded."""
     repo = Path(__file__).resolve().parents[1]
     run = tmp_path / "run"
     typed = [o for o in TYPED if not o.startswith("logger=")] + [
         "logger=csv",
         "trainer.limit_train_batches=1",
         "trainer.limit_val_batches=1",
+        *extra,
     ]
     done = subprocess.run(
         [sys.executable, str(repo / "train.py"), "experiment=motionclip_embedded", *typed,
          f"hydra.run.dir={run}", f"paths.cache_dir={tmp_path / 'cache'}"],
-        cwd=repo, capture_output=True, text=True, timeout=600,
+        cwd=repo, capture_output=True, text=True, timeout=timeout,
         env={**os.environ, "PYTHONPATH": str(repo / "tests"), "WANDB_MODE": "offline"},
     )  # fmt: skip
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-3000:]
+    return run, output
+
+
+def test_train_py_runs_a_recipe_as_a_user_types_it(tmp_path) -> None:
+    # Typed keys reach every stage and the model lands in <run>/export.
+    run, _ = _train_py_recipe(tmp_path, [], timeout=600)
     for name, epochs in (("stage1", 25), ("stage2", 40), ("stage3", 60)):
         cfg = yaml.safe_load((run / name / "config.yaml").read_text())
         assert cfg["trainer"]["max_epochs"] == epochs and cfg["model"]["net"]["latent_dim"] == 32
@@ -192,23 +201,8 @@ def test_train_py_runs_a_recipe_as_a_user_types_it(tmp_path) -> None:
 def test_the_recipe_runs_under_ddp_on_two_cpu_processes(tmp_path) -> None:
     # trainer=ddp_cpu (gloo, 2 spawned processes) for every stage: only rank zero writes the
     # stage markers and the final export, and each stage resumes from the one before (46 s).
-    repo = Path(__file__).resolve().parents[1]
-    run = tmp_path / "run"
-    typed = [o for o in TYPED if not o.startswith("logger=")] + [
-        "logger=csv",
-        "trainer.limit_train_batches=1",
-        "trainer.limit_val_batches=1",
-        "trainer=ddp_cpu",
-        "trainer.strategy=ddp_spawn",
-    ]
-    done = subprocess.run(
-        [sys.executable, str(repo / "train.py"), "experiment=motionclip_embedded", *typed,
-         f"hydra.run.dir={run}", f"paths.cache_dir={tmp_path / 'cache'}"],
-        cwd=repo, capture_output=True, text=True, timeout=900,
-        env={**os.environ, "PYTHONPATH": str(repo / "tests"), "WANDB_MODE": "offline"},
-    )  # fmt: skip
-    output = done.stdout + done.stderr
-    assert done.returncode == 0, output[-3000:]
+    ddp = ["trainer=ddp_cpu", "trainer.strategy=ddp_spawn"]
+    run, output = _train_py_recipe(tmp_path, ddp, timeout=900)
     assert "GLOBAL_RANK: 1" in output  # really two processes
     for name in ("stage1", "stage2", "stage3"):
         assert (run / name / RECIPE_STAGE_DONE).is_file()

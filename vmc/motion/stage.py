@@ -227,7 +227,8 @@ class MotionCLIPStage:
         self.ballistic_flight = bool(ballistic_flight) and not upright_root
         self.encoder_name = str(getattr(encoder, "name", type(encoder).__name__))
         prior = self.generator.caption_prior
-        # Say so in the run's stage table: it is a second sentence encoder at work.
+        # Name it where the stage is described (`python -m vmc motion ...` prints "model: ..."):
+        # a second sentence encoder is at work.
         self.description = description + (f" + caption prior ({prior.encoder})" if prior else "")
         self.why = why
 

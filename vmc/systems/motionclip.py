@@ -624,9 +624,8 @@ class MotionCLIPSystem(pl.LightningModule):
         encoded)."""
         if self.features is None:
             raise ValueError("a text head needs the text encoder the model was trained with")
-        clip_texts = [list(record.motion.texts) for record in dataset.records]
-        if not any(t for texts in clip_texts for t in texts):
-            log.warning("text head: the training clips have no captions; exporting without one")
+        clip_texts = _clip_captions(dataset, "text head")
+        if clip_texts is None:
             return None
         device = self.text_mean.device
 
@@ -645,15 +644,24 @@ class MotionCLIPSystem(pl.LightningModule):
         """Store the training captions' all-mpnet-base-v2 features and motion targets (from
         ``bank [N, D]``, in ``dataset``'s order) as ``caption_prior.safetensors``
         (:mod:`vmc.motion.caption_prior`). Clips without captions give no prior (a warning)."""
-        clip_texts = [list(record.motion.texts) for record in dataset.records]
-        if not any(t for texts in clip_texts for t in texts):
-            log.warning("caption prior: the training clips have no captions; exporting without")
+        clip_texts = _clip_captions(dataset, "caption prior")
+        if clip_texts is None:
             return None
         encoder = mpnet_encoder(device=self.text_mean.device)
         prior = build_caption_prior(clip_texts, bank, encoder.encode, encoder=encoder.name)
         path = save_caption_prior(Path(out_dir) / CAPTION_PRIOR_FILENAME, prior)
         log.info("caption prior: %d training captions -> %s", prior.features.shape[0], path)
         return path
+
+
+def _clip_captions(dataset: Any, what: str) -> list[list[str]] | None:
+    """The whole-clip captions of ``dataset``'s records (in order), or ``None`` with a warning
+    when no clip has one (``what`` is then exported without)."""
+    clip_texts = [list(record.motion.texts) for record in dataset.records]
+    if not any(t for texts in clip_texts for t in texts):
+        log.warning("%s: the training clips have no captions; exporting without one", what)
+        return None
+    return clip_texts
 
 
 def _init_weights(net: MotionCLIP, path: str | os.PathLike[str]) -> None:
